@@ -1,0 +1,147 @@
+#include "ember/allocator.h"
+
+#include <cstdlib>
+#include <mutex>
+#include <new>
+#include <stdexcept>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <sys/sysinfo.h>
+
+namespace ember {
+
+namespace {
+
+// Four buckets per power of two above 1 KiB, 64-byte granularity below.
+size_t bucket_size(size_t n) {
+  if (n <= 1024) return (n + 63) & ~size_t(63);
+  int lg = 63 - __builtin_clzll(n - 1);  // n - 1 < 2^(lg+1)
+  size_t quarter = size_t(1) << (lg - 1);
+  return ((n + quarter - 1) / quarter) * quarter;
+}
+
+size_t default_memory_limit() {
+  struct sysinfo info;
+  if (sysinfo(&info) == 0) return (size_t)info.totalram * info.mem_unit;
+  return size_t(1) << 40;
+}
+
+struct Allocator {
+  std::mutex mtx;
+  std::unordered_map<size_t, std::vector<void*>> cache;
+  size_t active = 0, peak = 0, cached = 0;
+  size_t memory_limit = default_memory_limit();
+  size_t cache_limit = default_memory_limit();
+
+  void trim_cache(size_t target) {
+    for (auto it = cache.begin(); it != cache.end() && cached > target;) {
+      auto& v = it->second;
+      while (!v.empty() && cached > target) {
+        std::free(v.back());
+        v.pop_back();
+        cached -= it->first;
+      }
+      it = v.empty() ? cache.erase(it) : std::next(it);
+    }
+  }
+
+  void* malloc(size_t bytes) {
+    if (bytes == 0) return nullptr;
+    size_t b = bucket_size(bytes);
+    std::lock_guard<std::mutex> lk(mtx);
+    auto it = cache.find(b);
+    if (it != cache.end() && !it->second.empty()) {
+      void* p = it->second.back();
+      it->second.pop_back();
+      cached -= b;
+      active += b;
+      if (active > peak) peak = active;
+      return p;
+    }
+    if (active + b > memory_limit) {
+      throw std::runtime_error("[malloc] Attempting to allocate " + std::to_string(bytes) +
+                               " bytes which is greater than the memory limit of " +
+                               std::to_string(memory_limit) + " bytes.");
+    }
+    if (active + cached + b > memory_limit) trim_cache(0);
+    void* p = std::aligned_alloc(64, b);
+    if (!p) {
+      trim_cache(0);
+      p = std::aligned_alloc(64, b);
+    }
+    if (!p) {
+      throw std::runtime_error("[malloc] Unable to allocate " + std::to_string(bytes) + " bytes.");
+    }
+    active += b;
+    if (active > peak) peak = active;
+    return p;
+  }
+
+  void free(void* p, size_t bytes) {
+    if (!p) return;
+    size_t b = bucket_size(bytes);
+    std::lock_guard<std::mutex> lk(mtx);
+    active -= b;
+    if (cached + b <= cache_limit) {
+      cache[b].push_back(p);
+      cached += b;
+    } else {
+      std::free(p);
+    }
+  }
+};
+
+Allocator& alloc() {
+  static Allocator* a = new Allocator();  // never destroyed: buffers may outlive statics
+  return *a;
+}
+
+}  // namespace
+
+namespace allocator {
+void* malloc(size_t bytes) { return alloc().malloc(bytes); }
+void free(void* ptr, size_t bytes) { alloc().free(ptr, bytes); }
+}  // namespace allocator
+
+size_t get_active_memory() {
+  std::lock_guard<std::mutex> lk(alloc().mtx);
+  return alloc().active;
+}
+size_t get_peak_memory() {
+  std::lock_guard<std::mutex> lk(alloc().mtx);
+  return alloc().peak;
+}
+void reset_peak_memory() {
+  std::lock_guard<std::mutex> lk(alloc().mtx);
+  alloc().peak = alloc().active;
+}
+size_t get_cache_memory() {
+  std::lock_guard<std::mutex> lk(alloc().mtx);
+  return alloc().cached;
+}
+void clear_cache() {
+  std::lock_guard<std::mutex> lk(alloc().mtx);
+  alloc().trim_cache(0);
+}
+size_t set_memory_limit(size_t limit) {
+  std::lock_guard<std::mutex> lk(alloc().mtx);
+  size_t old = alloc().memory_limit;
+  alloc().memory_limit = limit;
+  return old;
+}
+size_t get_memory_limit() {
+  std::lock_guard<std::mutex> lk(alloc().mtx);
+  return alloc().memory_limit;
+}
+size_t set_cache_limit(size_t limit) {
+  std::lock_guard<std::mutex> lk(alloc().mtx);
+  size_t old = alloc().cache_limit;
+  alloc().cache_limit = limit;
+  alloc().trim_cache(limit);
+  return old;
+}
+size_t set_wired_limit(size_t) { return 0; }
+
+}  // namespace ember

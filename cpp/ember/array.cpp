@@ -1,0 +1,192 @@
+#include "ember/array.h"
+
+#include "ember/allocator.h"
+#include "ember/dispatch.h"
+#include "ember/primitive.h"
+
+namespace ember {
+
+Data::Data(size_t nbytes) : ptr(allocator::malloc(nbytes)), bytes(nbytes) {}
+Data::~Data() { allocator::free(ptr, bytes); }
+
+int64_t shape_size(const Shape& s) {
+  int64_t n = 1;
+  for (auto d : s) n *= d;
+  return n;
+}
+
+Strides row_strides(const Shape& s) {
+  Strides st(s.size());
+  int64_t acc = 1;
+  for (int i = (int)s.size() - 1; i >= 0; --i) {
+    st[i] = acc;
+    acc *= s[i];
+  }
+  return st;
+}
+
+array::Desc::Desc(Shape s, Dtype t) : shape(std::move(s)), dtype(t) {
+  size = (size_t)shape_size(shape);
+  strides = row_strides(shape);
+}
+
+void convert_scalar_to(const void* src, Dtype from, void* dst, Dtype to) {
+  dispatch_all(from, [&](auto tf) {
+    using F = typename decltype(tf)::type;
+    F v = *static_cast<const F*>(src);
+    dispatch_all(to, [&](auto tt) {
+      using T = typename decltype(tt)::type;
+      *static_cast<T*>(dst) = cast_to<T>(v);
+    });
+  });
+}
+
+void array::init_from(const void* src, Dtype from) {
+  auto& dd = d();
+  auto buf = std::make_shared<Data>(dd.size * size_of(dd.dtype));
+  dispatch_all(from, [&](auto tf) {
+    using F = typename decltype(tf)::type;
+    dispatch_all(dd.dtype, [&](auto tt) {
+      using T = typename decltype(tt)::type;
+      const F* s = static_cast<const F*>(src);
+      T* o = static_cast<T*>(buf->ptr);
+      for (size_t i = 0; i < dd.size; ++i) o[i] = cast_to<T>(s[i]);
+    });
+  });
+  set_data(std::move(buf));
+  set_status(Status::available);
+}
+
+array::array(const void* data, Shape shape, Dtype from, Dtype dtype)
+    : desc_(std::make_shared<Desc>(std::move(shape), dtype)) {
+  init_from(data, from);
+}
+
+array::array(Shape shape, Dtype dtype, std::shared_ptr<Primitive> prim, std::vector<array> inputs)
+    : desc_(std::make_shared<Desc>(std::move(shape), dtype)) {
+  desc_->prim = std::move(prim);
+  desc_->inputs = std::move(inputs);
+}
+
+std::vector<array> array::make_arrays(std::vector<Shape> shapes, std::vector<Dtype> dtypes,
+                                      std::shared_ptr<Primitive> prim,
+                                      std::vector<array> inputs) {
+  std::vector<array> outs;
+  size_t n = shapes.size();
+  if (n == 1) {
+    outs.emplace_back(std::move(shapes[0]), dtypes[0], std::move(prim), std::move(inputs));
+    return outs;
+  }
+  auto sibs = std::make_shared<std::vector<std::weak_ptr<Desc>>>();
+  auto meta = std::make_shared<std::vector<std::pair<Shape, Dtype>>>();
+  for (size_t i = 0; i < n; ++i) {
+    meta->emplace_back(shapes[i], dtypes[i]);
+    outs.emplace_back(shapes[i], dtypes[i], prim, inputs);
+    outs.back().desc_->position = (int)i;
+    outs.back().desc_->siblings = sibs;
+    outs.back().desc_->sibling_meta = meta;
+    sibs->push_back(outs.back().desc_);
+  }
+  return outs;
+}
+
+std::vector<array> array::outputs() const {
+  auto& dd = d();
+  if (!dd.siblings) return {*this};
+  std::vector<array> out;
+  for (size_t i = 0; i < dd.siblings->size(); ++i) {
+    array a;
+    a.desc_ = (*dd.siblings)[i].lock();
+    if (!a.desc_) {
+      // A dropped output still needs somewhere to be written.
+      auto& [s, t] = (*dd.sibling_meta)[i];
+      a.desc_ = std::make_shared<Desc>(s, t);
+    }
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+std::vector<array> array::siblings() const {
+  if (!d().siblings) return {};
+  auto all = outputs();
+  all.erase(all.begin() + d().position);
+  return all;
+}
+
+int32_t array::shape(int dim) const {
+  int nd = ndim();
+  if (dim < -nd || dim >= nd) throw std::out_of_range("[array.shape] Dimension out of range.");
+  return d().shape[dim < 0 ? dim + nd : dim];
+}
+
+int64_t array::strides(int dim) const {
+  int nd = ndim();
+  if (dim < -nd || dim >= nd) throw std::out_of_range("[array.strides] Dimension out of range.");
+  return d().strides[dim < 0 ? dim + nd : dim];
+}
+
+void array::set_data(std::shared_ptr<Data> buf) {
+  auto& dd = d();
+  dd.ptr = buf->ptr;
+  dd.data = std::move(buf);
+  dd.data_size = dd.size;
+  dd.strides = row_strides(dd.shape);
+  dd.flags = Flags{true, true, true};
+  if (dd.shape.size() > 1 && dd.size > 1) {
+    int non1 = 0;
+    for (auto s : dd.shape) non1 += s > 1;
+    dd.flags.col_contiguous = non1 <= 1;
+  }
+}
+
+void array::set_data(std::shared_ptr<Data> buf, size_t data_size, Strides strides, Flags flags,
+                     int64_t offset_elems) {
+  auto& dd = d();
+  dd.ptr = static_cast<char*>(buf->ptr) + offset_elems * (int64_t)size_of(dd.dtype);
+  dd.data = std::move(buf);
+  dd.data_size = data_size;
+  dd.strides = std::move(strides);
+  dd.flags = flags;
+}
+
+void array::copy_shared_buffer(const array& other, const Strides& strides, Flags flags,
+                               size_t data_size, int64_t offset_elems) {
+  auto& dd = d();
+  dd.data = other.buffer();
+  dd.ptr = static_cast<char*>(other.raw_ptr()) + offset_elems * (int64_t)size_of(other.dtype());
+  dd.data_size = data_size;
+  dd.strides = strides;
+  dd.flags = flags;
+}
+
+void array::copy_shared_buffer(const array& other) {
+  copy_shared_buffer(other, other.strides(), other.flags(), other.data_size());
+}
+
+bool array::is_donatable() const {
+  return desc_.use_count() == 1 && d().data && d().data.use_count() == 1;
+}
+
+void array::move_shared_buffer(const array& other) {
+  auto& dd = d();
+  auto& od = other.d();
+  dd.data = std::move(od.data);
+  dd.ptr = od.ptr;
+  dd.data_size = od.data_size;
+  dd.strides = od.strides;
+  dd.flags = od.flags;
+  // other keeps its pointer: the memory lives on in this array.
+}
+
+void array::detach() {
+  auto& dd = d();
+  dd.prim = nullptr;
+  dd.inputs.clear();
+  dd.siblings = nullptr;
+  dd.sibling_meta = nullptr;
+}
+
+void array::set_error(std::exception_ptr e) { d().error = e; }
+
+}  // namespace ember

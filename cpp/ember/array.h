@@ -1,0 +1,187 @@
+// The array: a cheap handle to a node of the lazy graph.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <exception>
+#include <initializer_list>
+#include <memory>
+#include <stdexcept>
+#include <vector>
+
+#include "ember/device.h"
+#include "ember/dtype.h"
+
+namespace ember {
+
+using Shape = std::vector<int32_t>;
+using Strides = std::vector<int64_t>;
+
+class Primitive;
+class array;
+
+namespace allocator {
+struct Buffer;
+}
+
+// An owned block of memory; returned to the allocator's cache when the last view goes.
+struct Data {
+  void* ptr = nullptr;
+  size_t bytes = 0;
+  explicit Data(size_t nbytes);
+  ~Data();
+  Data(const Data&) = delete;
+  Data& operator=(const Data&) = delete;
+};
+
+struct Flags {
+  bool contiguous = true;      // elements occupy a dense span [ptr, ptr + data_size)
+  bool row_contiguous = true;  // C order
+  bool col_contiguous = true;  // Fortran order
+};
+
+int64_t shape_size(const Shape& s);
+Strides row_strides(const Shape& s);
+
+class array {
+ public:
+  enum class Status : uint8_t { unscheduled, scheduled, available };
+
+  array() = default;
+  // Scalars and initializer lists.
+  template <typename T, typename = std::enable_if_t<std::is_arithmetic_v<T> ||
+                                                    std::is_same_v<T, complex64_t>>>
+  explicit array(T v, Dtype dtype = dtype_of<T>::value);
+  template <typename T>
+  array(std::initializer_list<T> data, Dtype dtype = dtype_of<T>::value);
+  template <typename T>
+  array(std::initializer_list<T> data, Shape shape, Dtype dtype = dtype_of<T>::value);
+  // Raw data of dtype `from`, converted to `dtype`.
+  array(const void* data, Shape shape, Dtype from, Dtype dtype);
+  // An unevaluated node.
+  array(Shape shape, Dtype dtype, std::shared_ptr<Primitive> prim, std::vector<array> inputs);
+  // Several outputs of one primitive.
+  static std::vector<array> make_arrays(std::vector<Shape> shapes, std::vector<Dtype> dtypes,
+                                        std::shared_ptr<Primitive> prim,
+                                        std::vector<array> inputs);
+
+  // ---- metadata
+  const Shape& shape() const { return d().shape; }
+  int32_t shape(int dim) const;
+  const Strides& strides() const { return d().strides; }
+  int64_t strides(int dim) const;
+  Dtype dtype() const { return d().dtype; }
+  size_t size() const { return d().size; }
+  int ndim() const { return (int)d().shape.size(); }
+  size_t itemsize() const { return size_of(dtype()); }
+  size_t nbytes() const { return size() * itemsize(); }
+  const Flags& flags() const { return d().flags; }
+  size_t data_size() const { return d().data_size; }
+  bool valid() const { return (bool)desc_; }
+
+  // ---- graph
+  bool has_primitive() const { return (bool)d().prim; }
+  Primitive& primitive() const { return *d().prim; }
+  const std::shared_ptr<Primitive>& primitive_ptr() const { return d().prim; }
+  std::vector<array>& inputs() const { return d().inputs; }
+  std::vector<array> outputs() const;  // this array and its siblings, in primitive order
+  std::vector<array> siblings() const;
+  int sibling_position() const { return d().position; }
+  bool has_siblings() const { return d().siblings && d().siblings->size() > 1; }
+  Status status() const { return d().status.load(std::memory_order_acquire); }
+  void set_status(Status s) const { d().status.store(s, std::memory_order_release); }
+  bool is_available() const { return status() == Status::available; }
+  const void* id() const { return desc_.get(); }
+  long use_count() const { return desc_.use_count(); }
+
+  // ---- data
+  void eval();
+  template <typename T>
+  T item();
+  template <typename T>
+  T* data() { return static_cast<T*>(d().ptr); }
+  template <typename T>
+  const T* data() const { return static_cast<const T*>(d().ptr); }
+  void* raw_ptr() const { return d().ptr; }
+  const std::shared_ptr<Data>& buffer() const { return d().data; }
+
+  // Kernels use these to give an output its memory.
+  void set_data(std::shared_ptr<Data> buf);  // row-contiguous over the whole shape
+  void set_data(std::shared_ptr<Data> buf, size_t data_size, Strides strides, Flags flags,
+                int64_t offset_elems = 0);
+  void copy_shared_buffer(const array& other, const Strides& strides, Flags flags,
+                          size_t data_size, int64_t offset_elems = 0);
+  void copy_shared_buffer(const array& other);
+  // An input whose buffer nothing else can see may lend it to an output.
+  bool is_donatable() const;
+  void move_shared_buffer(const array& other);
+
+  // Drop the primitive and inputs after evaluation.
+  void detach();
+  void set_error(std::exception_ptr e);
+  std::exception_ptr error() const { return d().error; }
+
+  struct Desc {
+    Shape shape;
+    Strides strides;
+    Dtype dtype = float32;
+    size_t size = 0;
+    size_t data_size = 0;
+    Flags flags;
+    std::shared_ptr<Data> data;
+    void* ptr = nullptr;
+    std::shared_ptr<Primitive> prim;
+    std::vector<array> inputs;
+    // All outputs of a multi-output primitive, held weakly (null for one output).
+    std::shared_ptr<std::vector<std::weak_ptr<Desc>>> siblings;
+    std::shared_ptr<std::vector<std::pair<Shape, Dtype>>> sibling_meta;
+    int position = 0;
+    std::atomic<Status> status{Status::unscheduled};
+    std::exception_ptr error;
+    Desc(Shape s, Dtype t);
+  };
+  std::shared_ptr<Desc> desc_;
+
+ private:
+  Desc& d() const {
+    if (!desc_) throw std::invalid_argument("[array] Use of an empty (uninitialised) array.");
+    return *desc_;
+  }
+  void init_from(const void* data, Dtype from);
+};
+
+// ---------- templates
+
+void convert_scalar_to(const void* src, Dtype from, void* dst, Dtype to);
+
+template <typename T, typename>
+array::array(T v, Dtype dtype) : desc_(std::make_shared<Desc>(Shape{}, dtype)) {
+  init_from(&v, dtype_of<T>::value);
+}
+
+template <typename T>
+array::array(std::initializer_list<T> data, Dtype dtype)
+    : desc_(std::make_shared<Desc>(Shape{(int32_t)data.size()}, dtype)) {
+  std::vector<T> v(data);
+  init_from(v.data(), dtype_of<T>::value);
+}
+
+template <typename T>
+array::array(std::initializer_list<T> data, Shape shape, Dtype dtype)
+    : desc_(std::make_shared<Desc>(std::move(shape), dtype)) {
+  if ((size_t)shape_size(this->shape()) != data.size())
+    throw std::invalid_argument("[array] Data size does not match the shape.");
+  std::vector<T> v(data);
+  init_from(v.data(), dtype_of<T>::value);
+}
+
+template <typename T>
+T array::item() {
+  if (size() != 1) throw std::invalid_argument("[item] Only size-1 arrays can be converted to scalars.");
+  eval();
+  T out;
+  convert_scalar_to(raw_ptr(), dtype(), &out, dtype_of<T>::value);
+  return out;
+}
+
+}  // namespace ember

@@ -1,0 +1,220 @@
+// Shared machinery for CPU kernels: output allocation, dimension collapsing and
+// strided iteration, and the unary/binary/ternary elementwise drivers.
+#pragma once
+
+#include <array>
+#include <cstring>
+
+#include "ember/array.h"
+#include "ember/dispatch.h"
+#include "ember/threadpool.h"
+
+namespace ember::cpu {
+
+inline std::shared_ptr<Data> alloc_bytes(size_t bytes) { return std::make_shared<Data>(bytes); }
+
+// Row-contiguous output of its own.
+inline void alloc_out(array& out) { out.set_data(alloc_bytes(out.nbytes())); }
+
+// Output laid out exactly like `like` (which is densely contiguous in some order).
+inline void alloc_like(array& out, const array& like) {
+  if (like.is_donatable() && like.itemsize() == out.itemsize() && like.buffer()) {
+    out.move_shared_buffer(like);
+  } else {
+    out.set_data(alloc_bytes(like.data_size() * out.itemsize()), like.data_size(),
+                 like.strides(), like.flags());
+  }
+}
+
+// Merge dimensions that are contiguous for every stride vector; drop size-1 dims.
+template <size_t N>
+void collapse(Shape& shape, std::array<Strides, N>& strides) {
+  Shape s;
+  std::array<Strides, N> st;
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (shape[i] == 1) continue;
+    if (!s.empty()) {
+      bool merge = true;
+      for (size_t k = 0; k < N; ++k)
+        if (st[k].back() != strides[k][i] * shape[i]) merge = false;
+      if (merge) {
+        s.back() *= shape[i];
+        for (size_t k = 0; k < N; ++k) st[k].back() = strides[k][i];
+        continue;
+      }
+    }
+    s.push_back(shape[i]);
+    for (size_t k = 0; k < N; ++k) st[k].push_back(strides[k][i]);
+  }
+  if (s.empty()) {
+    s.push_back(1);
+    for (size_t k = 0; k < N; ++k) st[k].push_back(0);
+  }
+  shape = std::move(s);
+  strides = std::move(st);
+}
+
+// Calls f(offsets, n, inner_strides) for every innermost row of the (collapsed) shape,
+// with element offsets for each of the N arrays. Rows are split across threads.
+template <size_t N, typename F>
+void for_each_row(const Shape& shape, const std::array<Strides, N>& strides, F&& f,
+                  bool parallel = true) {
+  int nd = (int)shape.size();
+  int64_t inner = shape[nd - 1];
+  int64_t rows = 1;
+  for (int i = 0; i < nd - 1; ++i) rows *= shape[i];
+  std::array<int64_t, N> inner_st;
+  for (size_t k = 0; k < N; ++k) inner_st[k] = strides[k][nd - 1];
+  auto run = [&](size_t rb, size_t re) {
+    std::vector<int64_t> idx(nd > 1 ? nd - 1 : 1, 0);
+    std::array<int64_t, N> off{};
+    int64_t r = (int64_t)rb;
+    for (int d = nd - 2; d >= 0; --d) {
+      idx[d] = r % shape[d];
+      r /= shape[d];
+      for (size_t k = 0; k < N; ++k) off[k] += idx[d] * strides[k][d];
+    }
+    for (size_t row = rb; row < re; ++row) {
+      f(off, inner, inner_st);
+      for (int d = nd - 2; d >= 0; --d) {
+        for (size_t k = 0; k < N; ++k) off[k] += strides[k][d];
+        if (++idx[d] < shape[d]) break;
+        for (size_t k = 0; k < N; ++k) off[k] -= strides[k][d] * shape[d];
+        idx[d] = 0;
+      }
+    }
+  };
+  size_t grain = std::max<size_t>(1, kParallelGrain / std::max<int64_t>(inner, 1));
+  if (parallel)
+    parallel_for((size_t)rows, grain, run);
+  else
+    run(0, (size_t)rows);
+}
+
+// Parallel loop over [0, n) for flat kernels.
+template <typename F>
+void flat_for(size_t n, F&& f) {
+  parallel_for(n, kParallelGrain, [&](size_t b, size_t e) { f(b, e); });
+}
+
+// ---------- unary: out[i] = op(in[i])
+
+template <typename In, typename Out, typename Op>
+void unary_kernel(const array& in, array& out, Op op) {
+  if (in.flags().contiguous) {
+    alloc_like(out, in);
+    const In* src = in.data<In>();
+    Out* dst = out.data<Out>();
+    flat_for(in.data_size(), [&](size_t b, size_t e) {
+      for (size_t i = b; i < e; ++i) dst[i] = op(src[i]);
+    });
+    return;
+  }
+  alloc_out(out);
+  Shape shape = in.shape();
+  std::array<Strides, 2> st{in.strides(), out.strides()};
+  collapse(shape, st);
+  const In* src = in.data<In>();
+  Out* dst = out.data<Out>();
+  for_each_row<2>(shape, st, [&](auto off, int64_t n, auto ist) {
+    const In* s = src + off[0];
+    Out* d = dst + off[1];
+    for (int64_t i = 0; i < n; ++i) d[i * ist[1]] = op(s[i * ist[0]]);
+  });
+}
+
+// ---------- binary: out[i] = op(a[i], b[i]) over broadcast inputs of out's shape
+
+template <typename T, typename Out, typename Op>
+void binary_kernel(const array& a, const array& b, array& out, Op op) {
+  const T* pa = a.data<T>();
+  const T* pb = b.data<T>();
+  bool a_scalar = a.data_size() == 1, b_scalar = b.data_size() == 1;
+  bool a_dense = a.flags().contiguous && a.data_size() == a.size();
+  bool b_dense = b.flags().contiguous && b.data_size() == b.size();
+  if (a_scalar && b_dense) {
+    alloc_like(out, b);
+    Out* o = out.data<Out>();
+    T va = pa[0];
+    pb = b.data<T>();
+    flat_for(b.data_size(), [&](size_t s, size_t e) {
+      for (size_t i = s; i < e; ++i) o[i] = op(va, pb[i]);
+    });
+    return;
+  }
+  if (b_scalar && a_dense) {
+    alloc_like(out, a);
+    Out* o = out.data<Out>();
+    T vb = pb[0];
+    pa = a.data<T>();
+    flat_for(a.data_size(), [&](size_t s, size_t e) {
+      for (size_t i = s; i < e; ++i) o[i] = op(pa[i], vb);
+    });
+    return;
+  }
+  if (a_dense && b_dense && a.strides() == b.strides()) {
+    if (b.is_donatable() && b.itemsize() == out.itemsize())
+      alloc_like(out, b);
+    else
+      alloc_like(out, a);
+    Out* o = out.data<Out>();
+    flat_for(a.data_size(), [&](size_t s, size_t e) {
+      for (size_t i = s; i < e; ++i) o[i] = op(pa[i], pb[i]);
+    });
+    return;
+  }
+  alloc_out(out);
+  Shape shape = out.shape();
+  std::array<Strides, 3> st{a.strides(), b.strides(), out.strides()};
+  collapse(shape, st);
+  Out* po = out.data<Out>();
+  for_each_row<3>(shape, st, [&](auto off, int64_t n, auto ist) {
+    const T* x = pa + off[0];
+    const T* y = pb + off[1];
+    Out* o = po + off[2];
+    if (ist[0] == 1 && ist[1] == 1) {
+      for (int64_t i = 0; i < n; ++i) o[i] = op(x[i], y[i]);
+    } else if (ist[0] == 0 && ist[1] == 1) {
+      T v = x[0];
+      for (int64_t i = 0; i < n; ++i) o[i] = op(v, y[i]);
+    } else if (ist[0] == 1 && ist[1] == 0) {
+      T v = y[0];
+      for (int64_t i = 0; i < n; ++i) o[i] = op(x[i], v);
+    } else {
+      for (int64_t i = 0; i < n; ++i) o[i * ist[2]] = op(x[i * ist[0]], y[i * ist[1]]);
+    }
+  });
+}
+
+// ---------- general strided copy with conversion: out (row-contiguous) = cast(in)
+
+template <typename In, typename Out>
+void copy_general(const array& in, array& out) {
+  Shape shape = in.shape();
+  std::array<Strides, 2> st{in.strides(), out.strides()};
+  collapse(shape, st);
+  const In* src = in.data<In>();
+  Out* dst = out.data<Out>();
+  for_each_row<2>(shape, st, [&](auto off, int64_t n, auto ist) {
+    const In* s = src + off[0];
+    Out* d = dst + off[1];
+    if (ist[0] == 1 && ist[1] == 1) {
+      if constexpr (std::is_same_v<In, Out>) {
+        std::memcpy(d, s, n * sizeof(In));
+      } else {
+        for (int64_t i = 0; i < n; ++i) d[i] = cast_to<Out>(s[i]);
+      }
+    } else {
+      for (int64_t i = 0; i < n; ++i) d[i * ist[1]] = cast_to<Out>(s[i * ist[0]]);
+    }
+  });
+}
+
+// Copy `in` (any layout, any dtype) into `out`'s strided view (out already has memory).
+void copy_into(const array& in, array& out_view);
+// Copy `in` into a fresh row-contiguous buffer of out's dtype.
+void copy_to_row_contiguous(const array& in, array& out);
+// A row-contiguous version of `a` (a itself when it already is).
+array ensure_row_contiguous(const array& a);
+
+}  // namespace ember::cpu

@@ -1,0 +1,141 @@
+// Matrix products through BLAS (float32, float64, complex64; half types via float32)
+// and a blocked kernel for integer dtypes.
+#include <cblas.h>
+
+#include <algorithm>
+
+#include "ember/backend/cpu/kernels.h"
+#include "ember/primitives.h"
+
+namespace ember {
+
+using namespace cpu;
+
+namespace {
+
+// A batch of matrices as BLAS sees it: leading dimension and whether it is transposed.
+struct MatView {
+  array arr;
+  bool trans = false;
+  int64_t ld = 0;
+};
+
+MatView as_blas(const array& a) {
+  int nd = a.ndim();
+  int64_t rows = a.shape()[nd - 2], cols = a.shape()[nd - 1];
+  int64_t s0 = a.strides()[nd - 2], s1 = a.strides()[nd - 1];
+  if ((s1 == 1 || cols == 1) && (s0 >= std::max<int64_t>(cols, 1) || rows == 1))
+    return {a, false, std::max<int64_t>(rows == 1 ? cols : s0, std::max<int64_t>(cols, 1))};
+  if ((s0 == 1 || rows == 1) && (s1 >= std::max<int64_t>(rows, 1) || cols == 1))
+    return {a, true, std::max<int64_t>(cols == 1 ? rows : s1, std::max<int64_t>(rows, 1))};
+  array c = ensure_row_contiguous(a);
+  return {c, false, std::max<int64_t>(cols, 1)};
+}
+
+// Element offset of batch b for an array whose leading dims are the batch dims.
+int64_t batch_offset(const array& a, int64_t b) {
+  int64_t off = 0;
+  for (int d = a.ndim() - 3; d >= 0; --d) {
+    int64_t n = a.shape()[d];
+    off += (b % n) * a.strides()[d];
+    b /= n;
+  }
+  return off;
+}
+
+template <typename T>
+void gemm_generic(const T* A, const T* B, T* C, int64_t M, int64_t N, int64_t K, int64_t sa0,
+                  int64_t sa1, int64_t sb0, int64_t sb1, float alpha, float beta) {
+  using Acc = std::conditional_t<std::is_same_v<T, bool>, int, compute_t<T>>;
+  std::vector<Acc> row(N);
+  for (int64_t i = 0; i < M; ++i) {
+    std::fill(row.begin(), row.end(), Acc(0));
+    for (int64_t k = 0; k < K; ++k) {
+      Acc av = static_cast<Acc>(A[i * sa0 + k * sa1]);
+      const T* brow = B + k * sb0;
+      if (sb1 == 1)
+        for (int64_t j = 0; j < N; ++j) row[j] += av * static_cast<Acc>(brow[j]);
+      else
+        for (int64_t j = 0; j < N; ++j) row[j] += av * static_cast<Acc>(brow[j * sb1]);
+    }
+    for (int64_t j = 0; j < N; ++j) {
+      Acc v = row[j];
+      if (alpha != 1.0f) v = static_cast<Acc>(v * static_cast<Acc>(alpha));
+      if (beta != 0.0f) v = static_cast<Acc>(v + static_cast<Acc>(beta) * static_cast<Acc>(C[i * N + j]));
+      C[i * N + j] = T(v);
+    }
+  }
+}
+
+}  // namespace
+
+void Matmul::eval_cpu(const std::vector<array>& in, array& out) {
+  const array& a0 = in[0];
+  const array& b0 = in[1];
+  int nd = out.ndim();
+  int64_t M = out.shape()[nd - 2], N = out.shape()[nd - 1], K = a0.shape()[nd - 1];
+  // Start from C (broadcast into out) or zeros.
+  if (in.size() == 3) {
+    copy_to_row_contiguous(in[2], out);
+  } else {
+    alloc_out(out);
+  }
+  float beta = in.size() == 3 ? beta_ : 0.0f;
+  if (out.size() == 0) return;
+  int64_t batches = (int64_t)out.size() / std::max<int64_t>(M * N, 1);
+  Dtype dt = out.dtype();
+  if (K == 0) {
+    dispatch_all(dt, [&](auto t) {
+      using T = typename decltype(t)::type;
+      T* o = out.data<T>();
+      for (size_t i = 0; i < out.size(); ++i)
+        o[i] = beta == 0.0f ? T(0) : T(static_cast<compute_t<T>>(o[i]) * static_cast<compute_t<T>>(beta));
+    });
+    return;
+  }
+  if (dt == float16 || dt == bfloat16) {
+    // Compute in float32 and round once.
+    array af = array(a0.shape(), float32, nullptr, {}), bf = array(b0.shape(), float32, nullptr, {});
+    copy_to_row_contiguous(a0, af);
+    copy_to_row_contiguous(b0, bf);
+    array of(out.shape(), float32, nullptr, {});
+    copy_to_row_contiguous(out, of);
+    Matmul inner(stream(), alpha_, beta_);
+    std::vector<array> ins{af, bf};
+    if (in.size() == 3) ins.push_back(of);
+    array res(out.shape(), float32, nullptr, {});
+    inner.eval_cpu(ins, res);
+    copy_to_row_contiguous(res, out);
+    return;
+  }
+  MatView A = as_blas(a0), B = as_blas(b0);
+  auto ta = A.trans ? CblasTrans : CblasNoTrans;
+  auto tb = B.trans ? CblasTrans : CblasNoTrans;
+  for (int64_t bi = 0; bi < batches; ++bi) {
+    int64_t oa = batch_offset(A.arr, bi), ob = batch_offset(B.arr, bi);
+    if (dt == float32) {
+      scipy_cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, alpha_, A.arr.data<float>() + oa, A.ld,
+                        B.arr.data<float>() + ob, B.ld, beta, out.data<float>() + bi * M * N, N);
+    } else if (dt == float64) {
+      scipy_cblas_dgemm(CblasRowMajor, ta, tb, M, N, K, alpha_, A.arr.data<double>() + oa, A.ld,
+                        B.arr.data<double>() + ob, B.ld, beta, out.data<double>() + bi * M * N, N);
+    } else if (dt == complex64) {
+      complex64_t al(alpha_, 0), be(beta, 0);
+      scipy_cblas_cgemm(CblasRowMajor, ta, tb, M, N, K, &al, A.arr.data<complex64_t>() + oa, A.ld,
+                        B.arr.data<complex64_t>() + ob, B.ld, &be,
+                        out.data<complex64_t>() + bi * M * N, N);
+    } else {
+      dispatch_integer(dt, [&](auto t) {
+        using T = typename decltype(t)::type;
+        const array& aa = A.arr;
+        const array& bb = B.arr;
+        int64_t sa0 = aa.strides()[nd - 2], sa1 = aa.strides()[nd - 1];
+        int64_t sb0 = bb.strides()[nd - 2], sb1 = bb.strides()[nd - 1];
+        gemm_generic<T>(aa.data<T>() + oa, bb.data<T>() + ob, out.data<T>() + bi * M * N, M, N, K,
+                        sa0, sa1, sb0, sb1, alpha_, beta);
+      });
+    }
+  }
+}
+
+}  // namespace ember

@@ -1,0 +1,418 @@
+// Reductions, arg-reductions, scans, softmax and logsumexp.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <memory>
+
+#include "ember/backend/cpu/kernels.h"
+#include "ember/backend/cpu/simd.h"
+#include "ember/primitives.h"
+
+namespace ember {
+
+using namespace cpu;
+
+namespace {
+
+template <typename T>
+struct Limits {
+  static T max() {
+    if constexpr (std::is_floating_point_v<T>) return std::numeric_limits<T>::infinity();
+    else return std::numeric_limits<T>::max();
+  }
+  static T lowest() {
+    if constexpr (std::is_floating_point_v<T>) return -std::numeric_limits<T>::infinity();
+    else return std::numeric_limits<T>::lowest();
+  }
+};
+
+template <typename Acc>
+using wide_t = std::conditional_t<std::is_same_v<Acc, float>, double, Acc>;
+
+struct SumOp {
+  template <typename A>
+  A operator()(A a, A b) const { return a + b; }
+  template <typename A>
+  static A init() { return A(0); }
+};
+struct ProdOp {
+  template <typename A>
+  A operator()(A a, A b) const { return a * b; }
+  template <typename A>
+  static A init() { return A(1); }
+};
+struct MaxOp {
+  template <typename A>
+  A operator()(A a, A b) const {
+    if constexpr (std::is_floating_point_v<A>) {
+      if (std::isnan(b)) return b;
+    }
+    return a > b ? a : b;
+  }
+  template <typename A>
+  static A init() { return Limits<A>::lowest(); }
+};
+struct MinOp {
+  template <typename A>
+  A operator()(A a, A b) const {
+    if constexpr (std::is_floating_point_v<A>) {
+      if (std::isnan(b)) return b;
+    }
+    return a < b ? a : b;
+  }
+  template <typename A>
+  static A init() { return Limits<A>::max(); }
+};
+struct AndOp {
+  template <typename A>
+  A operator()(A a, A b) const { return a && b; }
+  template <typename A>
+  static A init() { return A(true); }
+};
+struct OrOp {
+  template <typename A>
+  A operator()(A a, A b) const { return a || b; }
+  template <typename A>
+  static A init() { return A(false); }
+};
+
+// Reduce n contiguous values: 16 independent lanes per block, blocks combined wide.
+template <typename T, typename Acc, typename Op>
+Acc reduce_contiguous(const T* x, int64_t n, Op op) {
+  constexpr int L = 16;
+  constexpr int64_t B = 4096;
+  using W = wide_t<Acc>;
+  W total = Op::template init<W>();
+  for (int64_t b0 = 0; b0 < n; b0 += B) {
+    int64_t b1 = std::min(n, b0 + B);
+    Acc lanes[L];
+    for (int l = 0; l < L; ++l) lanes[l] = Op::template init<Acc>();
+    int64_t i = b0;
+    for (; i + L <= b1; i += L)
+      for (int l = 0; l < L; ++l) lanes[l] = op(lanes[l], static_cast<Acc>(x[i + l]));
+    Acc r = Op::template init<Acc>();
+    for (int l = 0; l < L; ++l) r = op(r, lanes[l]);
+    for (; i < b1; ++i) r = op(r, static_cast<Acc>(x[i]));
+    total = op(total, static_cast<W>(r));
+  }
+  return static_cast<Acc>(total);
+}
+
+// (outer, R, inner) -> (outer, inner), row-contiguous in and out.
+template <typename T, typename Acc, typename Op>
+void reduce_block(const T* in, T* out, int64_t outer, int64_t R, int64_t inner, Op op) {
+  if (inner == 1) {
+    if (outer == 1 && R >= (int64_t)kParallelGrain * 2) {
+      int nt = num_threads();
+      std::unique_ptr<Acc[]> parts(new Acc[nt]);
+      for (int t = 0; t < nt; ++t) parts[t] = Op::template init<Acc>();
+      int64_t per = (R + nt - 1) / nt;
+      parallel_for(nt, 1, [&](size_t b, size_t e) {
+        for (size_t t = b; t < e; ++t) {
+          int64_t s = t * per, f = std::min<int64_t>(R, s + per);
+          if (s < f) parts[t] = reduce_contiguous<T, Acc>(in + s, f - s, op);
+        }
+      });
+      using W = wide_t<Acc>;
+      W r = Op::template init<W>();
+      for (int t = 0; t < nt; ++t) r = op(r, static_cast<W>(parts[t]));
+      out[0] = T(static_cast<Acc>(r));
+      return;
+    }
+    parallel_for(outer, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(R, 1)),
+                 [&](size_t b, size_t e) {
+                   for (size_t o = b; o < e; ++o)
+                     out[o] = T(reduce_contiguous<T, Acc>(in + o * R, R, op));
+                 });
+    return;
+  }
+  // Strided: accumulate R rows of `inner` elements.
+  auto rows = [&](int64_t o, int64_t j0, int64_t j1) {
+    std::unique_ptr<Acc[]> acc(new Acc[j1 - j0]);
+    for (int64_t j = 0; j < j1 - j0; ++j) acc[j] = Op::template init<Acc>();
+    const T* base = in + o * R * inner;
+    for (int64_t r = 0; r < R; ++r) {
+      const T* row = base + r * inner;
+      for (int64_t j = j0; j < j1; ++j) acc[j - j0] = op(acc[j - j0], static_cast<Acc>(row[j]));
+    }
+    for (int64_t j = j0; j < j1; ++j) out[o * inner + j] = T(acc[j - j0]);
+  };
+  if (outer >= num_threads() || outer * inner * R < (int64_t)kParallelGrain) {
+    parallel_for(outer, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(R * inner, 1)),
+                 [&](size_t b, size_t e) {
+                   for (size_t o = b; o < e; ++o) rows(o, 0, inner);
+                 });
+  } else {
+    for (int64_t o = 0; o < outer; ++o)
+      parallel_for(inner, 1024, [&](size_t b, size_t e) { rows(o, b, e); });
+  }
+}
+
+template <typename T, typename Op>
+void reduce_typed(const array& in, array& out, const std::vector<int>& axes, Op op) {
+  using Acc = compute_t<T>;
+  array cur = ensure_row_contiguous(in);
+  Shape shape = cur.shape();
+  // Group axes into runs of consecutive dimensions, reduced from last to first.
+  std::vector<std::pair<int, int>> runs;
+  for (int ax : axes) {
+    if (!runs.empty() && runs.back().second == ax) runs.back().second = ax + 1;
+    else runs.emplace_back(ax, ax + 1);
+  }
+  for (int k = (int)runs.size() - 1; k >= 0; --k) {
+    auto [b, e] = runs[k];
+    int64_t outer = 1, R = 1, inner = 1;
+    for (int i = 0; i < b; ++i) outer *= shape[i];
+    for (int i = b; i < e; ++i) R *= shape[i];
+    for (int i = e; i < (int)shape.size(); ++i) inner *= shape[i];
+    for (int i = b; i < e; ++i) shape[i] = 1;
+    array next = (k == 0) ? out : array(shape, out.dtype(), nullptr, {});
+    alloc_out(next);
+    T* po = next.data<T>();
+    if (R == 0) {
+      std::fill(po, po + outer * inner, T(Op::template init<Acc>()));
+    } else if (outer * inner > 0) {
+      reduce_block<T, Acc>(cur.data<T>(), po, outer, R, inner, op);
+    }
+    cur = next;
+  }
+  if (runs.empty()) copy_to_row_contiguous(in, out);
+}
+
+template <typename Op>
+void reduce_dispatch(const array& in, array& out, const std::vector<int>& axes, Op op, bool complex_ok) {
+  if (in.dtype() == complex64) {
+    if (!complex_ok) throw std::invalid_argument("[reduce] Operation not supported for complex64.");
+    if constexpr (std::is_same_v<Op, SumOp> || std::is_same_v<Op, ProdOp>) {
+      reduce_typed<complex64_t>(in, out, axes, op);
+    }
+    return;
+  }
+  dispatch_real(in.dtype(), [&](auto t) {
+    using T = typename decltype(t)::type;
+    reduce_typed<T>(in, out, axes, op);
+  });
+}
+
+}  // namespace
+
+const char* Reduce::name() const {
+  static const char* names[] = {"Sum", "Prod", "Max", "Min", "All", "Any"};
+  return names[(int)type_];
+}
+
+void Reduce::eval_cpu(const std::vector<array>& in, array& out) {
+  switch (type_) {
+    case ReduceType::Sum: reduce_dispatch(in[0], out, axes_, SumOp{}, true); break;
+    case ReduceType::Prod: reduce_dispatch(in[0], out, axes_, ProdOp{}, true); break;
+    case ReduceType::Max: reduce_dispatch(in[0], out, axes_, MaxOp{}, false); break;
+    case ReduceType::Min: reduce_dispatch(in[0], out, axes_, MinOp{}, false); break;
+    case ReduceType::And: reduce_typed<bool>(in[0], out, axes_, AndOp{}); break;
+    case ReduceType::Or: reduce_typed<bool>(in[0], out, axes_, OrOp{}); break;
+  }
+}
+
+// ---------- argmax / argmin (first occurrence; NaN counts as the extreme)
+
+void ArgReduce::eval_cpu(const std::vector<array>& in, array& out) {
+  array a = ensure_row_contiguous(in[0]);
+  alloc_out(out);
+  int64_t outer = 1, R = a.shape()[axis_], inner = 1;
+  for (int i = 0; i < axis_; ++i) outer *= a.shape()[i];
+  for (int i = axis_ + 1; i < a.ndim(); ++i) inner *= a.shape()[i];
+  uint32_t* po = out.data<uint32_t>();
+  bool is_max = is_max_;
+  dispatch_real(a.dtype(), [&](auto t) {
+    using T = typename decltype(t)::type;
+    using C = compute_t<T>;
+    const T* pa = a.data<T>();
+    auto better = [is_max](C v, C best) {
+      if constexpr (std::is_floating_point_v<C>) {
+        if (std::isnan(best)) return false;
+        if (std::isnan(v)) return true;
+      }
+      return is_max ? v > best : v < best;
+    };
+    parallel_for(outer * inner, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(R, 1)),
+                 [&](size_t b, size_t e) {
+                   for (size_t k = b; k < e; ++k) {
+                     int64_t o = k / inner, j = k % inner;
+                     const T* p = pa + o * R * inner + j;
+                     C best = static_cast<C>(p[0]);
+                     uint32_t bi = 0;
+                     for (int64_t r = 1; r < R; ++r) {
+                       C v = static_cast<C>(p[r * inner]);
+                       if (better(v, best)) {
+                         best = v;
+                         bi = (uint32_t)r;
+                       }
+                     }
+                     po[k] = bi;
+                   }
+                 });
+  });
+}
+
+// ---------- scans
+
+const char* Scan::name() const {
+  static const char* names[] = {"CumSum", "CumProd", "CumMax", "CumMin"};
+  return names[(int)type_];
+}
+
+void Scan::eval_cpu(const std::vector<array>& in, array& out) {
+  array a = ensure_row_contiguous(in[0]);
+  alloc_out(out);
+  int64_t outer = 1, R = a.shape()[axis_], inner = 1;
+  for (int i = 0; i < axis_; ++i) outer *= a.shape()[i];
+  for (int i = axis_ + 1; i < a.ndim(); ++i) inner *= a.shape()[i];
+  auto run = [&](auto t, auto op) {
+    using T = typename decltype(t)::type;
+    using Op = decltype(op);
+    using C = compute_t<T>;
+    const T* pa = a.data<T>();
+    T* po = out.data<T>();
+    parallel_for(outer * inner, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(R, 1)),
+                 [&](size_t b, size_t e) {
+                   for (size_t k = b; k < e; ++k) {
+                     int64_t o = k / inner, j = k % inner;
+                     const T* p = pa + o * R * inner + j;
+                     T* q = po + o * R * inner + j;
+                     C acc = Op::template init<C>();
+                     for (int64_t s = 0; s < R; ++s) {
+                       int64_t r = reverse_ ? R - 1 - s : s;
+                       C v = static_cast<C>(p[r * inner]);
+                       if (inclusive_) {
+                         acc = op(acc, v);
+                         q[r * inner] = T(acc);
+                       } else {
+                         q[r * inner] = T(acc);
+                         acc = op(acc, v);
+                       }
+                     }
+                   }
+                 });
+  };
+  auto with_op = [&](auto t) {
+    using T = typename decltype(t)::type;
+    switch (type_) {
+      case ScanType::Sum: run(t, SumOp{}); break;
+      case ScanType::Prod: run(t, ProdOp{}); break;
+      case ScanType::Max:
+        if constexpr (!is_complex_v<T>) run(t, MaxOp{});
+        break;
+      case ScanType::Min:
+        if constexpr (!is_complex_v<T>) run(t, MinOp{});
+        break;
+    }
+  };
+  if (a.dtype() == complex64) {
+    if (type_ == ScanType::Max || type_ == ScanType::Min)
+      throw std::invalid_argument("[scan] cummax/cummin not supported for complex64.");
+    with_op(type_tag<complex64_t>{});
+  } else {
+    dispatch_real(a.dtype(), with_op);
+  }
+}
+
+// ---------- softmax and logsumexp over the last axis
+
+namespace {
+
+template <typename T, typename RowFn>
+void last_axis_rows(const array& a, RowFn fn) {
+  int64_t n = a.ndim() ? a.shape().back() : 1;
+  int64_t rows = n ? (int64_t)a.size() / n : 0;
+  parallel_for(rows, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(n, 1)),
+               [&](size_t b, size_t e) {
+                 std::vector<float> buf(n);
+                 for (size_t r = b; r < e; ++r) fn(r, n, buf.data());
+               });
+}
+
+// e[i] = exp(x[i] - m) in float, returning the sum.
+inline float exp_shift_sum(const float* x, float* e, int64_t n, float m) {
+  for (int64_t i = 0; i < n; ++i) e[i] = x[i] - m;
+  simd::get(simd::Op::Exp)(e, e, n);
+  float s = 0;
+  float lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int l = 0; l < 8; ++l) lanes[l] += e[i + l];
+  for (int l = 0; l < 8; ++l) s += lanes[l];
+  for (; i < n; ++i) s += e[i];
+  return s;
+}
+
+inline float row_max(const float* x, int64_t n) {
+  float m = -INFINITY;
+  for (int64_t i = 0; i < n; ++i) m = x[i] > m ? x[i] : m;
+  return m;
+}
+
+}  // namespace
+
+void Softmax::eval_cpu(const std::vector<array>& in, array& out) {
+  array a = ensure_row_contiguous(in[0]);
+  alloc_out(out);
+  dispatch_float(a.dtype(), [&](auto t) {
+    using T = typename decltype(t)::type;
+    const T* pa = a.data<T>();
+    T* po = out.data<T>();
+    last_axis_rows<T>(a, [&](size_t r, int64_t n, float* buf) {
+      const T* x = pa + r * n;
+      T* y = po + r * n;
+      if constexpr (std::is_same_v<T, double>) {
+        double m = -INFINITY, s = 0;
+        for (int64_t i = 0; i < n; ++i) m = std::max(m, x[i]);
+        for (int64_t i = 0; i < n; ++i) s += (y[i] = std::exp(x[i] - m));
+        for (int64_t i = 0; i < n; ++i) y[i] /= s;
+      } else if constexpr (std::is_same_v<T, float>) {
+        float m = row_max(x, n);
+        float s = exp_shift_sum(x, y, n, m);
+        float inv = 1.0f / s;
+        for (int64_t i = 0; i < n; ++i) y[i] *= inv;
+      } else {
+        for (int64_t i = 0; i < n; ++i) buf[i] = static_cast<float>(x[i]);
+        float m = row_max(buf, n);
+        float s = exp_shift_sum(buf, buf, n, m);
+        float inv = 1.0f / s;
+        for (int64_t i = 0; i < n; ++i) y[i] = T(buf[i] * inv);
+      }
+    });
+  });
+}
+
+void LogSumExp::eval_cpu(const std::vector<array>& in, array& out) {
+  array a = ensure_row_contiguous(in[0]);
+  alloc_out(out);
+  dispatch_float(a.dtype(), [&](auto t) {
+    using T = typename decltype(t)::type;
+    const T* pa = a.data<T>();
+    T* po = out.data<T>();
+    last_axis_rows<T>(a, [&](size_t r, int64_t n, float* buf) {
+      const T* x = pa + r * n;
+      if constexpr (std::is_same_v<T, double>) {
+        double m = -INFINITY, s = 0;
+        for (int64_t i = 0; i < n; ++i) m = std::max(m, x[i]);
+        if (std::isinf(m)) {
+          po[r] = m;
+          return;
+        }
+        for (int64_t i = 0; i < n; ++i) s += std::exp(x[i] - m);
+        po[r] = m + std::log(s);
+      } else {
+        for (int64_t i = 0; i < n; ++i) buf[i] = static_cast<float>(x[i]);
+        float m = row_max(buf, n);
+        if (std::isinf(m) || std::isnan(m)) {
+          po[r] = T(m);
+          return;
+        }
+        float s = exp_shift_sum(buf, buf, n, m);
+        po[r] = T(m + std::log(s));
+      }
+    });
+  });
+}
+
+}  // namespace ember

@@ -1,0 +1,13 @@
+// Ember: lazy arrays with composable function transformations.
+#pragma once
+
+#include "ember/allocator.h"
+#include "ember/array.h"
+#include "ember/device.h"
+#include "ember/dispatch.h"
+#include "ember/dtype.h"
+#include "ember/ops.h"
+#include "ember/primitives.h"
+#include "ember/random.h"
+#include "ember/scheduler.h"
+#include "ember/version.h"

@@ -1,0 +1,223 @@
+#include <numeric>
+
+#include "ember/ops/common.h"
+
+namespace ember {
+
+static void check_index_dtype(const array& idx, const char* op) {
+  if (!is_integral(idx.dtype()))
+    op_error(op, std::string("Indices must be integers, got ") + dtype_name(idx.dtype()) + ".");
+}
+
+array gather(const array& a, const std::vector<array>& indices, const std::vector<int>& axes_in,
+             const Shape& slice_sizes, S s) {
+  if (indices.size() != axes_in.size())
+    op_error("gather", "Number of index arrays does not match number of axes.");
+  if ((int)slice_sizes.size() != a.ndim())
+    op_error("gather", "Slice sizes must have one entry per dimension.");
+  std::vector<int> axes;
+  for (int ax : axes_in) axes.push_back(normalize_axis(ax, a.ndim(), "gather"));
+  for (int i = 0; i < a.ndim(); ++i)
+    if (slice_sizes[i] < 0 || slice_sizes[i] > a.shape()[i])
+      op_error("gather", "Slice sizes must be in [0, shape[i]].");
+  for (auto& idx : indices) check_index_dtype(idx, "gather");
+  std::vector<array> idx = broadcast_arrays(indices, s);
+  Shape out = idx.empty() ? Shape{} : idx[0].shape();
+  out.insert(out.end(), slice_sizes.begin(), slice_sizes.end());
+  std::vector<array> ins{a};
+  ins.insert(ins.end(), idx.begin(), idx.end());
+  for (int ax : axes)
+    if (a.shape()[ax] == 0 && !idx.empty() && idx[0].size() > 0)
+      throw std::out_of_range("[gather] Cannot index into an empty axis.");
+  return make_node<Gather>(out, a.dtype(), ins, s, axes, slice_sizes);
+}
+
+static array scatter_impl(const array& a, const std::vector<array>& indices, const array& updates,
+                          const std::vector<int>& axes_in, Scatter::Kind kind, const char* op, S s) {
+  if (indices.size() != axes_in.size()) op_error(op, "Number of index arrays does not match axes.");
+  std::vector<int> axes;
+  for (int ax : axes_in) axes.push_back(normalize_axis(ax, a.ndim(), op));
+  for (auto& idx : indices) check_index_dtype(idx, op);
+  std::vector<array> idx = broadcast_arrays(indices, s);
+  Shape ushape = idx.empty() ? Shape{} : idx[0].shape();
+  Shape slice = a.shape();
+  for (int ax : axes) slice[ax] = 1;
+  ushape.insert(ushape.end(), slice.begin(), slice.end());
+  array upd;
+  try {
+    upd = broadcast_to(astype(updates, a.dtype(), s), ushape, s);
+  } catch (const std::invalid_argument&) {
+    op_error(op, "Updates of shape " + shape_str(updates.shape()) +
+                     " cannot be broadcast to the indexed shape " + shape_str(ushape) + ".");
+  }
+  std::vector<array> ins{a};
+  ins.insert(ins.end(), idx.begin(), idx.end());
+  ins.push_back(upd);
+  return make_node<Scatter>(a.shape(), a.dtype(), ins, s, kind, axes);
+}
+
+array scatter(const array& a, const std::vector<array>& indices, const array& updates,
+              const std::vector<int>& axes, S s) {
+  return scatter_impl(a, indices, updates, axes, Scatter::Kind::None, "scatter", s);
+}
+array scatter_add(const array& a, const std::vector<array>& indices, const array& updates,
+                  const std::vector<int>& axes, S s) {
+  return scatter_impl(a, indices, updates, axes, Scatter::Kind::Sum, "scatter_add", s);
+}
+
+array take(const array& a, const array& indices, int axis, S s) {
+  if (a.ndim() == 0) op_error("take", "Cannot take from a 0-dimensional array.");
+  axis = normalize_axis(axis, a.ndim(), "take");
+  check_index_dtype(indices, "take");
+  Shape slice = a.shape();
+  slice[axis] = 1;
+  array g = gather(a, {indices}, {axis}, slice, s);
+  // (idx..., a_pre..., 1, a_post...) -> (a_pre..., idx..., a_post...)
+  int ni = indices.ndim();
+  g = squeeze(g, {ni + axis}, s);
+  std::vector<int> perm;
+  for (int i = 0; i < axis; ++i) perm.push_back(ni + i);
+  for (int i = 0; i < ni; ++i) perm.push_back(i);
+  for (int i = ni + axis; i < g.ndim(); ++i) perm.push_back(i);
+  return transpose(g, perm, s);
+}
+array take(const array& a, const array& indices, S s) {
+  return take(reshape(a, {-1}, s), indices, 0, s);
+}
+array take(const array& a, int index, int axis, S s) {
+  axis = normalize_axis(axis, a.ndim(), "take");
+  int n = a.shape()[axis];
+  if (index < -n || index >= n)
+    throw std::out_of_range("[take] Index " + std::to_string(index) + " is out of bounds for axis " +
+                            std::to_string(axis) + " with size " + std::to_string(n) + ".");
+  if (index < 0) index += n;
+  Shape b(a.ndim(), 0), e = a.shape();
+  b[axis] = index;
+  e[axis] = index + 1;
+  return squeeze(slice(a, b, e, s), {axis}, s);
+}
+
+static std::pair<array, array> broadcast_along(const array& a, const array& idx, int axis,
+                                               const char* op) {
+  if (idx.ndim() != a.ndim())
+    op_error(op, "Indices of dimension " + std::to_string(idx.ndim()) +
+                     " does not match array of dimension " + std::to_string(a.ndim()) + ".");
+  Shape as = a.shape(), is = idx.shape();
+  as[axis] = 1;
+  is[axis] = 1;
+  Shape bs = broadcast_shapes(as, is);
+  Shape ab = bs, ib = bs;
+  ab[axis] = a.shape()[axis];
+  ib[axis] = idx.shape()[axis];
+  return {broadcast_to(a, ab), broadcast_to(idx, ib)};
+}
+
+array take_along_axis(const array& a, const array& indices, int axis, S s) {
+  axis = normalize_axis(axis, a.ndim(), "take_along_axis");
+  check_index_dtype(indices, "take_along_axis");
+  auto [ab, ib] = broadcast_along(a, indices, axis, "take_along_axis");
+  return make_node<GatherAxis>(ib.shape(), a.dtype(), {ab, ib}, s, axis);
+}
+
+array put_along_axis(const array& a, const array& indices, const array& values, int axis, S s) {
+  axis = normalize_axis(axis, a.ndim(), "put_along_axis");
+  check_index_dtype(indices, "put_along_axis");
+  Shape is = indices.shape();
+  Shape as = a.shape();
+  as[axis] = is[axis];
+  array ib = broadcast_to(indices, broadcast_shapes(is, as), s);
+  array vb = broadcast_to(astype(values, a.dtype(), s), ib.shape(), s);
+  return make_node<ScatterAxis>(a.shape(), a.dtype(), {a, ib, vb}, s, axis, false);
+}
+
+array sort(const array& a, int axis, S s) {
+  if (a.ndim() == 0) return a;
+  axis = normalize_axis(axis, a.ndim(), "sort");
+  return make_node<Sort>(a.shape(), a.dtype(), {a}, s, axis, false);
+}
+array argsort(const array& a, int axis, S s) {
+  if (a.ndim() == 0) return zeros({}, uint32, s);
+  axis = normalize_axis(axis, a.ndim(), "argsort");
+  return make_node<Sort>(a.shape(), uint32, {a}, s, axis, true);
+}
+
+// ---------- linear algebra
+
+static array matmul_impl(const array& c, const array& a_in, const array& b_in, float alpha,
+                         float beta, bool with_c, const char* op, S s) {
+  if (a_in.ndim() == 0 || b_in.ndim() == 0)
+    op_error(op, "Got 0 dimension input. Inputs must have at least one dimension.");
+  array a = a_in.ndim() == 1 ? reshape(a_in, {1, a_in.shape()[0]}, s) : a_in;
+  array b = b_in.ndim() == 1 ? reshape(b_in, {b_in.shape()[0], 1}, s) : b_in;
+  int K = a.shape().back();
+  if (b.shape()[b.ndim() - 2] != K)
+    op_error(op, "Last dimension of first input with shape " + shape_str(a_in.shape()) +
+                     " must match second to last dimension of second input with shape " +
+                     shape_str(b_in.shape()) + ".");
+  Dtype t = promote_types(a.dtype(), b.dtype());
+  if (with_c) t = promote_types(t, c.dtype());
+  Shape ab(a.shape().begin(), a.shape().end() - 2), bb(b.shape().begin(), b.shape().end() - 2);
+  Shape batch;
+  try {
+    batch = broadcast_shapes(ab, bb);
+  } catch (const std::invalid_argument&) {
+    op_error(op, "Batch dimensions " + shape_str(ab) + " and " + shape_str(bb) + " cannot be broadcast.");
+  }
+  Shape as = batch, bs = batch, out = batch;
+  as.insert(as.end(), a.shape().end() - 2, a.shape().end());
+  bs.insert(bs.end(), b.shape().end() - 2, b.shape().end());
+  out.push_back(a.shape()[a.ndim() - 2]);
+  out.push_back(b.shape().back());
+  std::vector<array> ins{broadcast_to(astype(a, t, s), as, s), broadcast_to(astype(b, t, s), bs, s)};
+  if (with_c) {
+    try {
+      ins.push_back(broadcast_to(astype(c, t, s), out, s));
+    } catch (const std::invalid_argument&) {
+      op_error(op, "Input c of shape " + shape_str(c.shape()) + " cannot be broadcast to " +
+                       shape_str(out) + ".");
+    }
+  }
+  array r = make_node<Matmul>(out, t, ins, s, alpha, with_c ? beta : 0.0f);
+  // Drop the dimensions that 1-D operands added.
+  if (a_in.ndim() == 1 && b_in.ndim() == 1) return reshape(r, {}, s);
+  if (a_in.ndim() == 1) return squeeze(r, {r.ndim() - 2}, s);
+  if (b_in.ndim() == 1) return squeeze(r, {r.ndim() - 1}, s);
+  return r;
+}
+
+array matmul(const array& a, const array& b, S s) {
+  return matmul_impl(a, a, b, 1.0f, 0.0f, false, "matmul", s);
+}
+array addmm(const array& c, const array& a, const array& b, float alpha, float beta, S s) {
+  return matmul_impl(c, a, b, alpha, beta, true, "addmm", s);
+}
+array outer(const array& a, const array& b, S s) {
+  return multiply(reshape(a, {-1, 1}, s), reshape(b, {1, -1}, s), s);
+}
+array inner(const array& a, const array& b, S s) {
+  if (a.ndim() == 0 || b.ndim() == 0) return multiply(a, b, s);
+  int k = a.shape().back();
+  if (k != b.shape().back()) op_error("inner", "Last dimensions of the inputs must match.");
+  Shape out(a.shape().begin(), a.shape().end() - 1);
+  out.insert(out.end(), b.shape().begin(), b.shape().end() - 1);
+  array r = matmul(reshape(a, {-1, k}, s), transpose(reshape(b, {-1, k}, s), s), s);
+  return reshape(r, out, s);
+}
+array tensordot(const array& a, const array& b, int axes, S s) {
+  if (axes < 0 || axes > a.ndim() || axes > b.ndim())
+    op_error("tensordot", "axes must be between 0 and the arrays' dimensions.");
+  int64_t k = 1;
+  for (int i = 0; i < axes; ++i) {
+    int da = a.shape()[a.ndim() - axes + i], db = b.shape()[i];
+    if (da != db) op_error("tensordot", "Contracted dimensions must match.");
+    k *= da;
+  }
+  Shape ao(a.shape().begin(), a.shape().end() - axes), bo(b.shape().begin() + axes, b.shape().end());
+  array am = reshape(a, {(int)shape_size(ao), (int)k}, s);
+  array bm = reshape(b, {(int)k, (int)shape_size(bo)}, s);
+  Shape out = ao;
+  out.insert(out.end(), bo.begin(), bo.end());
+  return reshape(matmul(am, bm, s), out, s);
+}
+
+}  // namespace ember

@@ -1,0 +1,496 @@
+// Rules of the copy, view, join, reduction, indexing, matmul and random primitives.
+#include <algorithm>
+#include <numeric>
+
+#include "ember/ops/common.h"
+
+namespace ember {
+
+namespace {
+
+using Arrays = std::vector<array>;
+using Axes = std::vector<int>;
+
+array batch_first(const array& x, int ax) { return ax > 0 ? moveaxis(x, ax, 0) : x; }
+
+}  // namespace
+
+// ---------- creation
+
+bool Arange::is_equivalent(const Primitive& o) const {
+  auto* p = dynamic_cast<const Arange*>(&o);
+  return p && p->start_ == start_ && p->stop_ == stop_ && p->step_ == step_;
+}
+
+// ---------- Copy
+
+Arrays Copy::vjp(const Arrays&, const Arrays& ct, const Axes&, const Arrays&) { return {ct[0]}; }
+Arrays Copy::jvp(const Arrays&, const Arrays& t, const Axes&) { return {t[0]}; }
+std::pair<Arrays, Axes> Copy::vmap(const Arrays& in, const Axes& axes) {
+  return {{copy(in[0])}, {axes[0]}};
+}
+
+// ---------- Reshape
+
+Arrays Reshape::vjp(const Arrays& p, const Arrays& ct, const Axes&, const Arrays&) {
+  return {reshape(ct[0], p[0].shape())};
+}
+Arrays Reshape::jvp(const Arrays&, const Arrays& t, const Axes&) { return {reshape(t[0], shape_)}; }
+std::pair<Arrays, Axes> Reshape::vmap(const Arrays& in, const Axes& axes) {
+  array x = batch_first(in[0], axes[0]);
+  Shape s = shape_;
+  s.insert(s.begin(), x.shape()[0]);
+  return {{reshape(x, s)}, {0}};
+}
+bool Reshape::is_equivalent(const Primitive& o) const {
+  auto* p = dynamic_cast<const Reshape*>(&o);
+  return p && p->shape_ == shape_;
+}
+
+// ---------- Transpose
+
+Arrays Transpose::vjp(const Arrays&, const Arrays& ct, const Axes&, const Arrays&) {
+  Axes inv(axes_.size());
+  for (size_t i = 0; i < axes_.size(); ++i) inv[axes_[i]] = (int)i;
+  return {transpose(ct[0], inv)};
+}
+Arrays Transpose::jvp(const Arrays&, const Arrays& t, const Axes&) { return {transpose(t[0], axes_)}; }
+std::pair<Arrays, Axes> Transpose::vmap(const Arrays& in, const Axes& axes) {
+  array x = batch_first(in[0], axes[0]);
+  Axes perm{0};
+  for (int a : axes_) perm.push_back(a + 1);
+  return {{transpose(x, perm)}, {0}};
+}
+bool Transpose::is_equivalent(const Primitive& o) const {
+  auto* p = dynamic_cast<const Transpose*>(&o);
+  return p && p->axes_ == axes_;
+}
+
+// ---------- Broadcast
+
+Arrays Broadcast::vjp(const Arrays& p, const Arrays& ct, const Axes&, const Arrays&) {
+  const Shape& in = p[0].shape();
+  int diff = (int)shape_.size() - (int)in.size();
+  Axes axes;
+  for (int i = 0; i < (int)shape_.size(); ++i)
+    if (i < diff || (in[i - diff] == 1 && shape_[i] != 1)) axes.push_back(i);
+  array r = axes.empty() ? ct[0] : sum(ct[0], axes, true);
+  return {reshape(r, in)};
+}
+Arrays Broadcast::jvp(const Arrays&, const Arrays& t, const Axes&) {
+  return {broadcast_to(t[0], shape_)};
+}
+std::pair<Arrays, Axes> Broadcast::vmap(const Arrays& in, const Axes& axes) {
+  array x = batch_first(in[0], axes[0]);
+  int B = x.shape()[0];
+  Shape xs = x.shape();
+  // Insert ones after the batch axis so the remaining dims align on the right.
+  int diff = (int)shape_.size() - (x.ndim() - 1);
+  xs.insert(xs.begin() + 1, diff, 1);
+  Shape target = shape_;
+  target.insert(target.begin(), B);
+  return {{broadcast_to(reshape(x, xs), target)}, {0}};
+}
+bool Broadcast::is_equivalent(const Primitive& o) const {
+  auto* p = dynamic_cast<const Broadcast*>(&o);
+  return p && p->shape_ == shape_;
+}
+
+// ---------- Slice and SliceUpdate
+
+Arrays Slice::vjp(const Arrays& p, const Arrays& ct, const Axes&, const Arrays&) {
+  return {slice_update(zeros_like(p[0]), ct[0], start_, stop_, strides_)};
+}
+Arrays Slice::jvp(const Arrays&, const Arrays& t, const Axes&) {
+  return {slice(t[0], start_, stop_, strides_)};
+}
+std::pair<Arrays, Axes> Slice::vmap(const Arrays& in, const Axes& axes) {
+  array x = batch_first(in[0], axes[0]);
+  Shape b = start_, e = stop_, s = strides_;
+  b.insert(b.begin(), 0);
+  e.insert(e.begin(), x.shape()[0]);
+  s.insert(s.begin(), 1);
+  return {{slice(x, b, e, s)}, {0}};
+}
+bool Slice::is_equivalent(const Primitive& o) const {
+  auto* p = dynamic_cast<const Slice*>(&o);
+  return p && p->start_ == start_ && p->stop_ == stop_ && p->strides_ == strides_;
+}
+
+Arrays SliceUpdate::vjp(const Arrays& p, const Arrays& ct, const Axes& argnums, const Arrays&) {
+  Arrays r;
+  for (int i : argnums) {
+    if (i == 0) r.push_back(slice_update(ct[0], zeros_like(p[1]), start_, stop_, strides_));
+    else r.push_back(slice(ct[0], start_, stop_, strides_));
+  }
+  return r;
+}
+Arrays SliceUpdate::jvp(const Arrays& p, const Arrays& t, const Axes& argnums) {
+  array ts = zeros_like(p[0]), tu = zeros_like(p[1]);
+  for (size_t k = 0; k < argnums.size(); ++k) (argnums[k] == 0 ? ts : tu) = t[k];
+  return {slice_update(ts, tu, start_, stop_, strides_)};
+}
+bool SliceUpdate::is_equivalent(const Primitive& o) const {
+  auto* p = dynamic_cast<const SliceUpdate*>(&o);
+  return p && p->start_ == start_ && p->stop_ == stop_ && p->strides_ == strides_;
+}
+
+bool AsStrided::is_equivalent(const Primitive& o) const {
+  auto* p = dynamic_cast<const AsStrided*>(&o);
+  return p && p->shape_ == shape_ && p->strides_ == strides_ && p->offset_ == offset_;
+}
+
+// ---------- Concatenate
+
+Arrays Concatenate::vjp(const Arrays& p, const Arrays& ct, const Axes& argnums, const Arrays&) {
+  std::vector<int> starts{0};
+  for (auto& x : p) starts.push_back(starts.back() + x.shape()[axis_]);
+  Arrays r;
+  for (int i : argnums) {
+    Shape b(ct[0].ndim(), 0), e = ct[0].shape();
+    b[axis_] = starts[i];
+    e[axis_] = starts[i + 1];
+    r.push_back(slice(ct[0], b, e));
+  }
+  return r;
+}
+Arrays Concatenate::jvp(const Arrays& p, const Arrays& t, const Axes& argnums) {
+  Arrays parts;
+  for (auto& x : p) parts.push_back(zeros_like(x));
+  for (size_t k = 0; k < argnums.size(); ++k) parts[argnums[k]] = t[k];
+  return {concatenate(parts, axis_)};
+}
+std::pair<Arrays, Axes> Concatenate::vmap(const Arrays& in, const Axes& axes) {
+  int B = 1;
+  for (size_t i = 0; i < in.size(); ++i)
+    if (axes[i] >= 0) B = in[i].shape()[axes[i]];
+  Arrays xs;
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (axes[i] >= 0) {
+      xs.push_back(batch_first(in[i], axes[i]));
+    } else {
+      Shape s = in[i].shape();
+      s.insert(s.begin(), B);
+      xs.push_back(broadcast_to(expand_dims(in[i], 0), s));
+    }
+  }
+  return {{concatenate(xs, axis_ + 1)}, {0}};
+}
+bool Concatenate::is_equivalent(const Primitive& o) const {
+  auto* p = dynamic_cast<const Concatenate*>(&o);
+  return p && p->axis_ == axis_;
+}
+
+// ---------- Reduce
+
+Arrays Reduce::vjp(const Arrays& p, const Arrays& ct, const Axes&, const Arrays& outs) {
+  const array& x = p[0];
+  const array& c = ct[0];
+  switch (type_) {
+    case ReduceType::Sum:
+      return {broadcast_to(c, x.shape())};
+    case ReduceType::Prod:
+      return {divide(multiply(broadcast_to(c, x.shape()), outs[0]), x)};
+    case ReduceType::Max:
+    case ReduceType::Min: {
+      array mask = astype(equal(x, outs[0]), c.dtype());
+      array count = sum(mask, axes_, true);
+      return {multiply(broadcast_to(c, x.shape()), divide(mask, count))};
+    }
+    default:
+      return {zeros_like(x)};
+  }
+}
+Arrays Reduce::jvp(const Arrays& p, const Arrays& t, const Axes&) {
+  const array& x = p[0];
+  switch (type_) {
+    case ReduceType::Sum:
+      return {sum(t[0], axes_, true)};
+    case ReduceType::Prod: {
+      array o = prod(x, axes_, true);
+      return {multiply(o, sum(divide(t[0], x), axes_, true))};
+    }
+    case ReduceType::Max:
+    case ReduceType::Min: {
+      array o = type_ == ReduceType::Max ? max(x, axes_, true) : min(x, axes_, true);
+      array mask = astype(equal(x, o), t[0].dtype());
+      return {divide(sum(multiply(mask, t[0]), axes_, true), sum(mask, axes_, true))};
+    }
+    default:
+      return {zeros(reduced_keepdims_shape(x.shape()), bool_)};
+  }
+}
+std::pair<Arrays, Axes> Reduce::vmap(const Arrays& in, const Axes& axes) {
+  array x = batch_first(in[0], axes[0]);
+  Axes ax;
+  for (int a : axes_) ax.push_back(a + 1);
+  Shape kept = x.shape();
+  for (int a : ax) kept[a] = 1;
+  return {{array(kept, x.dtype(), std::make_shared<Reduce>(stream(), type_, ax), {x})}, {0}};
+}
+bool Reduce::is_equivalent(const Primitive& o) const {
+  auto* p = dynamic_cast<const Reduce*>(&o);
+  return p && p->type_ == type_ && p->axes_ == axes_;
+}
+Shape Reduce::reduced_keepdims_shape(Shape s) const {
+  for (int a : axes_) s[a] = 1;
+  return s;
+}
+
+// ---------- ArgReduce
+
+Arrays ArgReduce::vjp(const Arrays& p, const Arrays&, const Axes&, const Arrays&) {
+  return {zeros_like(p[0])};
+}
+Arrays ArgReduce::jvp(const Arrays& p, const Arrays&, const Axes&) {
+  Shape s = p[0].shape();
+  s[axis_] = 1;
+  return {zeros(s, uint32)};
+}
+std::pair<Arrays, Axes> ArgReduce::vmap(const Arrays& in, const Axes& axes) {
+  array x = batch_first(in[0], axes[0]);
+  Shape s = x.shape();
+  s[axis_ + 1] = 1;
+  return {{array(s, uint32, std::make_shared<ArgReduce>(stream(), is_max_, axis_ + 1), {x})}, {0}};
+}
+bool ArgReduce::is_equivalent(const Primitive& o) const {
+  auto* p = dynamic_cast<const ArgReduce*>(&o);
+  return p && p->is_max_ == is_max_ && p->axis_ == axis_;
+}
+
+// ---------- Scan
+
+Arrays Scan::vjp(const Arrays& p, const Arrays& ct, const Axes&, const Arrays& outs) {
+  if (type_ == ScanType::Sum) return {cumsum(ct[0], axis_, !reverse_, inclusive_)};
+  if (type_ == ScanType::Prod) {
+    // d/dx_i prod_{j<=i} x_j, valid for nonzero inputs.
+    array g = cumsum(multiply(ct[0], outs[0]), axis_, !reverse_, inclusive_);
+    return {divide(g, p[0])};
+  }
+  throw std::invalid_argument(std::string("[") + name() + "] vjp not implemented.");
+}
+Arrays Scan::jvp(const Arrays& p, const Arrays& t, const Axes&) {
+  if (type_ == ScanType::Sum) return {cumsum(t[0], axis_, reverse_, inclusive_)};
+  if (type_ == ScanType::Prod) {
+    array o = cumprod(p[0], axis_, reverse_, inclusive_);
+    return {multiply(o, cumsum(divide(t[0], p[0]), axis_, reverse_, inclusive_))};
+  }
+  throw std::invalid_argument(std::string("[") + name() + "] jvp not implemented.");
+}
+std::pair<Arrays, Axes> Scan::vmap(const Arrays& in, const Axes& axes) {
+  array x = batch_first(in[0], axes[0]);
+  return {{array(x.shape(), x.dtype(),
+                 std::make_shared<Scan>(stream(), type_, axis_ + 1, reverse_, inclusive_), {x})},
+          {0}};
+}
+bool Scan::is_equivalent(const Primitive& o) const {
+  auto* p = dynamic_cast<const Scan*>(&o);
+  return p && p->type_ == type_ && p->axis_ == axis_ && p->reverse_ == reverse_ &&
+         p->inclusive_ == inclusive_;
+}
+
+// ---------- Softmax and LogSumExp (last axis)
+
+Arrays Softmax::vjp(const Arrays&, const Arrays& ct, const Axes&, const Arrays& outs) {
+  const array& s = outs[0];
+  return {multiply(s, subtract(ct[0], sum(multiply(ct[0], s), std::vector<int>{-1}, true)))};
+}
+Arrays Softmax::jvp(const Arrays& p, const Arrays& t, const Axes&) {
+  array s = softmax(p[0], std::vector<int>{-1}, precise_);
+  return {multiply(s, subtract(t[0], sum(multiply(t[0], s), std::vector<int>{-1}, true)))};
+}
+std::pair<Arrays, Axes> Softmax::vmap(const Arrays& in, const Axes& axes) {
+  int ax = axes[0];
+  array x = in[0];
+  if (ax == x.ndim() - 1) {
+    x = moveaxis(x, ax, 0);
+    ax = 0;
+  }
+  return {{array(x.shape(), x.dtype(), std::make_shared<Softmax>(stream(), precise_), {x})}, {ax}};
+}
+bool Softmax::is_equivalent(const Primitive& o) const {
+  auto* p = dynamic_cast<const Softmax*>(&o);
+  return p && p->precise_ == precise_;
+}
+
+Arrays LogSumExp::vjp(const Arrays& p, const Arrays& ct, const Axes&, const Arrays& outs) {
+  return {multiply(ct[0], exp(subtract(p[0], outs[0])))};
+}
+Arrays LogSumExp::jvp(const Arrays& p, const Arrays& t, const Axes&) {
+  return {sum(multiply(t[0], softmax(p[0], std::vector<int>{-1})), std::vector<int>{-1}, true)};
+}
+std::pair<Arrays, Axes> LogSumExp::vmap(const Arrays& in, const Axes& axes) {
+  int ax = axes[0];
+  array x = in[0];
+  if (ax == x.ndim() - 1) {
+    x = moveaxis(x, ax, 0);
+    ax = 0;
+  }
+  Shape s = x.shape();
+  s.back() = 1;
+  return {{array(s, x.dtype(), std::make_shared<LogSumExp>(stream()), {x})}, {ax}};
+}
+
+// ---------- indexing
+
+Arrays Gather::vjp(const Arrays& p, const Arrays& ct, const Axes& argnums, const Arrays&) {
+  Arrays r;
+  for (int i : argnums) {
+    if (i != 0) {
+      r.push_back(zeros_like(p[i]));
+      continue;
+    }
+    Arrays idx(p.begin() + 1, p.end());
+    // Scatter-add expects updates of shape idx + slice with indexed axes of size 1.
+    Shape us = idx.empty() ? Shape{} : idx[0].shape();
+    Shape sl = slice_sizes_;
+    us.insert(us.end(), sl.begin(), sl.end());
+    bool full_slices = true;
+    for (int d = 0; d < p[0].ndim(); ++d) {
+      bool indexed = std::find(axes_.begin(), axes_.end(), d) != axes_.end();
+      if (!indexed && sl[d] != p[0].shape()[d]) full_slices = false;
+      if (indexed && sl[d] != 1) full_slices = false;
+    }
+    if (!full_slices)
+      throw std::invalid_argument("[Gather] vjp needs full slices on the non-indexed axes.");
+    r.push_back(scatter_add(zeros_like(p[0]), idx, ct[0], axes_));
+  }
+  return r;
+}
+Arrays Gather::jvp(const Arrays& p, const Arrays& t, const Axes& argnums) {
+  for (size_t k = 0; k < argnums.size(); ++k)
+    if (argnums[k] == 0) return {gather(t[k], Arrays(p.begin() + 1, p.end()), axes_, slice_sizes_)};
+  Shape s = p.size() > 1 ? p[1].shape() : Shape{};
+  s.insert(s.end(), slice_sizes_.begin(), slice_sizes_.end());
+  return {zeros(s, p[0].dtype())};
+}
+bool Gather::is_equivalent(const Primitive& o) const {
+  auto* p = dynamic_cast<const Gather*>(&o);
+  return p && p->axes_ == axes_ && p->slice_sizes_ == slice_sizes_;
+}
+
+Arrays Scatter::vjp(const Arrays& p, const Arrays& ct, const Axes& argnums, const Arrays&) {
+  Arrays idx(p.begin() + 1, p.end() - 1);
+  const array& upd = p.back();
+  Arrays r;
+  for (int i : argnums) {
+    if (i == 0) {
+      r.push_back(kind_ == Kind::Sum ? ct[0] : scatter(ct[0], idx, zeros_like(upd), axes_));
+    } else if (i == (int)p.size() - 1) {
+      Shape sl = ct[0].shape();
+      for (int a : axes_) sl[a] = 1;
+      r.push_back(reshape(gather(ct[0], idx, axes_, sl), upd.shape()));
+    } else {
+      r.push_back(zeros_like(p[i]));
+    }
+  }
+  return r;
+}
+Arrays Scatter::jvp(const Arrays& p, const Arrays& t, const Axes& argnums) {
+  Arrays idx(p.begin() + 1, p.end() - 1);
+  array ta = zeros_like(p[0]), tu = zeros_like(p.back());
+  for (size_t k = 0; k < argnums.size(); ++k) {
+    if (argnums[k] == 0) ta = t[k];
+    if (argnums[k] == (int)p.size() - 1) tu = t[k];
+  }
+  return {kind_ == Kind::Sum ? scatter_add(ta, idx, tu, axes_) : scatter(ta, idx, tu, axes_)};
+}
+bool Scatter::is_equivalent(const Primitive& o) const {
+  auto* p = dynamic_cast<const Scatter*>(&o);
+  return p && p->kind_ == kind_ && p->axes_ == axes_;
+}
+
+Arrays GatherAxis::vjp(const Arrays& p, const Arrays& ct, const Axes& argnums, const Arrays&) {
+  Arrays r;
+  for (int i : argnums) {
+    if (i == 0)
+      r.push_back(array(p[0].shape(), p[0].dtype(), std::make_shared<ScatterAxis>(stream(), axis_, true),
+                        {zeros_like(p[0]), p[1], ct[0]}));
+    else r.push_back(zeros_like(p[1]));
+  }
+  return r;
+}
+Arrays GatherAxis::jvp(const Arrays& p, const Arrays& t, const Axes& argnums) {
+  for (size_t k = 0; k < argnums.size(); ++k)
+    if (argnums[k] == 0) return {take_along_axis(t[k], p[1], axis_)};
+  return {zeros(p[1].shape(), p[0].dtype())};
+}
+bool GatherAxis::is_equivalent(const Primitive& o) const {
+  auto* p = dynamic_cast<const GatherAxis*>(&o);
+  return p && p->axis_ == axis_;
+}
+
+Arrays ScatterAxis::vjp(const Arrays& p, const Arrays& ct, const Axes& argnums, const Arrays&) {
+  Arrays r;
+  for (int i : argnums) {
+    if (i == 0) r.push_back(add_ ? ct[0] : put_along_axis(ct[0], p[1], zeros_like(p[2]), axis_));
+    else if (i == 2) r.push_back(take_along_axis(ct[0], p[1], axis_));
+    else r.push_back(zeros_like(p[i]));
+  }
+  return r;
+}
+bool ScatterAxis::is_equivalent(const Primitive& o) const {
+  auto* p = dynamic_cast<const ScatterAxis*>(&o);
+  return p && p->axis_ == axis_ && p->add_ == add_;
+}
+
+Arrays Sort::vjp(const Arrays& p, const Arrays& ct, const Axes&, const Arrays&) {
+  if (arg_) return {zeros_like(p[0])};
+  array idx = argsort(p[0], axis_);
+  return {array(p[0].shape(), p[0].dtype(), std::make_shared<ScatterAxis>(stream(), axis_, true),
+                {zeros_like(p[0]), idx, ct[0]})};
+}
+Arrays Sort::jvp(const Arrays& p, const Arrays& t, const Axes&) {
+  if (arg_) return {zeros(p[0].shape(), uint32)};
+  return {take_along_axis(t[0], argsort(p[0], axis_), axis_)};
+}
+bool Sort::is_equivalent(const Primitive& o) const {
+  auto* p = dynamic_cast<const Sort*>(&o);
+  return p && p->axis_ == axis_ && p->arg_ == arg_;
+}
+
+// ---------- Matmul: out = alpha * a @ b (+ beta * c)
+
+Arrays Matmul::vjp(const Arrays& p, const Arrays& ct, const Axes& argnums, const Arrays&) {
+  Arrays r;
+  array g = alpha_ != 1.0f ? multiply(ct[0], astype(array(alpha_), ct[0].dtype())) : ct[0];
+  for (int i : argnums) {
+    if (i == 0) r.push_back(matmul(g, swapaxes(p[1], -1, -2)));
+    else if (i == 1) r.push_back(matmul(swapaxes(p[0], -1, -2), g));
+    else r.push_back(multiply(ct[0], astype(array(beta_), ct[0].dtype())));
+  }
+  return r;
+}
+Arrays Matmul::jvp(const Arrays& p, const Arrays& t, const Axes& argnums) {
+  array total;
+  for (size_t k = 0; k < argnums.size(); ++k) {
+    array d;
+    if (argnums[k] == 0) d = matmul(t[k], p[1]);
+    else if (argnums[k] == 1) d = matmul(p[0], t[k]);
+    else d = multiply(t[k], astype(array(beta_ / alpha_), t[k].dtype()));
+    total = total.valid() ? add(total, d) : d;
+  }
+  if (alpha_ != 1.0f) total = multiply(total, astype(array(alpha_), total.dtype()));
+  return {total};
+}
+bool Matmul::is_equivalent(const Primitive& o) const {
+  auto* p = dynamic_cast<const Matmul*>(&o);
+  return p && p->alpha_ == alpha_ && p->beta_ == beta_;
+}
+
+// ---------- RandomBits
+
+std::pair<Arrays, Axes> RandomBits::vmap(const Arrays& in, const Axes& axes) {
+  array k = batch_first(in[0], axes[0]);
+  Shape s(k.shape().begin(), k.shape().end() - 1);
+  s.insert(s.end(), shape_.begin(), shape_.end());
+  return {{array(s, width_ == 1 ? uint8 : width_ == 2 ? uint16 : width_ == 4 ? uint32 : uint64,
+                 std::make_shared<RandomBits>(stream(), shape_, width_), {k})},
+          {0}};
+}
+bool RandomBits::is_equivalent(const Primitive& o) const {
+  auto* p = dynamic_cast<const RandomBits*>(&o);
+  return p && p->shape_ == shape_ && p->width_ == width_;
+}
+
+}  // namespace ember

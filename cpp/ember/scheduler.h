@@ -1,0 +1,20 @@
+// Stream workers: each stream runs its tasks in order on its own thread.
+#pragma once
+
+#include <functional>
+
+#include "ember/array.h"
+
+namespace ember {
+
+void eval(std::vector<array> outputs);
+void async_eval(std::vector<array> outputs);
+inline void eval(const array& a) { eval(std::vector<array>{a}); }
+
+namespace scheduler {
+// Waits until `a` has been computed (or failed) on its stream.
+void wait_for(const array& a);
+void enqueue(const Stream& s, std::function<void()> task);
+}  // namespace scheduler
+
+}  // namespace ember

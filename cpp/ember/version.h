@@ -1,0 +1,2 @@
+#pragma once
+#define EMBER_VERSION "0.1.0"

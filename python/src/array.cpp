@@ -1,0 +1,260 @@
+// The Python array class: construction, metadata, conversion, printing, operators.
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+
+#include "utils.h"
+
+namespace {
+
+// ---------- printing in MLX's format
+
+std::string fmt_float(double v) {
+  if (std::isnan(v)) return "nan";
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%g", v);
+  return buf;
+}
+
+std::string fmt_elem(const array& a, size_t off) {
+  const char* base = static_cast<const char*>(a.raw_ptr());
+  std::string s;
+  dispatch_all(a.dtype(), [&](auto t) {
+    using T = typename decltype(t)::type;
+    T v = *reinterpret_cast<const T*>(base + off * sizeof(T));
+    if constexpr (std::is_same_v<T, bool>) s = v ? "True" : "False";
+    else if constexpr (is_complex_v<T>) {
+      s = fmt_float(v.real());
+      std::string im = fmt_float(v.imag());
+      s += (im[0] == '-' ? "" : "+") + im + "j";
+    } else if constexpr (std::is_integral_v<T>) s = std::to_string(v);
+    else s = fmt_float(static_cast<double>(static_cast<compute_t<T>>(v)));
+  });
+  return s;
+}
+
+void fmt_dim(const array& a, int dim, int64_t off, int indent, std::string& out, bool summarize) {
+  if (dim == a.ndim()) {
+    out += fmt_elem(a, off);
+    return;
+  }
+  out += "[";
+  int n = a.shape()[dim];
+  const int edge = 3;
+  for (int i = 0; i < n; ++i) {
+    if (summarize && n > 2 * edge && i == edge) {
+      out += "...";
+      out += (dim == a.ndim() - 1) ? ", " : ",\n" + std::string(indent + 1, ' ');
+      i = n - edge - 1;
+      continue;
+    }
+    fmt_dim(a, dim + 1, off + i * a.strides()[dim], indent + 1, out, summarize);
+    if (i + 1 < n) {
+      if (dim == a.ndim() - 1) out += ", ";
+      else out += "," + std::string(a.ndim() - dim - 1, '\n') + std::string(indent + 1, ' ');
+    }
+  }
+  out += "]";
+}
+
+std::string format_body(array& a) {
+  a.eval();
+  std::string out;
+  if (a.ndim() == 0) return fmt_elem(a, 0);
+  fmt_dim(a, 0, 0, 6, out, a.size() > 1000);
+  return out;
+}
+
+}  // namespace
+
+std::string array_repr(array& a) {
+  return "array(" + format_body(a) + ", dtype=" + dtype_name(a.dtype()) + ")";
+}
+
+// ---------- tolist / item
+
+namespace {
+
+py::object elem_to_py(const array& a, int64_t off) {
+  const char* base = static_cast<const char*>(a.raw_ptr());
+  return dispatch_all(a.dtype(), [&](auto t) -> py::object {
+    using T = typename decltype(t)::type;
+    T v = *reinterpret_cast<const T*>(base + off * sizeof(T));
+    if constexpr (std::is_same_v<T, bool>) return py::bool_(v);
+    else if constexpr (is_complex_v<T>) return py::cast(std::complex<double>(v.real(), v.imag()));
+    else if constexpr (std::is_integral_v<T>) return py::int_(v);
+    else return py::float_(static_cast<double>(static_cast<compute_t<T>>(v)));
+  });
+}
+
+py::object tolist_dim(const array& a, int dim, int64_t off) {
+  if (dim == a.ndim()) return elem_to_py(a, off);
+  py::list l;
+  for (int i = 0; i < a.shape()[dim]; ++i) l.append(tolist_dim(a, dim + 1, off + i * a.strides()[dim]));
+  return l;
+}
+
+}  // namespace
+
+py::object array_tolist(array& a) {
+  {
+    py::gil_scoped_release nogil;
+    a.eval();
+  }
+  return tolist_dim(a, 0, 0);
+}
+
+static void eval_nogil(array& a) {
+  py::gil_scoped_release nogil;
+  a.eval();
+}
+
+static py::object item(array& a) {
+  if (a.size() != 1)
+    throw py::value_error("[item] Only arrays with one element can be converted to a Python scalar.");
+  eval_nogil(a);
+  return elem_to_py(a, 0);
+}
+
+// ---------- class definition
+
+void init_array(py::module_& m) {
+  py::class_<DtypeObj>(m, "Dtype")
+      .def_property_readonly("size", [](const DtypeObj& d) { return size_of(d.d); })
+      .def("__repr__", [](const DtypeObj& d) { return std::string("ember.core.") + dtype_name(d.d); })
+      .def("__eq__", [](const DtypeObj& a, py::object b) {
+        return py::isinstance<DtypeObj>(b) && b.cast<DtypeObj>().d == a.d;
+      })
+      .def("__hash__", [](const DtypeObj& d) { return (int)d.d; })
+      .def("__reduce__", [](const DtypeObj& d) {
+        std::string n = dtype_name(d.d);
+        if (n == "bool") n = "bool_";
+        return py::make_tuple(py::module_::import("ember.core").attr("_dtype_from_name"),
+                              py::make_tuple(n));
+      });
+  const char* names[] = {"bool_", "uint8", "uint16", "uint32", "uint64", "int8", "int16",
+                         "int32", "int64", "float16", "bfloat16", "float32", "float64", "complex64"};
+  for (int i = 0; i < kNumDtypes; ++i) m.attr(names[i]) = DtypeObj{(Dtype)i};
+  m.def("_dtype_from_name", [](const std::string& n) { return as_dtype(py::str(n)); });
+
+  py::class_<array> cls(m, "array", py::buffer_protocol());
+  cls.def(py::init([](py::object val, std::optional<Dtype> dtype) {
+            array a = to_array(val, dtype);
+            return a;
+          }),
+          py::arg("val"), py::arg("dtype") = py::none())
+      .def_property_readonly("shape", [](const array& a) {
+        py::tuple t(a.ndim());
+        for (int i = 0; i < a.ndim(); ++i) t[i] = a.shape()[i];
+        return t;
+      })
+      .def_property_readonly("dtype", [](const array& a) { return a.dtype(); })
+      .def_property_readonly("size", &array::size)
+      .def_property_readonly("ndim", &array::ndim)
+      .def_property_readonly("itemsize", &array::itemsize)
+      .def_property_readonly("nbytes", &array::nbytes)
+      .def_property_readonly("T", [](const array& a) { return transpose(a); })
+      .def("item", &item)
+      .def("tolist", &array_tolist)
+      .def("__repr__", &array_repr)
+      .def("__len__", [](const array& a) {
+        if (a.ndim() == 0) throw py::type_error("len() 0-dimensional array.");
+        return a.shape()[0];
+      })
+      .def("__iter__", [](const array& a) {
+        if (a.ndim() == 0) throw py::type_error("iteration over a 0-d array.");
+        py::list parts;
+        for (int i = 0; i < a.shape()[0]; ++i) parts.append(take(a, i, 0));
+        return py::iter(parts);
+      })
+      .def("__bool__", [](array& a) {
+        if (a.size() != 1)
+          throw py::value_error("The truth value of an array with more than one element is ambiguous.");
+        eval_nogil(a);
+        return PyObject_IsTrue(elem_to_py(a, 0).ptr()) == 1;
+      })
+      .def("__int__", [](array& a) { return py::int_(item(a)); })
+      .def("__float__", [](array& a) { return py::float_(item(a)); })
+      .def("__index__", [](array& a) {
+        if (!is_integral(a.dtype())) throw py::type_error("Only integer arrays can be used as an index.");
+        return item(a).cast<int64_t>();
+      })
+      .def("__hash__", [](const array& a) { return (intptr_t)a.id(); })
+      .def("__copy__", [](const array& a) { return copy(a); })
+      .def("__deepcopy__", [](const array& a, py::object) { return copy(a); })
+      .def("__getstate__", [](array& a) { return py::make_tuple(array_tolist(a), a.dtype()); })
+      .def("__setstate__", [](array& self, py::tuple st) {
+        new (&self) array(to_array(st[0], as_dtype(st[1])));
+      })
+      .def_buffer([](array& a) -> py::buffer_info {
+        eval_nogil(a);
+        std::vector<py::ssize_t> shape(a.shape().begin(), a.shape().end()), strides;
+        for (auto s : a.strides()) strides.push_back(s * (py::ssize_t)a.itemsize());
+        std::string fmt;
+        switch (a.dtype()) {
+          case Dtype::Bool: fmt = "?"; break;
+          case Dtype::UInt8: fmt = "B"; break;
+          case Dtype::UInt16: case Dtype::BFloat16: fmt = "H"; break;
+          case Dtype::UInt32: fmt = "I"; break;
+          case Dtype::UInt64: fmt = "Q"; break;
+          case Dtype::Int8: fmt = "b"; break;
+          case Dtype::Int16: fmt = "h"; break;
+          case Dtype::Int32: fmt = "i"; break;
+          case Dtype::Int64: fmt = "q"; break;
+          case Dtype::Float16: fmt = "e"; break;
+          case Dtype::Float32: fmt = "f"; break;
+          case Dtype::Float64: fmt = "d"; break;
+          case Dtype::Complex64: fmt = "Zf"; break;
+        }
+        return py::buffer_info(a.raw_ptr(), (py::ssize_t)a.itemsize(), fmt, a.ndim(), shape, strides);
+      });
+
+  // Arithmetic operators with weakly typed Python scalars.
+#define EMBER_OP(PYNAME, RNAME, FN)                                                 \
+  cls.def(PYNAME, [](const array& a, py::object b) {                                \
+    auto [x, y] = to_arrays(py::cast(a), b);                                        \
+    return FN(x, y);                                                                \
+  });                                                                               \
+  cls.def(RNAME, [](const array& a, py::object b) {                                 \
+    auto [y, x] = to_arrays(b, py::cast(a));                                        \
+    return FN(y, x);                                                                \
+  });
+  EMBER_OP("__add__", "__radd__", add)
+  EMBER_OP("__sub__", "__rsub__", subtract)
+  EMBER_OP("__mul__", "__rmul__", multiply)
+  EMBER_OP("__truediv__", "__rtruediv__", divide)
+  EMBER_OP("__floordiv__", "__rfloordiv__", floor_divide)
+  EMBER_OP("__mod__", "__rmod__", remainder)
+  EMBER_OP("__pow__", "__rpow__", power)
+  EMBER_OP("__matmul__", "__rmatmul__", matmul)
+  EMBER_OP("__and__", "__rand__", bitwise_and)
+  EMBER_OP("__or__", "__ror__", bitwise_or)
+  EMBER_OP("__xor__", "__rxor__", bitwise_xor)
+  EMBER_OP("__lshift__", "__rlshift__", left_shift)
+  EMBER_OP("__rshift__", "__rrshift__", right_shift)
+#undef EMBER_OP
+#define EMBER_CMP(PYNAME, FN)                                                       \
+  cls.def(PYNAME, [](const array& a, py::object b) -> py::object {                  \
+    if (!is_py_scalar(b) && !py::isinstance<array>(b) && !py::isinstance<py::array>(b) && \
+        !PyList_Check(b.ptr()) && !PyTuple_Check(b.ptr()))                          \
+      return py::reinterpret_borrow<py::object>(Py_NotImplemented);                 \
+    auto [x, y] = to_arrays(py::cast(a), b);                                        \
+    return py::cast(FN(x, y));                                                      \
+  });
+  EMBER_CMP("__eq__", equal)
+  EMBER_CMP("__ne__", not_equal)
+  EMBER_CMP("__lt__", less)
+  EMBER_CMP("__le__", less_equal)
+  EMBER_CMP("__gt__", greater)
+  EMBER_CMP("__ge__", greater_equal)
+#undef EMBER_CMP
+  cls.def("__neg__", [](const array& a) { return negative(a); })
+      .def("__pos__", [](const array& a) { return a; })
+      .def("__abs__", [](const array& a) { return abs(a); })
+      .def("__invert__", [](const array& a) {
+        return a.dtype() == bool_ ? logical_not(a) : bitwise_invert(a);
+      });
+
+  init_indexing(cls);
+}

@@ -1,0 +1,222 @@
+// __getitem__ / __setitem__ with numpy semantics: integers, slices, None, Ellipsis,
+// and integer arrays (advanced indexing).
+#include <algorithm>
+#include <numeric>
+
+#include "utils.h"
+
+namespace {
+
+struct Index {
+  enum Kind { Int, Slice, Array } kind;
+  int64_t i = 0;
+  py::slice slice = py::slice(py::none(), py::none(), py::none());
+  array arr;
+};
+
+bool is_array_index(py::handle h) {
+  return py::isinstance<array>(h) || py::isinstance<py::array>(h) || PyList_Check(h.ptr());
+}
+
+// Expands Ellipsis, turns None into new axes of `a`, and classifies each entry.
+std::vector<Index> parse(array& a, py::object obj) {
+  py::tuple idx = PyTuple_Check(obj.ptr()) ? py::reinterpret_borrow<py::tuple>(obj) : py::make_tuple(obj);
+  int consumed = 0, ellipses = 0;
+  for (auto h : idx) {
+    if (h.is_none()) continue;
+    if (h.ptr() == Py_Ellipsis) ++ellipses;
+    else ++consumed;
+  }
+  if (ellipses > 1) throw std::out_of_range("[index] An index can only have a single ellipsis ('...').");
+  if (consumed > a.ndim())
+    throw std::out_of_range("[index] Too many indices for array with " + std::to_string(a.ndim()) +
+                            " dimensions.");
+  std::vector<py::object> entries;
+  for (auto h : idx) {
+    if (h.ptr() == Py_Ellipsis) {
+      for (int k = 0; k < a.ndim() - consumed; ++k) entries.push_back(py::slice(py::none(), py::none(), py::none()));
+    } else {
+      entries.push_back(py::reinterpret_borrow<py::object>(h));
+    }
+  }
+  // None -> a new size-1 axis of the source, indexed with a full slice.
+  std::vector<int> new_axes;
+  int pos = 0;
+  for (auto& e : entries) {
+    if (e.is_none()) {
+      new_axes.push_back(pos);
+      e = py::slice(py::none(), py::none(), py::none());
+    }
+    ++pos;
+  }
+  if (!new_axes.empty()) a = expand_dims(a, new_axes);
+  std::vector<Index> out;
+  for (auto& e : entries) {
+    Index ix{Index::Slice};
+    if (PyLong_Check(e.ptr()) && !PyBool_Check(e.ptr())) {
+      ix.kind = Index::Int;
+      ix.i = e.cast<int64_t>();
+    } else if (PySlice_Check(e.ptr())) {
+      ix.slice = py::reinterpret_borrow<py::slice>(e);
+    } else if (is_array_index(e)) {
+      ix.kind = Index::Array;
+      ix.arr = to_array(e);
+      if (ix.arr.dtype() == bool_)
+        throw py::value_error("[index] Boolean mask indexing is not supported; use where or an "
+                              "integer index array.");
+      if (!is_integral(ix.arr.dtype()))
+        throw py::type_error("[index] Index arrays must be integers.");
+    } else if (py::isinstance<array>(e)) {
+      ix.kind = Index::Array;
+      ix.arr = e.cast<array>();
+    } else {
+      throw py::type_error("[index] Cannot index with an object of type " +
+                           std::string(py::str(e.get_type())) + ".");
+    }
+    out.push_back(ix);
+  }
+  while ((int)out.size() < a.ndim()) out.push_back(Index{Index::Slice});
+  for (auto& ix : out)
+    if (ix.kind == Index::Slice && ix.slice.is_none()) ix.slice = py::slice(py::none(), py::none(), py::none());
+  return out;
+}
+
+void slice_bounds(const py::slice& s, int n, int& start, int& stop, int& step) {
+  py::ssize_t b, e, st, len;
+  if (!s.compute(n, &b, &e, &st, &len)) throw py::error_already_set();
+  start = (int)b;
+  step = (int)st;
+  stop = (int)e;
+  if (step < 0 && stop < 0) stop = -n - 1;  // "before the first element" for the engine's slice
+  if (len == 0) {
+    start = 0;
+    stop = 0;
+    step = 1;
+  }
+}
+
+int check_int(int64_t i, int n, int axis) {
+  if (i < -n || i >= n)
+    throw std::out_of_range("[index] Index " + std::to_string(i) + " is out of bounds for axis " +
+                            std::to_string(axis) + " with size " + std::to_string(n) + ".");
+  return (int)(i < 0 ? i + n : i);
+}
+
+struct Plan {
+  array base;                  // after basic slicing (ints kept as size-1 axes)
+  std::vector<int> int_axes;   // axes to drop (basic ints)
+  std::vector<int> arr_axes;   // axes indexed by arrays
+  std::vector<array> arrs;     // their (broadcast) index arrays
+  bool arr_contiguous = true;
+  Shape start, stop, step;     // the basic slice
+};
+
+Plan plan(array a, const std::vector<Index>& ix) {
+  Plan p;
+  bool has_arr = std::any_of(ix.begin(), ix.end(), [](const Index& i) { return i.kind == Index::Array; });
+  int nd = a.ndim();
+  p.start.assign(nd, 0);
+  p.stop = a.shape();
+  p.step.assign(nd, 1);
+  for (int d = 0; d < nd; ++d) {
+    const Index& i = ix[d];
+    if (i.kind == Index::Slice) {
+      slice_bounds(i.slice, a.shape()[d], p.start[d], p.stop[d], p.step[d]);
+    } else if (i.kind == Index::Int && !has_arr) {
+      int k = check_int(i.i, a.shape()[d], d);
+      p.start[d] = k;
+      p.stop[d] = k + 1;
+      p.int_axes.push_back(d);
+    } else {
+      p.arr_axes.push_back(d);
+      p.arrs.push_back(i.kind == Index::Int ? array((int64_t)check_int(i.i, a.shape()[d], d), int64) : i.arr);
+    }
+  }
+  for (size_t k = 1; k < p.arr_axes.size(); ++k)
+    if (p.arr_axes[k] != p.arr_axes[k - 1] + 1) p.arr_contiguous = false;
+  p.base = slice(a, p.start, p.stop, p.step);
+  if (!p.arrs.empty()) p.arrs = broadcast_arrays(p.arrs);
+  return p;
+}
+
+// Result of gathering: idx dims placed as numpy places them.
+array gather_result(const Plan& p) {
+  const array& b = p.base;
+  Shape slice_sizes = b.shape();
+  for (int ax : p.arr_axes) slice_sizes[ax] = 1;
+  array g = gather(b, p.arrs, p.arr_axes, slice_sizes);
+  int ni = p.arrs[0].ndim();
+  std::vector<int> sq;
+  for (int ax : p.arr_axes) sq.push_back(ni + ax);
+  g = squeeze(g, sq);
+  if (p.arr_contiguous && p.arr_axes[0] > 0) {
+    // (idx..., rest...) -> (rest[:first]..., idx..., rest[first:]...)
+    int first = p.arr_axes[0];
+    std::vector<int> perm;
+    for (int i = 0; i < first; ++i) perm.push_back(ni + i);
+    for (int i = 0; i < ni; ++i) perm.push_back(i);
+    for (int i = ni + first; i < g.ndim(); ++i) perm.push_back(i);
+    g = transpose(g, perm);
+  }
+  return g;
+}
+
+array getitem(array a, py::object obj) {
+  auto ix = parse(a, obj);
+  Plan p = plan(a, ix);
+  if (p.arrs.empty()) return p.int_axes.empty() ? p.base : squeeze(p.base, p.int_axes);
+  return gather_result(p);
+}
+
+void setitem(array& self, py::object obj, py::object val) {
+  array a = self;
+  auto ix = parse(a, obj);
+  int added = a.ndim() - self.ndim();
+  Plan p = plan(a, ix);
+  array v = to_array_like(val, self);
+  array result;
+  if (p.arrs.empty()) {
+    // Broadcast the value to the indexed view, then to the slice with ints kept.
+    array view = p.int_axes.empty() ? p.base : squeeze(p.base, p.int_axes);
+    array vb = broadcast_to(astype(v, a.dtype()), view.shape());
+    vb = reshape(vb, p.base.shape());
+    result = slice_update(a, vb, p.start, p.stop, p.step);
+  } else {
+    for (int d = 0; d < a.ndim(); ++d) {
+      bool arr = std::find(p.arr_axes.begin(), p.arr_axes.end(), d) != p.arr_axes.end();
+      if (!arr && (p.start[d] != 0 || p.step[d] != 1 || p.stop[d] != a.shape()[d]))
+        throw py::value_error("[index] Assignment that mixes index arrays with partial slices is "
+                              "not supported.");
+    }
+    array target_shape = gather_result(p);
+    array vb = broadcast_to(astype(v, a.dtype()), target_shape.shape());
+    int ni = p.arrs[0].ndim();
+    if (p.arr_contiguous && p.arr_axes[0] > 0) {
+      // Undo the placement: move idx dims back to the front.
+      int first = p.arr_axes[0];
+      std::vector<int> perm;
+      for (int i = 0; i < ni; ++i) perm.push_back(first + i);
+      for (int i = 0; i < first; ++i) perm.push_back(i);
+      for (int i = first + ni; i < vb.ndim(); ++i) perm.push_back(i);
+      vb = transpose(vb, perm);
+    }
+    Shape us(vb.shape().begin(), vb.shape().begin() + ni);
+    for (int d = 0; d < a.ndim(); ++d) {
+      bool arr = std::find(p.arr_axes.begin(), p.arr_axes.end(), d) != p.arr_axes.end();
+      us.push_back(arr ? 1 : a.shape()[d]);
+    }
+    result = scatter(a, p.arrs, reshape(vb, us), p.arr_axes);
+  }
+  if (added) {
+    // Remove the axes that None introduced.
+    result = reshape(result, self.shape());
+  }
+  self = result;
+}
+
+}  // namespace
+
+void init_indexing(py::class_<array>& cls) {
+  cls.def("__getitem__", &getitem);
+  cls.def("__setitem__", &setitem);
+}

@@ -1,0 +1,480 @@
+// Module-level ops, and the same ops as array methods.
+#include "utils.h"
+
+using namespace pybind11::literals;
+
+namespace {
+
+inline StreamOrDevice sd(const py::object& s) { return to_stream_or_device(s); }
+inline array A(const py::object& o) { return to_array(o); }
+
+template <typename F, typename... Extra>
+void def_both(py::module_& m, py::class_<array>& cls, const char* name, F f, const char* doc,
+              py::arg first, Extra... extra) {
+  m.def(name, f, doc, first, extra...);
+  cls.def(name, f, doc, extra...);
+}
+
+std::vector<int> axes_or_all(const py::object& axis, const array& a) {
+  auto ax = to_axes(axis);
+  if (ax) return *ax;
+  std::vector<int> all(a.ndim());
+  for (int i = 0; i < a.ndim(); ++i) all[i] = i;
+  return all;
+}
+
+std::optional<array> opt_array(const py::object& o, const array& like) {
+  if (o.is_none()) return std::nullopt;
+  return to_array_like(o, like);
+}
+
+}  // namespace
+
+void init_ops(py::module_& m) {
+  auto cls = py::reinterpret_borrow<py::class_<array>>(m.attr("array"));
+  auto none = py::none();
+
+  // ---------- elementwise, one input
+#define EMBER_UNARY(NAME, FN)                                                                \
+  def_both(m, cls, NAME, [](const py::object& a, const py::object& s) { return FN(A(a), sd(s)); }, \
+           "Elementwise " NAME ".", "a"_a, py::kw_only(), "stream"_a = none);
+  EMBER_UNARY("negative", negative)
+  EMBER_UNARY("abs", abs)
+  EMBER_UNARY("sign", sign)
+  EMBER_UNARY("square", square)
+  EMBER_UNARY("sqrt", sqrt)
+  EMBER_UNARY("rsqrt", rsqrt)
+  EMBER_UNARY("reciprocal", reciprocal)
+  EMBER_UNARY("exp", exp)
+  EMBER_UNARY("expm1", expm1)
+  EMBER_UNARY("log", log)
+  EMBER_UNARY("log1p", log1p)
+  EMBER_UNARY("log2", log2)
+  EMBER_UNARY("log10", log10)
+  EMBER_UNARY("sin", sin)
+  EMBER_UNARY("cos", cos)
+  EMBER_UNARY("tan", tan)
+  EMBER_UNARY("arcsin", arcsin)
+  EMBER_UNARY("arccos", arccos)
+  EMBER_UNARY("arctan", arctan)
+  EMBER_UNARY("sinh", sinh)
+  EMBER_UNARY("cosh", cosh)
+  EMBER_UNARY("tanh", tanh)
+  EMBER_UNARY("arcsinh", arcsinh)
+  EMBER_UNARY("arccosh", arccosh)
+  EMBER_UNARY("arctanh", arctanh)
+  EMBER_UNARY("sigmoid", sigmoid)
+  EMBER_UNARY("erf", erf)
+  EMBER_UNARY("erfinv", erfinv)
+  EMBER_UNARY("floor", floor)
+  EMBER_UNARY("ceil", ceil)
+  EMBER_UNARY("logical_not", logical_not)
+  EMBER_UNARY("isnan", isnan)
+  EMBER_UNARY("isinf", isinf)
+  EMBER_UNARY("isfinite", isfinite)
+  EMBER_UNARY("isposinf", isposinf)
+  EMBER_UNARY("isneginf", isneginf)
+  EMBER_UNARY("real", real)
+  EMBER_UNARY("imag", imag)
+  EMBER_UNARY("conjugate", conjugate)
+  EMBER_UNARY("conj", conjugate)
+  EMBER_UNARY("bitwise_invert", bitwise_invert)
+  EMBER_UNARY("stop_gradient", stop_gradient)
+  EMBER_UNARY("copy", copy)
+#undef EMBER_UNARY
+  def_both(m, cls, "round",
+           [](const py::object& a, int decimals, const py::object& s) { return round(A(a), decimals, sd(s)); },
+           "Round to the given number of decimals.", "a"_a, "decimals"_a = 0, py::kw_only(),
+           "stream"_a = none);
+
+  // ---------- elementwise, two inputs
+#define EMBER_BINARY(NAME, FN)                                                        \
+  m.def(NAME,                                                                         \
+        [](const py::object& a, const py::object& b, const py::object& s) {           \
+          auto [x, y] = to_arrays(a, b);                                              \
+          return FN(x, y, sd(s));                                                     \
+        },                                                                            \
+        "Elementwise " NAME " with broadcasting.", "a"_a, "b"_a, py::kw_only(), "stream"_a = none);
+  EMBER_BINARY("add", add)
+  EMBER_BINARY("subtract", subtract)
+  EMBER_BINARY("multiply", multiply)
+  EMBER_BINARY("divide", divide)
+  EMBER_BINARY("floor_divide", floor_divide)
+  EMBER_BINARY("remainder", remainder)
+  EMBER_BINARY("power", power)
+  EMBER_BINARY("maximum", maximum)
+  EMBER_BINARY("minimum", minimum)
+  EMBER_BINARY("arctan2", arctan2)
+  EMBER_BINARY("logaddexp", logaddexp)
+  EMBER_BINARY("equal", equal)
+  EMBER_BINARY("not_equal", not_equal)
+  EMBER_BINARY("less", less)
+  EMBER_BINARY("less_equal", less_equal)
+  EMBER_BINARY("greater", greater)
+  EMBER_BINARY("greater_equal", greater_equal)
+  EMBER_BINARY("logical_and", logical_and)
+  EMBER_BINARY("logical_or", logical_or)
+  EMBER_BINARY("bitwise_and", bitwise_and)
+  EMBER_BINARY("bitwise_or", bitwise_or)
+  EMBER_BINARY("bitwise_xor", bitwise_xor)
+  EMBER_BINARY("left_shift", left_shift)
+  EMBER_BINARY("right_shift", right_shift)
+  EMBER_BINARY("matmul", matmul)
+  EMBER_BINARY("outer", outer)
+  EMBER_BINARY("inner", inner)
+#undef EMBER_BINARY
+  m.def("divmod", [](const py::object& a, const py::object& b, const py::object& s) {
+    auto [x, y] = to_arrays(a, b);
+    return py::make_tuple(floor_divide(x, y, sd(s)), remainder(x, y, sd(s)));
+  }, "a"_a, "b"_a, py::kw_only(), "stream"_a = none);
+  m.def("where", [](const py::object& c, const py::object& x, const py::object& y, const py::object& s) {
+    auto [xa, ya] = to_arrays(x, y);
+    return where(A(c), xa, ya, sd(s));
+  }, "condition"_a, "x"_a, "y"_a, py::kw_only(), "stream"_a = none);
+  m.def("clip", [](const py::object& a, const py::object& lo, const py::object& hi, const py::object& s) {
+    array x = A(a);
+    return clip(x, opt_array(lo, x), opt_array(hi, x), sd(s));
+  }, "a"_a, "a_min"_a, "a_max"_a, py::kw_only(), "stream"_a = none);
+  m.def("isclose", [](const py::object& a, const py::object& b, double rtol, double atol, bool equal_nan,
+                      const py::object& s) {
+    auto [x, y] = to_arrays(a, b);
+    return isclose(x, y, rtol, atol, equal_nan, sd(s));
+  }, "a"_a, "b"_a, "rtol"_a = 1e-5, "atol"_a = 1e-8, py::kw_only(), "equal_nan"_a = false,
+        "stream"_a = none);
+  m.def("allclose", [](const py::object& a, const py::object& b, double rtol, double atol, bool equal_nan,
+                       const py::object&) {
+    auto [x, y] = to_arrays(a, b);
+    py::gil_scoped_release nogil;
+    return array(allclose(x, y, rtol, atol, equal_nan));
+  }, "a"_a, "b"_a, "rtol"_a = 1e-5, "atol"_a = 1e-8, py::kw_only(), "equal_nan"_a = false,
+        "stream"_a = none);
+  m.def("array_equal", [](const py::object& a, const py::object& b, bool equal_nan, const py::object&) {
+    auto [x, y] = to_arrays(a, b);
+    py::gil_scoped_release nogil;
+    return array(array_equal(x, y, equal_nan));
+  }, "a"_a, "b"_a, py::kw_only(), "equal_nan"_a = false, "stream"_a = none);
+  m.def("addmm", [](const py::object& c, const py::object& a, const py::object& b, float alpha, float beta,
+                    const py::object& s) { return addmm(A(c), A(a), A(b), alpha, beta, sd(s)); },
+        "c"_a, "a"_a, "b"_a, py::kw_only(), "alpha"_a = 1.0f, "beta"_a = 1.0f, "stream"_a = none);
+  m.def("tensordot", [](const py::object& a, const py::object& b, int axes, const py::object& s) {
+    return tensordot(A(a), A(b), axes, sd(s));
+  }, "a"_a, "b"_a, "axes"_a = 2, py::kw_only(), "stream"_a = none);
+
+  // ---------- reductions
+#define EMBER_REDUCE(NAME, FN)                                                                  \
+  def_both(m, cls, NAME,                                                                        \
+           [](const py::object& a, const py::object& axis, bool keepdims, const py::object& s) { \
+             array x = A(a);                                                                    \
+             return FN(x, axes_or_all(axis, x), keepdims, sd(s));                               \
+           },                                                                                   \
+           "Reduce with " NAME " over the given axes.", "a"_a, "axis"_a = none,                 \
+           "keepdims"_a = false, py::kw_only(), "stream"_a = none);
+  EMBER_REDUCE("sum", sum)
+  EMBER_REDUCE("prod", prod)
+  EMBER_REDUCE("max", max)
+  EMBER_REDUCE("min", min)
+  EMBER_REDUCE("all", all)
+  EMBER_REDUCE("any", any)
+  EMBER_REDUCE("mean", mean)
+  EMBER_REDUCE("logsumexp", logsumexp)
+#undef EMBER_REDUCE
+  def_both(m, cls, "var",
+           [](const py::object& a, const py::object& axis, bool keepdims, int ddof, const py::object& s) {
+             array x = A(a);
+             return var(x, axes_or_all(axis, x), keepdims, ddof, sd(s));
+           },
+           "Variance.", "a"_a, "axis"_a = none, "keepdims"_a = false, "ddof"_a = 0, py::kw_only(),
+           "stream"_a = none);
+  def_both(m, cls, "std",
+           [](const py::object& a, const py::object& axis, bool keepdims, int ddof, const py::object& s) {
+             array x = A(a);
+             return ember::std(x, axes_or_all(axis, x), keepdims, ddof, sd(s));
+           },
+           "Standard deviation.", "a"_a, "axis"_a = none, "keepdims"_a = false, "ddof"_a = 0,
+           py::kw_only(), "stream"_a = none);
+#define EMBER_ARGREDUCE(NAME, FN)                                                                \
+  def_both(m, cls, NAME,                                                                         \
+           [](const py::object& a, const py::object& axis, bool keepdims, const py::object& s) {  \
+             array x = A(a);                                                                     \
+             if (axis.is_none()) return FN(x, keepdims, sd(s));                                  \
+             return FN(x, axis.cast<int>(), keepdims, sd(s));                                    \
+           },                                                                                    \
+           NAME " along an axis.", "a"_a, "axis"_a = none, "keepdims"_a = false, py::kw_only(), \
+           "stream"_a = none);
+  EMBER_ARGREDUCE("argmax", argmax)
+  EMBER_ARGREDUCE("argmin", argmin)
+#undef EMBER_ARGREDUCE
+  m.def("softmax", [](const py::object& a, const py::object& axis, bool precise, const py::object& s) {
+    array x = A(a);
+    return softmax(x, axes_or_all(axis, x), precise, sd(s));
+  }, "a"_a, "axis"_a = none, py::kw_only(), "precise"_a = false, "stream"_a = none);
+#define EMBER_SCAN(NAME, FN)                                                                      \
+  def_both(m, cls, NAME,                                                                          \
+           [](const py::object& a, const py::object& axis, bool reverse, bool inclusive,           \
+              const py::object& s) {                                                              \
+             array x = A(a);                                                                      \
+             if (axis.is_none()) return FN(reshape(x, {-1}), 0, reverse, inclusive, sd(s));       \
+             return FN(x, axis.cast<int>(), reverse, inclusive, sd(s));                           \
+           },                                                                                     \
+           NAME " along an axis.", "a"_a, "axis"_a = none, py::kw_only(), "reverse"_a = false,    \
+           "inclusive"_a = true, "stream"_a = none);
+  EMBER_SCAN("cumsum", cumsum)
+  EMBER_SCAN("cumprod", cumprod)
+  EMBER_SCAN("cummax", cummax)
+  EMBER_SCAN("cummin", cummin)
+#undef EMBER_SCAN
+
+  // ---------- shapes
+  m.def("reshape", [](const py::object& a, const py::object& shape, const py::object& s) {
+    return reshape(A(a), to_shape(shape), sd(s));
+  }, "a"_a, "shape"_a, py::kw_only(), "stream"_a = none);
+  cls.def("reshape", [](const array& a, py::args shape, const py::object& s) {
+    Shape sh = (shape.size() == 1 && !PyLong_Check(shape[0].ptr())) ? to_shape(shape[0]) : to_shape(shape);
+    return reshape(a, sh, sd(s));
+  }, py::kw_only(), "stream"_a = none);
+  def_both(m, cls, "flatten",
+           [](const py::object& a, int start, int end, const py::object& s) {
+             return flatten(A(a), start, end, sd(s));
+           },
+           "Flatten axes [start_axis, end_axis].", "a"_a, "start_axis"_a = 0, "end_axis"_a = -1,
+           py::kw_only(), "stream"_a = none);
+  m.def("unflatten", [](const py::object& a, int axis, const py::object& shape, const py::object& s) {
+    return unflatten(A(a), axis, to_shape(shape), sd(s));
+  }, "a"_a, "axis"_a, "shape"_a, py::kw_only(), "stream"_a = none);
+  def_both(m, cls, "squeeze",
+           [](const py::object& a, const py::object& axis, const py::object& s) {
+             array x = A(a);
+             if (axis.is_none()) return squeeze(x, sd(s));
+             return squeeze(x, *to_axes(axis), sd(s));
+           },
+           "Remove size-1 axes.", "a"_a, "axis"_a = none, py::kw_only(), "stream"_a = none);
+  m.def("expand_dims", [](const py::object& a, const py::object& axis, const py::object& s) {
+    return expand_dims(A(a), *to_axes(axis), sd(s));
+  }, "a"_a, "axis"_a, py::kw_only(), "stream"_a = none);
+  m.def("transpose", [](const py::object& a, const py::object& axes, const py::object& s) {
+    array x = A(a);
+    if (axes.is_none()) return transpose(x, sd(s));
+    return transpose(x, *to_axes(axes), sd(s));
+  }, "a"_a, "axes"_a = none, py::kw_only(), "stream"_a = none);
+  m.def("permute_dims", [](const py::object& a, const py::object& axes, const py::object& s) {
+    array x = A(a);
+    if (axes.is_none()) return transpose(x, sd(s));
+    return transpose(x, *to_axes(axes), sd(s));
+  }, "a"_a, "axes"_a = none, py::kw_only(), "stream"_a = none);
+  cls.def("transpose", [](const array& a, py::args axes, const py::object& s) {
+    if (axes.size() == 0) return transpose(a, sd(s));
+    if (axes.size() == 1 && !PyLong_Check(axes[0].ptr())) {
+      if (axes[0].is_none()) return transpose(a, sd(s));
+      return transpose(a, *to_axes(py::reinterpret_borrow<py::object>(axes[0])), sd(s));
+    }
+    return transpose(a, axes.cast<std::vector<int>>(), sd(s));
+  }, py::kw_only(), "stream"_a = none);
+  def_both(m, cls, "swapaxes",
+           [](const py::object& a, int a1, int a2, const py::object& s) { return swapaxes(A(a), a1, a2, sd(s)); },
+           "Swap two axes.", "a"_a, "axis1"_a, "axis2"_a, py::kw_only(), "stream"_a = none);
+  def_both(m, cls, "moveaxis",
+           [](const py::object& a, int src, int dst, const py::object& s) { return moveaxis(A(a), src, dst, sd(s)); },
+           "Move an axis.", "a"_a, "source"_a, "destination"_a, py::kw_only(), "stream"_a = none);
+  m.def("broadcast_to", [](const py::object& a, const py::object& shape, const py::object& s) {
+    return broadcast_to(A(a), to_shape(shape), sd(s));
+  }, "a"_a, "shape"_a, py::kw_only(), "stream"_a = none);
+  m.def("broadcast_arrays", [](py::args arrays, const py::object& s) {
+    std::vector<array> xs;
+    for (auto a : arrays) xs.push_back(A(py::reinterpret_borrow<py::object>(a)));
+    return broadcast_arrays(xs, sd(s));
+  }, py::kw_only(), "stream"_a = none);
+  m.def("broadcast_shapes", [](py::args shapes) {
+    Shape out;
+    for (auto sh : shapes) out = broadcast_shapes(out, to_shape(sh));
+    return py::tuple(py::cast(out));
+  });
+  auto to_list = [](const py::object& arrays) {
+    std::vector<array> xs;
+    for (auto a : arrays) xs.push_back(A(py::reinterpret_borrow<py::object>(a)));
+    return xs;
+  };
+  m.def("concatenate", [to_list](const py::object& arrays, const py::object& axis, const py::object& s) {
+    if (axis.is_none()) return concatenate(to_list(arrays), sd(s));
+    return concatenate(to_list(arrays), axis.cast<int>(), sd(s));
+  }, "arrays"_a, "axis"_a = 0, py::kw_only(), "stream"_a = none);
+  m.attr("concat") = m.attr("concatenate");
+  m.def("stack", [to_list](const py::object& arrays, int axis, const py::object& s) {
+    return stack(to_list(arrays), axis, sd(s));
+  }, "arrays"_a, "axis"_a = 0, py::kw_only(), "stream"_a = none);
+  def_both(m, cls, "split",
+           [](const py::object& a, const py::object& ind, int axis, const py::object& s) {
+             if (PyLong_Check(ind.ptr())) return split(A(a), ind.cast<int>(), axis, sd(s));
+             return split(A(a), to_shape(ind), axis, sd(s));
+           },
+           "Split along an axis.", "a"_a, "indices_or_sections"_a, "axis"_a = 0, py::kw_only(),
+           "stream"_a = none);
+  m.def("repeat", [](const py::object& a, int repeats, const py::object& axis, const py::object& s) {
+    if (axis.is_none()) return repeat(A(a), repeats, sd(s));
+    return repeat(A(a), repeats, axis.cast<int>(), sd(s));
+  }, "array"_a, "repeats"_a, "axis"_a = none, py::kw_only(), "stream"_a = none);
+  m.def("tile", [](const py::object& a, const py::object& reps, const py::object& s) {
+    return tile(A(a), *to_axes(reps), sd(s));
+  }, "a"_a, "reps"_a, py::kw_only(), "stream"_a = none);
+  m.def("pad", [](const py::object& a, const py::object& pw, const py::object& cv, const py::object& s) {
+    array x = A(a);
+    std::vector<std::pair<int, int>> p;
+    if (PyLong_Check(pw.ptr())) {
+      p.assign(x.ndim(), {pw.cast<int>(), pw.cast<int>()});
+    } else {
+      auto seq = pw.cast<py::sequence>();
+      if (py::len(seq) > 0 && PyLong_Check(seq[0].ptr())) {
+        if (py::len(seq) == 1) p.assign(x.ndim(), {seq[0].cast<int>(), seq[0].cast<int>()});
+        else p.assign(x.ndim(), {seq[0].cast<int>(), seq[1].cast<int>()});
+      } else if (py::len(seq) == 1) {
+        auto pr = seq[0].cast<std::vector<int>>();
+        p.assign(x.ndim(), {pr.at(0), pr.size() > 1 ? pr[1] : pr[0]});
+      } else {
+        for (auto e : seq) {
+          auto pr = e.cast<std::vector<int>>();
+          p.emplace_back(pr.at(0), pr.size() > 1 ? pr[1] : pr[0]);
+        }
+      }
+    }
+    return pad(x, p, to_array_like(cv, x), sd(s));
+  }, "a"_a, "pad_width"_a, "constant_values"_a = 0, py::kw_only(), "stream"_a = none);
+  m.def("atleast_1d", [](const py::object& a, const py::object& s) { return atleast_1d(A(a), sd(s)); },
+        "a"_a, py::kw_only(), "stream"_a = none);
+  m.def("atleast_2d", [](const py::object& a, const py::object& s) { return atleast_2d(A(a), sd(s)); },
+        "a"_a, py::kw_only(), "stream"_a = none);
+  m.def("atleast_3d", [](const py::object& a, const py::object& s) { return atleast_3d(A(a), sd(s)); },
+        "a"_a, py::kw_only(), "stream"_a = none);
+  m.def("slice_update", [](const py::object& a, const py::object& u, const py::object& start,
+                           const py::object& axes, const py::object& s) {
+    array x = A(a), up = A(u);
+    Shape st = to_shape(start);
+    std::vector<int> ax = *to_axes(axes);
+    Shape b(x.ndim(), 0), e = x.shape();
+    for (size_t i = 0; i < ax.size(); ++i) {
+      int d = normalize_axis(ax[i], x.ndim(), "slice_update");
+      b[d] = st[i];
+      e[d] = st[i] + up.shape()[up.ndim() - x.ndim() + d];
+    }
+    return slice_update(x, up, b, e, Shape(x.ndim(), 1), sd(s));
+  }, "a"_a, "update"_a, "start_indices"_a, "axes"_a, py::kw_only(), "stream"_a = none);
+  m.def("as_strided", [](const py::object& a, const py::object& shape, const py::object& strides,
+                         size_t offset, const py::object& s) {
+    array x = A(a);
+    Shape sh = shape.is_none() ? x.shape() : to_shape(shape);
+    Strides st;
+    if (strides.is_none()) st = row_strides(sh);
+    else for (auto v : strides.cast<py::sequence>()) st.push_back(v.cast<int64_t>());
+    return as_strided(x, sh, st, offset, sd(s));
+  }, "a"_a, "shape"_a = none, "strides"_a = none, "offset"_a = 0, py::kw_only(), "stream"_a = none);
+
+  // ---------- indexing and sorting
+  m.def("take", [](const py::object& a, const py::object& idx, const py::object& axis, const py::object& s) {
+    array x = A(a);
+    if (PyLong_Check(idx.ptr()) && !axis.is_none()) return take(x, idx.cast<int>(), axis.cast<int>(), sd(s));
+    if (axis.is_none()) return take(x, A(idx), sd(s));
+    return take(x, A(idx), axis.cast<int>(), sd(s));
+  }, "a"_a, "indices"_a, "axis"_a = none, py::kw_only(), "stream"_a = none);
+  m.def("take_along_axis", [](const py::object& a, const py::object& idx, const py::object& axis,
+                              const py::object& s) {
+    array x = A(a);
+    if (axis.is_none()) return take_along_axis(reshape(x, {-1}), reshape(A(idx), {-1}), 0, sd(s));
+    return take_along_axis(x, A(idx), axis.cast<int>(), sd(s));
+  }, "a"_a, "indices"_a, "axis"_a, py::kw_only(), "stream"_a = none);
+  m.def("put_along_axis", [](const py::object& a, const py::object& idx, const py::object& vals,
+                             const py::object& axis, const py::object& s) {
+    array x = A(a);
+    if (axis.is_none())
+      return reshape(put_along_axis(reshape(x, {-1}), reshape(A(idx), {-1}), to_array_like(vals, x), 0, sd(s)),
+                     x.shape(), sd(s));
+    return put_along_axis(x, A(idx), to_array_like(vals, x), axis.cast<int>(), sd(s));
+  }, "a"_a, "indices"_a, "values"_a, "axis"_a, py::kw_only(), "stream"_a = none);
+  m.def("sort", [](const py::object& a, const py::object& axis, const py::object& s) {
+    array x = A(a);
+    if (axis.is_none()) return sort(reshape(x, {-1}), 0, sd(s));
+    return sort(x, axis.cast<int>(), sd(s));
+  }, "a"_a, "axis"_a = -1, py::kw_only(), "stream"_a = none);
+  m.def("argsort", [](const py::object& a, const py::object& axis, const py::object& s) {
+    array x = A(a);
+    if (axis.is_none()) return argsort(reshape(x, {-1}), 0, sd(s));
+    return argsort(x, axis.cast<int>(), sd(s));
+  }, "a"_a, "axis"_a = -1, py::kw_only(), "stream"_a = none);
+
+  // ---------- creation
+  auto dtype_or = [](const py::object& d, Dtype def) { return d.is_none() ? def : as_dtype(d); };
+  m.def("zeros", [dtype_or](const py::object& shape, const py::object& dtype, const py::object& s) {
+    return zeros(to_shape(shape), dtype_or(dtype, float32), sd(s));
+  }, "shape"_a, "dtype"_a = none, py::kw_only(), "stream"_a = none);
+  m.def("ones", [dtype_or](const py::object& shape, const py::object& dtype, const py::object& s) {
+    return ones(to_shape(shape), dtype_or(dtype, float32), sd(s));
+  }, "shape"_a, "dtype"_a = none, py::kw_only(), "stream"_a = none);
+  m.def("full", [dtype_or](const py::object& shape, const py::object& vals, const py::object& dtype,
+                           const py::object& s) {
+    array v = A(vals);
+    return full(to_shape(shape), v, dtype_or(dtype, v.dtype()), sd(s));
+  }, "shape"_a, "vals"_a, "dtype"_a = none, py::kw_only(), "stream"_a = none);
+  m.def("zeros_like", [](const py::object& a, const py::object& s) { return zeros_like(A(a), sd(s)); },
+        "a"_a, py::kw_only(), "stream"_a = none);
+  m.def("ones_like", [](const py::object& a, const py::object& s) { return ones_like(A(a), sd(s)); },
+        "a"_a, py::kw_only(), "stream"_a = none);
+  m.def("full_like", [](const py::object& a, const py::object& vals, const py::object& dtype, const py::object& s) {
+    array x = A(a);
+    return full(x.shape(), to_array_like(vals, x), dtype.is_none() ? x.dtype() : as_dtype(dtype), sd(s));
+  }, "a"_a, "vals"_a, "dtype"_a = none, py::kw_only(), "stream"_a = none);
+  m.def("arange", [](py::args args, const py::object& dtype, const py::object& step_kw, const py::object& s) {
+    // arange(stop) | arange(start, stop[, step])
+    if (args.size() < 1 || args.size() > 3) throw py::type_error("[arange] Expected 1 to 3 positional arguments.");
+    std::vector<py::object> v;
+    for (auto a : args) v.push_back(py::reinterpret_borrow<py::object>(a));
+    double start = 0, stop, step = 1;
+    bool all_int = true;
+    auto num = [&](const py::object& o) {
+      if (!PyLong_Check(o.ptr())) all_int = false;
+      return o.cast<double>();
+    };
+    if (v.size() == 1) stop = num(v[0]);
+    else {
+      start = num(v[0]);
+      stop = num(v[1]);
+    }
+    if (v.size() == 3) step = num(v[2]);
+    if (!step_kw.is_none()) step = num(step_kw);
+    Dtype d = dtype.is_none() ? (all_int ? int32 : float32) : as_dtype(dtype);
+    return arange(start, stop, step, d, sd(s));
+  }, py::kw_only(), "dtype"_a = none, "step"_a = none, "stream"_a = none);
+  m.def("linspace", [dtype_or](double start, double stop, int num, const py::object& dtype, const py::object& s) {
+    return linspace(start, stop, num, dtype_or(dtype, float32), sd(s));
+  }, "start"_a, "stop"_a, "num"_a = 50, "dtype"_a = none, py::kw_only(), "stream"_a = none);
+  m.def("eye", [dtype_or](int n, const py::object& mm, int k, const py::object& dtype, const py::object& s) {
+    return eye(n, mm.is_none() ? n : mm.cast<int>(), k, dtype_or(dtype, float32), sd(s));
+  }, "n"_a, "m"_a = none, "k"_a = 0, "dtype"_a = none, py::kw_only(), "stream"_a = none);
+  m.def("identity", [dtype_or](int n, const py::object& dtype, const py::object& s) {
+    return identity(n, dtype_or(dtype, float32), sd(s));
+  }, "n"_a, "dtype"_a = none, py::kw_only(), "stream"_a = none);
+  m.def("tri", [dtype_or](int n, const py::object& mm, int k, const py::object& dtype, const py::object& s) {
+    return tri(n, mm.is_none() ? n : mm.cast<int>(), k, dtype_or(dtype, float32), sd(s));
+  }, "n"_a, "m"_a = none, "k"_a = 0, "dtype"_a = none, py::kw_only(), "stream"_a = none);
+  m.def("tril", [](const py::object& a, int k, const py::object& s) {
+    array x = A(a);
+    if (x.ndim() < 2) throw py::value_error("[tril] Array must have at least 2 dimensions.");
+    array mask = tri(x.shape()[x.ndim() - 2], x.shape()[x.ndim() - 1], k, bool_, sd(s));
+    return where(mask, x, zeros_like(x, sd(s)), sd(s));
+  }, "x"_a, "k"_a = 0, py::kw_only(), "stream"_a = none);
+  m.def("triu", [](const py::object& a, int k, const py::object& s) {
+    array x = A(a);
+    if (x.ndim() < 2) throw py::value_error("[triu] Array must have at least 2 dimensions.");
+    array mask = tri(x.shape()[x.ndim() - 2], x.shape()[x.ndim() - 1], k - 1, bool_, sd(s));
+    return where(mask, zeros_like(x, sd(s)), x, sd(s));
+  }, "x"_a, "k"_a = 0, py::kw_only(), "stream"_a = none);
+  def_both(m, cls, "astype",
+           [](const py::object& a, Dtype dtype, const py::object& s) { return astype(A(a), dtype, sd(s)); },
+           "Convert to a dtype.", "a"_a, "dtype"_a, py::kw_only(), "stream"_a = none);
+  m.def("result_type", [](py::args args) {
+    Dtype t = bool_;
+    bool first = true;
+    for (auto a : args) {
+      Dtype d = py::isinstance<DtypeObj>(a) ? as_dtype(a) : A(py::reinterpret_borrow<py::object>(a)).dtype();
+      t = first ? d : promote_types(t, d);
+      first = false;
+    }
+    return t;
+  });
+}

@@ -1,0 +1,156 @@
+import numpy as np
+import pytest
+
+import ember.core as mx
+
+
+def npa(x):
+    return np.array(x)
+
+
+@pytest.fixture
+def x():
+    return np.arange(2 * 3 * 4, dtype=np.float32).reshape(2, 3, 4)
+
+
+def test_reshape_flatten_squeeze(x):
+    a = mx.array(x)
+    np.testing.assert_array_equal(npa(mx.reshape(a, (4, -1))), x.reshape(4, -1))
+    np.testing.assert_array_equal(npa(a.T.reshape(-1)), x.T.reshape(-1))
+    np.testing.assert_array_equal(npa(mx.flatten(a, 1, 2)), x.reshape(2, 12))
+    np.testing.assert_array_equal(npa(mx.flatten(a, -2)), x.reshape(2, 12))
+    e = mx.expand_dims(a, (0, -1))
+    assert e.shape == (1, 2, 3, 4, 1)
+    assert mx.squeeze(e).shape == (2, 3, 4)
+    assert mx.squeeze(e, -1).shape == (1, 2, 3, 4)
+    with pytest.raises(ValueError):
+        mx.reshape(a, (5, 5))
+    with pytest.raises(ValueError):
+        mx.squeeze(a, 0)
+    assert mx.unflatten(mx.arange(6), 0, (2, 3)).shape == (2, 3)
+
+
+def test_transpose_moveaxis(x):
+    a = mx.array(x)
+    np.testing.assert_array_equal(npa(mx.transpose(a, (2, 0, 1))), x.transpose(2, 0, 1))
+    np.testing.assert_array_equal(npa(mx.swapaxes(a, 0, -1)), x.swapaxes(0, -1))
+    np.testing.assert_array_equal(npa(mx.moveaxis(a, 0, -1)), np.moveaxis(x, 0, -1))
+    # ops on transposed views
+    np.testing.assert_allclose(npa(mx.exp(mx.transpose(a) / 10)), np.exp(x.T / 10), rtol=1e-6)
+    np.testing.assert_array_equal(npa(mx.transpose(a) + mx.transpose(a)), 2 * x.T)
+
+
+def test_broadcast(x):
+    a = mx.array(x[0, 0])
+    np.testing.assert_array_equal(npa(mx.broadcast_to(a, (3, 4))), np.broadcast_to(x[0, 0], (3, 4)))
+    with pytest.raises(ValueError):
+        mx.broadcast_to(mx.ones((3,)), (4,))
+    b = mx.broadcast_arrays(mx.ones((3, 1)), mx.ones((1, 5)))
+    assert [t.shape for t in b] == [(3, 5), (3, 5)]
+
+
+def test_concat_stack_split(x):
+    a, b = mx.array(x), mx.array(x + 100)
+    np.testing.assert_array_equal(npa(mx.concatenate([a, b], axis=1)), np.concatenate([x, x + 100], 1))
+    np.testing.assert_array_equal(npa(mx.concatenate([a, b], axis=-1)), np.concatenate([x, x + 100], -1))
+    np.testing.assert_array_equal(npa(mx.stack([a, b], axis=1)), np.stack([x, x + 100], 1))
+    parts = mx.split(a, 3, axis=1)
+    for p, q in zip(parts, np.split(x, 3, axis=1)):
+        np.testing.assert_array_equal(npa(p), q)
+    parts = mx.split(a, [1, 3], axis=2)
+    for p, q in zip(parts, np.split(x, [1, 3], axis=2)):
+        np.testing.assert_array_equal(npa(p), q)
+    with pytest.raises(ValueError):
+        mx.concatenate([mx.ones((2, 3)), mx.ones((3, 3))], axis=1)
+    # mixed dtypes promote
+    assert mx.concatenate([mx.ones(2, mx.int32), mx.ones(2, mx.float32)]).dtype == mx.float32
+
+
+def test_repeat_tile_pad():
+    x = np.arange(6).reshape(2, 3).astype(np.int32)
+    a = mx.array(x)
+    np.testing.assert_array_equal(npa(mx.repeat(a, 2, axis=1)), np.repeat(x, 2, axis=1))
+    np.testing.assert_array_equal(npa(mx.repeat(a, 2)), np.repeat(x, 2))
+    np.testing.assert_array_equal(npa(mx.tile(a, (2, 2))), np.tile(x, (2, 2)))
+    np.testing.assert_array_equal(npa(mx.pad(a, ((1, 0), (2, 1)))), np.pad(x, ((1, 0), (2, 1))))
+    np.testing.assert_array_equal(npa(mx.pad(a, 1, constant_values=7)), np.pad(x, 1, constant_values=7))
+
+
+@pytest.mark.parametrize(
+    "idx",
+    [
+        1, -1, (0, 2), slice(None, None, -1), (slice(1, None), slice(None, None, 2)),
+        (Ellipsis, 1), (None, 0), (0, None, slice(1, 3)), (slice(None), None, 2, slice(None, None, -2)),
+        (slice(5, 1, -1),), (slice(-2, None),), (Ellipsis,),
+    ],
+)
+def test_basic_getitem(x, idx):
+    np.testing.assert_array_equal(npa(mx.array(x)[idx]), x[idx])
+
+
+@pytest.mark.parametrize(
+    "idx",
+    [
+        [1, 0], (slice(None), [2, 0, 2]), ([0, 1], [1, 2]), (0, [0, 2], slice(None)),
+        (slice(None), [[0, 1], [2, 2]]), ([1, 0], slice(None), [3, 0]), (Ellipsis, [-1, 0]),
+        (np.array([1, 1]), 1),
+    ],
+)
+def test_advanced_getitem(x, idx):
+    a = mx.array(x)
+    conv = tuple(mx.array(i) if isinstance(i, np.ndarray) else i for i in idx) if isinstance(idx, tuple) else idx
+    np.testing.assert_array_equal(npa(a[conv]), x[idx])
+
+
+def test_index_errors(x):
+    a = mx.array(x)
+    with pytest.raises(IndexError):
+        a[2]
+    with pytest.raises(IndexError):
+        a[0, 0, 0, 0]
+    with pytest.raises(IndexError):
+        mx.eval(a[mx.array([5])])
+    # the process keeps working
+    assert a[1, 2, 3].item() == x[1, 2, 3]
+
+
+def test_setitem():
+    x = np.zeros((4, 5), np.float32)
+    a = mx.zeros((4, 5))
+    for idx, v in [(1, 5.0), ((slice(None), 0), np.arange(4.0)), ((slice(1, 3), slice(None, None, 2)), -1.0),
+                   (([0, 3], 4), 9.0), (([1, 2],), np.ones((2, 5)) * 2), ((Ellipsis, -1), 3.0)]:
+        x[idx] = v
+        a[idx] = mx.array(v) if isinstance(v, np.ndarray) else v
+        np.testing.assert_array_equal(npa(a), x)
+
+
+def test_take_and_take_along_axis(x):
+    a = mx.array(x)
+    idx = np.array([[0, 2], [1, 1]])
+    np.testing.assert_array_equal(npa(mx.take(a, mx.array(idx), axis=1)), np.take(x, idx, axis=1))
+    np.testing.assert_array_equal(npa(mx.take(a, mx.array([3, -1]))), np.take(x, [3, -1]))
+    ind = np.argsort(x, axis=2)[..., ::-1].copy()
+    np.testing.assert_array_equal(npa(mx.take_along_axis(a, mx.array(ind), axis=2)),
+                                  np.take_along_axis(x, ind, axis=2))
+    out = mx.put_along_axis(a, mx.array(ind[..., :1]), mx.array(-1.0), axis=2)
+    ref = x.copy()
+    np.put_along_axis(ref, ind[..., :1], -1.0, axis=2)
+    np.testing.assert_array_equal(npa(out), ref)
+
+
+def test_sort_argsort(rng):
+    x = rng.standard_normal((5, 7)).astype(np.float32)
+    a = mx.array(x)
+    for ax in [0, 1, -1]:
+        np.testing.assert_array_equal(npa(mx.sort(a, axis=ax)), np.sort(x, axis=ax))
+        np.testing.assert_array_equal(npa(mx.argsort(a, axis=ax)), np.argsort(x, axis=ax, kind="stable"))
+    np.testing.assert_array_equal(npa(mx.sort(a, axis=None)), np.sort(x, axis=None))
+
+
+def test_empty_arrays():
+    e = mx.zeros((0, 3))
+    assert (e + 1).shape == (0, 3)
+    assert mx.sum(e, axis=0).tolist() == [0.0, 0.0, 0.0]
+    assert mx.concatenate([e, mx.ones((2, 3))]).shape == (2, 3)
+    assert e.T.shape == (3, 0)
+    assert e[1:].shape == (0, 3)
