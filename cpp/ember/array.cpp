@@ -30,6 +30,20 @@ array::Desc::Desc(Shape s, Dtype t) : shape(std::move(s)), dtype(t) {
   strides = row_strides(shape);
 }
 
+// Frees a long chain of unevaluated nodes without recursing once per node.
+array::Desc::~Desc() {
+  if (inputs.empty()) return;
+  std::vector<array> pending = std::move(inputs);
+  while (!pending.empty()) {
+    array a = std::move(pending.back());
+    pending.pop_back();
+    if (a.desc_ && a.desc_.use_count() == 1) {
+      for (auto& in : a.desc_->inputs) pending.push_back(std::move(in));
+      a.desc_->inputs.clear();
+    }
+  }
+}
+
 void convert_scalar_to(const void* src, Dtype from, void* dst, Dtype to) {
   dispatch_all(from, [&](auto tf) {
     using F = typename decltype(tf)::type;
@@ -66,6 +80,11 @@ array::array(Shape shape, Dtype dtype, std::shared_ptr<Primitive> prim, std::vec
     : desc_(std::make_shared<Desc>(std::move(shape), dtype)) {
   desc_->prim = std::move(prim);
   desc_->inputs = std::move(inputs);
+  for (auto& in : desc_->inputs)
+    if (in.desc_ && in.desc_->tracer) {
+      desc_->tracer = true;
+      break;
+    }
 }
 
 std::vector<array> array::make_arrays(std::vector<Shape> shapes, std::vector<Dtype> dtypes,
@@ -85,6 +104,7 @@ std::vector<array> array::make_arrays(std::vector<Shape> shapes, std::vector<Dty
     outs.back().desc_->position = (int)i;
     outs.back().desc_->siblings = sibs;
     outs.back().desc_->sibling_meta = meta;
+    outs.back().desc_->tracer = outs[0].desc_->tracer;
     sibs->push_back(outs.back().desc_);
   }
   return outs;
@@ -165,7 +185,7 @@ void array::copy_shared_buffer(const array& other) {
 }
 
 bool array::is_donatable() const {
-  return desc_.use_count() == 1 && d().data && d().data.use_count() == 1;
+  return desc_.use_count() == 1 && !d().tracer && d().data && d().data.use_count() == 1;
 }
 
 void array::move_shared_buffer(const array& other) {

@@ -92,6 +92,9 @@ class array {
   void set_status(Status s) const { d().status.store(s, std::memory_order_release); }
   bool is_available() const { return status() == Status::available; }
   const void* id() const { return desc_.get(); }
+  // Arrays traced by a transformation keep their graph when evaluated.
+  bool is_tracer() const { return d().tracer; }
+  void set_tracer(bool t) const { d().tracer = t; }
   long use_count() const { return desc_.use_count(); }
 
   // ---- data
@@ -136,8 +139,10 @@ class array {
     std::shared_ptr<std::vector<std::weak_ptr<Desc>>> siblings;
     std::shared_ptr<std::vector<std::pair<Shape, Dtype>>> sibling_meta;
     int position = 0;
+    bool tracer = false;
     std::atomic<Status> status{Status::unscheduled};
     std::exception_ptr error;
+    ~Desc();
     Desc(Shape s, Dtype t);
   };
   std::shared_ptr<Desc> desc_;

@@ -10,4 +10,5 @@
 #include "ember/primitives.h"
 #include "ember/random.h"
 #include "ember/scheduler.h"
+#include "ember/transforms.h"
 #include "ember/version.h"

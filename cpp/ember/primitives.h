@@ -260,6 +260,8 @@ class SliceUpdate : public UnaryPrimitive {
                          const std::vector<int>&, const std::vector<array>&) override;
   std::vector<array> jvp(const std::vector<array>&, const std::vector<array>&,
                          const std::vector<int>&) override;
+  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>&,
+                                                        const std::vector<int>&) override;
   bool is_equivalent(const Primitive& o) const override;
   Shape start_, stop_, strides_;
 };
@@ -395,6 +397,8 @@ class Gather : public UnaryPrimitive {
                          const std::vector<int>&, const std::vector<array>&) override;
   std::vector<array> jvp(const std::vector<array>&, const std::vector<array>&,
                          const std::vector<int>&) override;
+  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>&,
+                                                        const std::vector<int>&) override;
   bool is_equivalent(const Primitive& o) const override;
   std::vector<int> axes_;
   Shape slice_sizes_;
@@ -413,6 +417,8 @@ class Scatter : public UnaryPrimitive {
                          const std::vector<int>&, const std::vector<array>&) override;
   std::vector<array> jvp(const std::vector<array>&, const std::vector<array>&,
                          const std::vector<int>&) override;
+  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>&,
+                                                        const std::vector<int>&) override;
   bool is_equivalent(const Primitive& o) const override;
   Kind kind_;
   std::vector<int> axes_;
@@ -428,6 +434,8 @@ class GatherAxis : public UnaryPrimitive {
                          const std::vector<int>&, const std::vector<array>&) override;
   std::vector<array> jvp(const std::vector<array>&, const std::vector<array>&,
                          const std::vector<int>&) override;
+  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>&,
+                                                        const std::vector<int>&) override;
   bool is_equivalent(const Primitive& o) const override;
   int axis_;
 };
@@ -439,6 +447,8 @@ class ScatterAxis : public UnaryPrimitive {
   void eval_cpu(const std::vector<array>& inputs, array& out) override;
   std::vector<array> vjp(const std::vector<array>&, const std::vector<array>&,
                          const std::vector<int>&, const std::vector<array>&) override;
+  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>&,
+                                                        const std::vector<int>&) override;
   bool is_equivalent(const Primitive& o) const override;
   int axis_;
   bool add_;
@@ -453,6 +463,8 @@ class Sort : public UnaryPrimitive {
                          const std::vector<int>&, const std::vector<array>&) override;
   std::vector<array> jvp(const std::vector<array>&, const std::vector<array>&,
                          const std::vector<int>&) override;
+  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>&,
+                                                        const std::vector<int>&) override;
   bool is_equivalent(const Primitive& o) const override;
   int axis_;
   bool arg_;
@@ -471,6 +483,8 @@ class Matmul : public UnaryPrimitive {
                          const std::vector<int>&, const std::vector<array>&) override;
   std::vector<array> jvp(const std::vector<array>&, const std::vector<array>&,
                          const std::vector<int>&) override;
+  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>&,
+                                                        const std::vector<int>&) override;
   bool is_equivalent(const Primitive& o) const override;
   float alpha_, beta_;
 };

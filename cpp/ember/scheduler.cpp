@@ -122,10 +122,12 @@ void run_node(array a) {
       err = std::current_exception();
     }
   }
+  bool keep_graph = a.is_tracer();
+  if (keep_graph) a.inputs() = std::move(inputs);
   inputs.clear();
   for (auto& o : outs) {
     if (err) o.set_error(err);
-    o.detach();
+    if (!keep_graph) o.detach();
   }
   for (auto& o : outs) o.set_status(array::Status::available);
   notify_done();
@@ -137,6 +139,10 @@ void schedule(std::vector<array>& outputs) {
   std::unordered_set<const void*> seen;
   std::vector<std::pair<array, size_t>> stack;
   for (auto& o : outputs) {
+    if (o.status() == array::Status::unscheduled && !o.has_primitive())
+      throw std::invalid_argument(
+          "[eval] Attempting to evaluate a placeholder array: arrays traced by vmap or "
+          "compile cannot be evaluated inside the transformed function.");
     if (o.status() != array::Status::unscheduled || !o.has_primitive()) continue;
     if (!seen.insert(o.id()).second) continue;
     stack.emplace_back(o, 0);
@@ -145,6 +151,10 @@ void schedule(std::vector<array>& outputs) {
       auto& ins = node.inputs();
       if (i < ins.size()) {
         const array& in = ins[i++];
+        if (in.status() == array::Status::unscheduled && !in.has_primitive())
+          throw std::invalid_argument(
+              "[eval] Attempting to evaluate a placeholder array: arrays traced by vmap or "
+              "compile cannot be evaluated inside the transformed function.");
         if (in.status() == array::Status::unscheduled && in.has_primitive() &&
             seen.insert(in.id()).second) {
           for (auto& s : in.siblings()) seen.insert(s.id());

@@ -173,9 +173,7 @@ array from_list(py::handle obj, std::optional<Dtype> dtype) {
     Dtype t = parts[0].dtype();
     for (auto& p : parts) t = promote_types(t, p.dtype());
     array r = stack(parts, 0);
-    r = astype(r, dtype.value_or(t));
-    r.eval();
-    return r;
+    return astype(r, dtype.value_or(t));
   }
   Shape shape;
   std::vector<py::handle> leaves;

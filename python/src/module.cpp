@@ -15,4 +15,5 @@ PYBIND11_MODULE(core, m) {
   init_ops(m);
   init_random(m);
   init_memory(m);
+  init_transforms(m);
 }

@@ -494,3 +494,106 @@ bool RandomBits::is_equivalent(const Primitive& o) const {
 }
 
 }  // namespace ember
+
+// ---------- batching rules of multi-input structural primitives
+
+namespace ember {
+
+namespace {
+
+using Arrays = std::vector<array>;
+using Axes = std::vector<int>;
+
+// Batch axis to the front for batched inputs; unbatched inputs get a broadcast one.
+Arrays batch_all(const Arrays& in, const Axes& axes, int& B) {
+  B = 1;
+  for (size_t i = 0; i < in.size(); ++i)
+    if (axes[i] >= 0) B = in[i].shape()[axes[i]];
+  Arrays out;
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (axes[i] >= 0) {
+      out.push_back(axes[i] == 0 ? in[i] : moveaxis(in[i], axes[i], 0));
+    } else {
+      Shape s = in[i].shape();
+      s.insert(s.begin(), B);
+      out.push_back(broadcast_to(expand_dims(in[i], 0), s));
+    }
+  }
+  return out;
+}
+
+// An index array selecting the batch entry, shaped to broadcast with `like`.
+array batch_index(int B, const array& like) {
+  Shape s(like.ndim(), 1);
+  s[0] = B;
+  return broadcast_to(reshape(arange(0, B, 1), s), like.shape());
+}
+
+}  // namespace
+
+std::pair<Arrays, Axes> SliceUpdate::vmap(const Arrays& in, const Axes& axes) {
+  int B;
+  Arrays x = batch_all(in, axes, B);
+  Shape b = start_, e = stop_, s = strides_;
+  b.insert(b.begin(), 0);
+  e.insert(e.begin(), B);
+  s.insert(s.begin(), 1);
+  return {{slice_update(x[0], x[1], b, e, s)}, {0}};
+}
+
+std::pair<Arrays, Axes> Matmul::vmap(const Arrays& in, const Axes& axes) {
+  int B;
+  Arrays x = batch_all(in, axes, B);
+  array r = x.size() == 3 ? addmm(x[2], x[0], x[1], alpha_, beta_) : matmul(x[0], x[1]);
+  if (x.size() == 2 && alpha_ != 1.0f) r = multiply(r, astype(array(alpha_), r.dtype()));
+  return {{r}, {0}};
+}
+
+std::pair<Arrays, Axes> Gather::vmap(const Arrays& in, const Axes& axes) {
+  int B;
+  Arrays x = batch_all(in, axes, B);
+  Arrays idx(x.begin() + 1, x.end());
+  Axes ax{0};
+  for (int a : axes_) ax.push_back(a + 1);
+  idx.insert(idx.begin(), batch_index(B, idx.empty() ? x[0] : idx[0]));
+  Shape sl = slice_sizes_;
+  sl.insert(sl.begin(), 1);
+  array g = gather(x[0], idx, ax, sl);
+  // (B, idx..., 1, slice...) -> (B, idx..., slice...)
+  return {{squeeze(g, {idx[0].ndim()})}, {0}};
+}
+
+std::pair<Arrays, Axes> Scatter::vmap(const Arrays& in, const Axes& axes) {
+  int B;
+  Arrays x = batch_all(in, axes, B);
+  Arrays idx(x.begin() + 1, x.end() - 1);
+  array upd = x.back();  // (B, idx..., slice...)
+  Axes ax{0};
+  for (int a : axes_) ax.push_back(a + 1);
+  idx.insert(idx.begin(), batch_index(B, idx[0]));
+  // Updates need a size-1 slice entry for the batch axis: (B, idx..., 1, slice...).
+  upd = expand_dims(upd, idx[0].ndim());
+  array r = kind_ == Kind::Sum ? scatter_add(x[0], idx, upd, ax) : scatter(x[0], idx, upd, ax);
+  return {{r}, {0}};
+}
+
+std::pair<Arrays, Axes> GatherAxis::vmap(const Arrays& in, const Axes& axes) {
+  int B;
+  Arrays x = batch_all(in, axes, B);
+  return {{take_along_axis(x[0], x[1], axis_ + 1)}, {0}};
+}
+
+std::pair<Arrays, Axes> ScatterAxis::vmap(const Arrays& in, const Axes& axes) {
+  int B;
+  Arrays x = batch_all(in, axes, B);
+  return {{array(x[0].shape(), x[0].dtype(), std::make_shared<ScatterAxis>(stream(), axis_ + 1, add_),
+                 x)},
+          {0}};
+}
+
+std::pair<Arrays, Axes> Sort::vmap(const Arrays& in, const Axes& axes) {
+  array x = axes[0] > 0 ? moveaxis(in[0], axes[0], 0) : in[0];
+  return {{arg_ ? argsort(x, axis_ + 1) : sort(x, axis_ + 1)}, {0}};
+}
+
+}  // namespace ember
