@@ -2,6 +2,8 @@
 #pragma once
 
 #include <stdexcept>
+#include <cmath>
+#include <cstring>
 #include <string>
 
 #include "ember/dtype.h"
@@ -131,6 +133,17 @@ inline To cast_to(From v) {
     return cast_to<To>(static_cast<float>(v));
   } else if constexpr (is_complex_v<To>) {
     return complex64_t(static_cast<float>(v), 0.0f);
+  } else if constexpr (is_half_v<To> && std::is_same_v<From, double>) {
+    // Round to odd into float first so that the final rounding to 16 bits is exact.
+    float f = static_cast<float>(v);
+    if (static_cast<double>(f) != v && v == v) {
+      uint32_t b;
+      std::memcpy(&b, &f, 4);
+      if (std::fabs(static_cast<double>(f)) > std::fabs(v)) --b;
+      b |= 1u;
+      std::memcpy(&f, &b, 4);
+    }
+    return To(f);
   } else if constexpr (is_half_v<To>) {
     return To(static_cast<float>(v));
   } else if constexpr (std::is_same_v<To, bool>) {

@@ -258,6 +258,10 @@ EMBER_BINOP(>>, right_shift)
 #undef EMBER_BINOP
 
 // ---------- helpers shared by the ops
+// An axis out of range (a ValueError and an IndexError in Python, like numpy's AxisError).
+struct axis_error : std::out_of_range {
+  using std::out_of_range::out_of_range;
+};
 int normalize_axis(int axis, int ndim, const char* op);
 std::vector<int> normalize_axes(const std::vector<int>& axes, int ndim, const char* op);
 Dtype result_type(const std::vector<array>& arrays);

@@ -169,9 +169,18 @@ void schedule(std::vector<array>& outputs) {
   for (auto& a : tape) {
     for (auto& o : a.outputs()) o.set_status(array::Status::scheduled);
   }
-  for (auto& a : tape) {
-    Stream s = a.primitive().stream();
-    worker(s).push([a = std::move(a)]() mutable { run_node(std::move(a)); });
+  // Consecutive nodes on one stream go to its worker as one task.
+  size_t i = 0;
+  while (i < tape.size()) {
+    Stream s = tape[i].primitive().stream();
+    auto batch = std::make_shared<std::vector<array>>();
+    while (i < tape.size() && tape[i].primitive().stream() == s) batch->push_back(std::move(tape[i++]));
+    worker(s).push([batch]() {
+      for (auto& a : *batch) {
+        array node = std::move(a);
+        run_node(std::move(node));
+      }
+    });
   }
 }
 

@@ -10,6 +10,12 @@ namespace ember {
 void eval(std::vector<array> outputs);
 void async_eval(std::vector<array> outputs);
 inline void eval(const array& a) { eval(std::vector<array>{a}); }
+template <typename... Arrays,
+          typename = std::enable_if_t<(sizeof...(Arrays) > 1) &&
+                                      (std::is_convertible_v<Arrays, const array&> && ...)>>
+void eval(const Arrays&... outputs) {
+  eval(std::vector<array>{outputs...});
+}
 
 namespace scheduler {
 // Waits until `a` has been computed (or failed) on its stream.

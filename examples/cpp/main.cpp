@@ -12,7 +12,7 @@ int main() {
   array c = reshape(arange(6.0f), {3, 2});
   array d = sum(exp(c) + 1.0f, std::vector<int>{0});
   array e = matmul(c, transpose(c)) * b + a.shape(0);
-  eval({d, e});
+  eval(d, e);
   std::printf("d = [%.4f, %.4f]\n", d.data<float>()[0], d.data<float>()[1]);
   std::printf("e[2,2] = %.1f\n", e.data<float>()[8]);
   std::printf("shape = (%d, %d), item = %.1f\n", e.shape(0), e.shape(1), sum(e).item<float>());

@@ -258,6 +258,29 @@ array to_array_like(py::handle obj, const array& other) {
   if (PyBool_Check(obj.ptr())) return array(obj.ptr() == Py_True, t);
   if (PyLong_Check(obj.ptr())) {
     if (t == bool_) return int_scalar(obj, std::nullopt);
+    if (is_integral(t)) {
+      // The scalar takes the array's integer type only if it fits.
+      int overflow = 0;
+      long long v = PyLong_AsLongLongAndOverflow(obj.ptr(), &overflow);
+      bool fits = !overflow;
+      if (fits) {
+        dispatch_integer(t, [&](auto tag) {
+          using T = typename decltype(tag)::type;
+          if constexpr (std::is_unsigned_v<T>) {
+            fits = v >= 0 && (unsigned long long)v <= (unsigned long long)std::numeric_limits<T>::max();
+          } else {
+            fits = v >= (long long)std::numeric_limits<T>::min() && v <= (long long)std::numeric_limits<T>::max();
+          }
+        });
+      } else if (overflow > 0 && t == uint64) {
+        PyLong_AsUnsignedLongLong(obj.ptr());
+        fits = !PyErr_Occurred();
+        PyErr_Clear();
+      }
+      if (!fits)
+        throw py::value_error("[array] Converting " + std::string(py::str(obj)) + " to " +
+                              dtype_name(t) + " would result in overflow.");
+    }
     return int_scalar(obj, t);
   }
   if (PyFloat_Check(obj.ptr())) {

@@ -3,9 +3,16 @@
 PYBIND11_MODULE(core, m) {
   m.doc() = "Ember core: lazy arrays, ops and transformations.";
   m.attr("__version__") = EMBER_VERSION;
+  // Axis errors are both ValueError and IndexError, like numpy's AxisError.
+  static py::object axis_error_type = py::reinterpret_steal<py::object>(PyErr_NewException(
+      "ember.core.AxisError", py::make_tuple(py::handle(PyExc_ValueError), py::handle(PyExc_IndexError)).ptr(),
+      nullptr));
+  m.attr("AxisError") = axis_error_type;
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
+    } catch (const ember::axis_error& e) {
+      PyErr_SetString(axis_error_type.ptr(), e.what());
     } catch (const std::out_of_range& e) {
       PyErr_SetString(PyExc_IndexError, e.what());
     }

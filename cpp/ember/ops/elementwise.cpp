@@ -86,8 +86,8 @@ array reciprocal(const array& a, S s) { return unary_float<Reciprocal>(a, s); }
 array exp(const array& a, S s) { return unary_float<Exp>(a, s); }
 array expm1(const array& a, S s) { return unary_real_float<Expm1>(a, "expm1", s); }
 array log(const array& a, S s) { return unary_float<Log>(a, s); }
-array log1p(const array& a, S s) { return unary_real_float<Log1p>(a, "log1p", s); }
-array log2(const array& a, S s) { return unary_real_float<Log2>(a, "log2", s); }
+array log1p(const array& a, S s) { return unary_float<Log1p>(a, s); }
+array log2(const array& a, S s) { return unary_float<Log2>(a, s); }
 array log10(const array& a, S s) { return unary_float<Log10>(a, s); }
 array sin(const array& a, S s) { return unary_float<Sin>(a, s); }
 array cos(const array& a, S s) { return unary_float<Cos>(a, s); }
@@ -101,7 +101,7 @@ array tanh(const array& a, S s) { return unary_float<Tanh>(a, s); }
 array arcsinh(const array& a, S s) { return unary_float<ArcSinh>(a, s); }
 array arccosh(const array& a, S s) { return unary_float<ArcCosh>(a, s); }
 array arctanh(const array& a, S s) { return unary_float<ArcTanh>(a, s); }
-array sigmoid(const array& a, S s) { return unary_float<Sigmoid>(a, s); }
+array sigmoid(const array& a, S s) { return unary_real_float<Sigmoid>(a, "sigmoid", s); }
 array erf(const array& a, S s) { return unary_real_float<Erf>(a, "erf", s); }
 array erfinv(const array& a, S s) { return unary_real_float<ErfInv>(a, "erfinv", s); }
 array floor(const array& a, S s) {
@@ -113,8 +113,13 @@ array ceil(const array& a, S s) {
   return unary<Ceil>(a, a.dtype(), s);
 }
 array round(const array& a, int decimals, S s) {
-  if (decimals == 0 || is_integral(a.dtype()) || a.dtype() == bool_)
+  if (decimals == 0 || a.dtype() == bool_ || (is_integral(a.dtype()) && decimals > 0))
     return unary<Round>(a, a.dtype(), s);
+  if (is_integral(a.dtype())) {
+    array scale = array(std::pow(10.0, -decimals), float64);
+    array r = multiply(unary<Round>(divide(astype(a, float64, s), scale, s), float64, s), scale, s);
+    return astype(r, a.dtype(), s);
+  }
   array scale = astype(array(std::pow(10.0, decimals), float64), a.dtype(), s);
   return divide(unary<Round>(multiply(a, scale, s), a.dtype(), s), scale, s);
 }

@@ -61,13 +61,11 @@ static void check_nonempty(const array& a, const std::vector<int>& axes, const c
 }
 array max(const array& a, const std::vector<int>& axes, bool keepdims, S s) {
   check_nonempty(a, axes, "max");
-  if (a.dtype() == complex64) op_error("max", "Not supported for complex64.");
   return reduce(a, axes, keepdims, ReduceType::Max, a.dtype(), "max", s);
 }
 array max(const array& a, bool keepdims, S s) { return max(a, all_axes(a), keepdims, s); }
 array min(const array& a, const std::vector<int>& axes, bool keepdims, S s) {
   check_nonempty(a, axes, "min");
-  if (a.dtype() == complex64) op_error("min", "Not supported for complex64.");
   return reduce(a, axes, keepdims, ReduceType::Min, a.dtype(), "min", s);
 }
 array min(const array& a, bool keepdims, S s) { return min(a, all_axes(a), keepdims, s); }
@@ -98,7 +96,9 @@ array var(const array& a, const std::vector<int>& axes_in, bool keepdims, int dd
   array x = astype(a, t, s);
   array mu = mean(x, axes, true, s);
   array d = subtract(x, mu, s);
-  array ss = sum(multiply(d, d, s), axes, keepdims, s);
+  array sq = t == complex64 ? square(abs(d, s), s) : multiply(d, d, s);
+  if (t == complex64) t = float32;
+  array ss = sum(sq, axes, keepdims, s);
   double denom = (double)(n - ddof);
   return multiply(ss, astype(array(denom > 0 ? 1.0 / denom : INFINITY, float64), t, s), s);
 }
@@ -131,8 +131,13 @@ static array to_last_axis(const array& a, const std::vector<int>& axes, S s) {
 array logsumexp(const array& a, const std::vector<int>& axes_in, bool keepdims, S s) {
   auto axes = normalize_axes(axes_in, a.ndim(), "logsumexp");
   array x = to_inexact(a, s);
-  if (x.dtype() == complex64) op_error("logsumexp", "Not supported for complex64.");
   if (axes.empty()) return x;
+  if (x.dtype() == complex64) {
+    // Shift by the (lexicographically) largest element for stability.
+    array m = stop_gradient(max(x, axes, true, s), s);
+    array r = add(log(sum(exp(subtract(x, m, s), s), axes, true, s), s), m, s);
+    return keepdims ? r : squeeze(r, axes, s);
+  }
   array flat = to_last_axis(x, axes, s);
   Shape kept = flat.shape();
   kept.back() = 1;
@@ -146,7 +151,6 @@ static array arg_reduce(const array& a, int axis, bool keepdims, bool is_max, S 
   if (a.ndim() == 0) return zeros({}, uint32, s);
   axis = normalize_axis(axis, a.ndim(), op);
   if (a.shape()[axis] == 0) op_error(op, "Cannot compute the arg-reduction of an empty axis.");
-  if (a.dtype() == complex64) op_error(op, "Not supported for complex64.");
   Shape kept = a.shape();
   kept[axis] = 1;
   array r = make_node<ArgReduce>(kept, uint32, {a}, s, is_max, axis);
@@ -166,7 +170,11 @@ array argmin(const array& a, bool keepdims, S s) {
 array softmax(const array& a, const std::vector<int>& axes_in, bool precise, S s) {
   auto axes = normalize_axes(axes_in, a.ndim(), "softmax");
   array x = to_inexact(a, s);
-  if (x.dtype() == complex64) op_error("softmax", "Not supported for complex64.");
+  if (x.dtype() == complex64) {
+    array m = stop_gradient(max(real(x, s), axes, true, s), s);
+    array e = exp(subtract(x, m, s), s);
+    return divide(e, sum(e, axes, true, s), s);
+  }
   if (axes.empty()) return make_node<Softmax>(x.shape(), x.dtype(), {reshape(x, {-1, 1}, s)}, s, precise);
   if (axes.size() == 1 && axes[0] == a.ndim() - 1)
     return make_node<Softmax>(x.shape(), x.dtype(), {x}, s, precise);
@@ -196,7 +204,7 @@ static array scan(const array& a, int axis, bool reverse, bool inclusive, ScanTy
                   S s) {
   axis = normalize_axis(axis, a.ndim(), op);
   Dtype dt = a.dtype();
-  if ((t == ScanType::Sum || t == ScanType::Prod) && dt == bool_) dt = int32;
+  if (t == ScanType::Sum && dt == bool_) dt = int32;
   return make_node<Scan>(a.shape(), dt, {astype(a, dt, s)}, s, t, axis, reverse, inclusive);
 }
 array cumsum(const array& a, int axis, bool reverse, bool inclusive, S s) {

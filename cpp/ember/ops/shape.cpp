@@ -8,7 +8,7 @@ namespace ember {
 
 int normalize_axis(int axis, int ndim, const char* op) {
   if (axis < -ndim || axis >= ndim)
-    throw std::invalid_argument(std::string("[") + op + "] Axis " + std::to_string(axis) +
+    throw axis_error(std::string("[") + op + "] Axis " + std::to_string(axis) +
                                 " is out of bounds for array with " + std::to_string(ndim) +
                                 " dimensions.");
   return axis < 0 ? axis + ndim : axis;

@@ -68,7 +68,10 @@ void Maximum::eval_cpu(const std::vector<array>& in, array& out) { arith(in, out
 void Minimum::eval_cpu(const std::vector<array>& in, array& out) { arith(in, out, MinimumF{}); }
 void ArcTan2::eval_cpu(const std::vector<array>& in, array& out) { float_only(in, out, ArcTan2F{}); }
 void LogAddExp::eval_cpu(const std::vector<array>& in, array& out) {
-  float_only(in, out, LogAddExpF{});
+  dispatch_inexact(in[0].dtype(), [&](auto t) {
+    using T = typename decltype(t)::type;
+    binary_kernel<T, T>(in[0], in[1], out, LogAddExpF{});
+  });
 }
 void BitwiseAnd::eval_cpu(const std::vector<array>& in, array& out) {
   dispatch_integer(in[0].dtype(), [&](auto t) {

@@ -17,6 +17,17 @@ inline bool isnan_(T x) {
 }
 
 float erfinv_f(float x);
+
+template <typename C>
+inline C log1p_(C x) {
+  if constexpr (is_complex_v<C>) return std::log(C(1) + x);
+  else return std::log1p(x);
+}
+template <typename C>
+inline C log2_(C x) {
+  if constexpr (is_complex_v<C>) return std::log(x) / C(0.69314718055994530942f);
+  else return std::log2(x);
+}
 double erfinv_d(double x);
 
 // Wraps a computation so that half types go through float.
@@ -38,8 +49,8 @@ EMBER_UNARY_FUNCTOR(ReciprocalF, C(1) / x)
 EMBER_UNARY_FUNCTOR(ExpF, std::exp(x))
 EMBER_UNARY_FUNCTOR(Expm1F, std::expm1(x))
 EMBER_UNARY_FUNCTOR(LogF, std::log(x))
-EMBER_UNARY_FUNCTOR(Log1pF, std::log1p(x))
-EMBER_UNARY_FUNCTOR(Log2F, std::log2(x))
+EMBER_UNARY_FUNCTOR(Log1pF, log1p_(x))
+EMBER_UNARY_FUNCTOR(Log2F, log2_(x))
 EMBER_UNARY_FUNCTOR(Log10F, std::log10(x))
 EMBER_UNARY_FUNCTOR(SinF, std::sin(x))
 EMBER_UNARY_FUNCTOR(CosF, std::cos(x))
@@ -76,6 +87,7 @@ struct AbsF {
     if constexpr (std::is_unsigned_v<T> || std::is_same_v<T, bool>) return x;
     else if constexpr (is_complex_v<T>) return T(std::abs(x));
     else if constexpr (is_half_v<T>) return T(std::fabs(static_cast<float>(x)));
+    else if constexpr (std::is_floating_point_v<T>) return std::fabs(x);
     else return x < 0 ? T(-x) : x;
   }
 };
@@ -184,10 +196,8 @@ struct MaximumF {
     } else {
       using C = compute_t<T>;
       C a = static_cast<C>(ia), b = static_cast<C>(ib);
-      if constexpr (std::is_floating_point_v<C>) {
-        if (std::isnan(a)) return ia;
-      }
-      return a > b ? ia : ib;
+      if constexpr (std::is_floating_point_v<C>) return (a > b || a != a) ? ia : ib;
+      else return a > b ? ia : ib;
     }
   }
 };
@@ -200,10 +210,8 @@ struct MinimumF {
     } else {
       using C = compute_t<T>;
       C a = static_cast<C>(ia), b = static_cast<C>(ib);
-      if constexpr (std::is_floating_point_v<C>) {
-        if (std::isnan(a)) return ia;
-      }
-      return a < b ? ia : ib;
+      if constexpr (std::is_floating_point_v<C>) return (a < b || a != a) ? ia : ib;
+      else return a < b ? ia : ib;
     }
   }
 };
@@ -282,11 +290,17 @@ struct LogAddExpF {
   T operator()(T ia, T ib) const {
     using C = compute_t<T>;
     C a = static_cast<C>(ia), b = static_cast<C>(ib);
+    if constexpr (is_complex_v<C>) {
+      C m = a.real() > b.real() ? a : b;
+      C o = a.real() > b.real() ? b : a;
+      return T(m + std::log(C(1) + std::exp(o - m)));
+    } else {
     if (std::isnan(a) || std::isnan(b)) return T(std::numeric_limits<C>::quiet_NaN());
     C m = a > b ? a : b;
     if (std::isinf(m) && m < 0) return T(m);
     if (std::isinf(m)) return T(m);
     return T(m + std::log1p(std::exp(-std::fabs(a - b))));
+    }
   }
 };
 

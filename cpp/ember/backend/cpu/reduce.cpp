@@ -17,14 +17,21 @@ namespace {
 template <typename T>
 struct Limits {
   static T max() {
-    if constexpr (std::is_floating_point_v<T>) return std::numeric_limits<T>::infinity();
+    if constexpr (is_complex_v<T>) return T(INFINITY, INFINITY);
+    else if constexpr (std::is_floating_point_v<T>) return std::numeric_limits<T>::infinity();
     else return std::numeric_limits<T>::max();
   }
   static T lowest() {
-    if constexpr (std::is_floating_point_v<T>) return -std::numeric_limits<T>::infinity();
+    if constexpr (is_complex_v<T>) return T(-INFINITY, -INFINITY);
+    else if constexpr (std::is_floating_point_v<T>) return -std::numeric_limits<T>::infinity();
     else return std::numeric_limits<T>::lowest();
   }
 };
+
+// Lexicographic order on complex numbers, as for sorting.
+inline bool cgreater(complex64_t a, complex64_t b) {
+  return a.real() > b.real() || (a.real() == b.real() && a.imag() > b.imag());
+}
 
 template <typename Acc>
 using wide_t = std::conditional_t<std::is_same_v<Acc, float>, double, Acc>;
@@ -41,13 +48,13 @@ struct ProdOp {
   template <typename A>
   static A init() { return A(1); }
 };
+// NaN on either side wins.
 struct MaxOp {
   template <typename A>
   A operator()(A a, A b) const {
-    if constexpr (std::is_floating_point_v<A>) {
-      if (std::isnan(b)) return b;
-    }
-    return a > b ? a : b;
+    if constexpr (is_complex_v<A>) return cgreater(b, a) ? b : a;
+    else if constexpr (std::is_floating_point_v<A>) return (a > b || a != a) ? a : b;
+    else return a > b ? a : b;
   }
   template <typename A>
   static A init() { return Limits<A>::lowest(); }
@@ -55,10 +62,9 @@ struct MaxOp {
 struct MinOp {
   template <typename A>
   A operator()(A a, A b) const {
-    if constexpr (std::is_floating_point_v<A>) {
-      if (std::isnan(b)) return b;
-    }
-    return a < b ? a : b;
+    if constexpr (is_complex_v<A>) return cgreater(a, b) ? b : a;
+    else if constexpr (std::is_floating_point_v<A>) return (a < b || a != a) ? a : b;
+    else return a < b ? a : b;
   }
   template <typename A>
   static A init() { return Limits<A>::max(); }
@@ -183,7 +189,7 @@ template <typename Op>
 void reduce_dispatch(const array& in, array& out, const std::vector<int>& axes, Op op, bool complex_ok) {
   if (in.dtype() == complex64) {
     if (!complex_ok) throw std::invalid_argument("[reduce] Operation not supported for complex64.");
-    if constexpr (std::is_same_v<Op, SumOp> || std::is_same_v<Op, ProdOp>) {
+    if constexpr (!std::is_same_v<Op, AndOp> && !std::is_same_v<Op, OrOp>) {
       reduce_typed<complex64_t>(in, out, axes, op);
     }
     return;
@@ -205,8 +211,8 @@ void Reduce::eval_cpu(const std::vector<array>& in, array& out) {
   switch (type_) {
     case ReduceType::Sum: reduce_dispatch(in[0], out, axes_, SumOp{}, true); break;
     case ReduceType::Prod: reduce_dispatch(in[0], out, axes_, ProdOp{}, true); break;
-    case ReduceType::Max: reduce_dispatch(in[0], out, axes_, MaxOp{}, false); break;
-    case ReduceType::Min: reduce_dispatch(in[0], out, axes_, MinOp{}, false); break;
+    case ReduceType::Max: reduce_dispatch(in[0], out, axes_, MaxOp{}, true); break;
+    case ReduceType::Min: reduce_dispatch(in[0], out, axes_, MinOp{}, true); break;
     case ReduceType::And: reduce_typed<bool>(in[0], out, axes_, AndOp{}); break;
     case ReduceType::Or: reduce_typed<bool>(in[0], out, axes_, OrOp{}); break;
   }
@@ -222,16 +228,20 @@ void ArgReduce::eval_cpu(const std::vector<array>& in, array& out) {
   for (int i = axis_ + 1; i < a.ndim(); ++i) inner *= a.shape()[i];
   uint32_t* po = out.data<uint32_t>();
   bool is_max = is_max_;
-  dispatch_real(a.dtype(), [&](auto t) {
+  dispatch_all(a.dtype(), [&](auto t) {
     using T = typename decltype(t)::type;
     using C = compute_t<T>;
     const T* pa = a.data<T>();
     auto better = [is_max](C v, C best) {
-      if constexpr (std::is_floating_point_v<C>) {
-        if (std::isnan(best)) return false;
-        if (std::isnan(v)) return true;
+      if constexpr (is_complex_v<C>) {
+        return is_max ? cgreater(v, best) : cgreater(best, v);
+      } else {
+        if constexpr (std::is_floating_point_v<C>) {
+          if (std::isnan(best)) return false;
+          if (std::isnan(v)) return true;
+        }
+        return is_max ? v > best : v < best;
       }
-      return is_max ? v > best : v < best;
     };
     parallel_for(outer * inner, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(R, 1)),
                  [&](size_t b, size_t e) {
@@ -298,17 +308,11 @@ void Scan::eval_cpu(const std::vector<array>& in, array& out) {
     switch (type_) {
       case ScanType::Sum: run(t, SumOp{}); break;
       case ScanType::Prod: run(t, ProdOp{}); break;
-      case ScanType::Max:
-        if constexpr (!is_complex_v<T>) run(t, MaxOp{});
-        break;
-      case ScanType::Min:
-        if constexpr (!is_complex_v<T>) run(t, MinOp{});
-        break;
+      case ScanType::Max: run(t, MaxOp{}); break;
+      case ScanType::Min: run(t, MinOp{}); break;
     }
   };
   if (a.dtype() == complex64) {
-    if (type_ == ScanType::Max || type_ == ScanType::Min)
-      throw std::invalid_argument("[scan] cummax/cummin not supported for complex64.");
     with_op(type_tag<complex64_t>{});
   } else {
     dispatch_real(a.dtype(), with_op);
@@ -346,7 +350,7 @@ inline float exp_shift_sum(const float* x, float* e, int64_t n, float m) {
 
 inline float row_max(const float* x, int64_t n) {
   float m = -INFINITY;
-  for (int64_t i = 0; i < n; ++i) m = x[i] > m ? x[i] : m;
+  for (int64_t i = 0; i < n; ++i) m = (x[i] > m || x[i] != x[i]) ? x[i] : m;
   return m;
 }
 
@@ -386,6 +390,13 @@ void Softmax::eval_cpu(const std::vector<array>& in, array& out) {
 void LogSumExp::eval_cpu(const std::vector<array>& in, array& out) {
   array a = ensure_row_contiguous(in[0]);
   alloc_out(out);
+  if (a.size() == 0) {
+    dispatch_float(out.dtype(), [&](auto t) {
+      using T = typename decltype(t)::type;
+      std::fill(out.data<T>(), out.data<T>() + out.size(), T(-INFINITY));
+    });
+    return;
+  }
   dispatch_float(a.dtype(), [&](auto t) {
     using T = typename decltype(t)::type;
     const T* pa = a.data<T>();
@@ -394,8 +405,8 @@ void LogSumExp::eval_cpu(const std::vector<array>& in, array& out) {
       const T* x = pa + r * n;
       if constexpr (std::is_same_v<T, double>) {
         double m = -INFINITY, s = 0;
-        for (int64_t i = 0; i < n; ++i) m = std::max(m, x[i]);
-        if (std::isinf(m)) {
+        for (int64_t i = 0; i < n; ++i) m = (x[i] > m || x[i] != x[i]) ? x[i] : m;
+        if (std::isinf(m) || std::isnan(m)) {
           po[r] = m;
           return;
         }

@@ -81,6 +81,7 @@ inline float expm1_1(float x) {
   float y2 = p * expm1_poly(r) + (p - 1.0f);
   y = n < 127.0f ? y2 : y;
   y = x > 88.72283935546875f ? INFINITY : y;
+  y = x == 0.0f ? x : y;
   return x != x ? x : y;
 }
 

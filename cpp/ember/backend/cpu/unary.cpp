@@ -73,10 +73,10 @@ void Log::eval_cpu(const std::vector<array>& in, array& out) {
   floating(in[0], out, LogF{}, simd::Op::Log);
 }
 void Log1p::eval_cpu(const std::vector<array>& in, array& out) {
-  floating<Log1pF, false>(in[0], out, Log1pF{}, simd::Op::Log1p);
+  floating(in[0], out, Log1pF{}, simd::Op::Log1p);
 }
 void Log2::eval_cpu(const std::vector<array>& in, array& out) {
-  floating<Log2F, false>(in[0], out, Log2F{}, simd::Op::Log2);
+  floating(in[0], out, Log2F{}, simd::Op::Log2);
 }
 void Log10::eval_cpu(const std::vector<array>& in, array& out) {
   floating(in[0], out, Log10F{}, simd::Op::Log10);
