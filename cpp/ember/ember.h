@@ -11,4 +11,5 @@
 #include "ember/random.h"
 #include "ember/scheduler.h"
 #include "ember/transforms.h"
+#include "ember/compile.h"
 #include "ember/version.h"

@@ -182,6 +182,7 @@ class Copy : public UnaryPrimitive {
                          const std::vector<int>&) override;
   std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>&,
                                                         const std::vector<int>&) override;
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;
   bool is_equivalent(const Primitive& o) const override { return typeid(o) == typeid(Copy); }
 };
 
@@ -273,6 +274,10 @@ class AsStrided : public UnaryPrimitive {
         offset_(offset) {}
   EMBER_PRIMITIVE_NAME(AsStrided)
   void eval_cpu(const std::vector<array>& inputs, array& out) override;
+  std::vector<array> vjp(const std::vector<array>&, const std::vector<array>&,
+                         const std::vector<int>&, const std::vector<array>&) override;
+  std::vector<array> jvp(const std::vector<array>&, const std::vector<array>&,
+                         const std::vector<int>&) override;
   bool is_equivalent(const Primitive& o) const override;
   Shape shape_;
   Strides strides_;
@@ -310,6 +315,7 @@ class Reduce : public UnaryPrimitive {
                          const std::vector<int>&) override;
   std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>&,
                                                         const std::vector<int>&) override;
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;
   bool is_equivalent(const Primitive& o) const override;
   Shape reduced_keepdims_shape(Shape s) const;
   ReduceType type_;
@@ -327,6 +333,7 @@ class ArgReduce : public UnaryPrimitive {
                          const std::vector<int>&) override;
   std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>&,
                                                         const std::vector<int>&) override;
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;
   bool is_equivalent(const Primitive& o) const override;
   bool is_max_;
   int axis_;  // output keeps it as a size-1 dim
@@ -346,6 +353,7 @@ class Scan : public UnaryPrimitive {
                          const std::vector<int>&) override;
   std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>&,
                                                         const std::vector<int>&) override;
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;
   bool is_equivalent(const Primitive& o) const override;
   ScanType type_;
   int axis_;
@@ -364,6 +372,7 @@ class Softmax : public UnaryPrimitive {
                          const std::vector<int>&) override;
   std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>&,
                                                         const std::vector<int>&) override;
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;
   bool is_equivalent(const Primitive& o) const override;
   bool precise_;
 };
@@ -380,6 +389,7 @@ class LogSumExp : public UnaryPrimitive {
                          const std::vector<int>&) override;
   std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>&,
                                                         const std::vector<int>&) override;
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;
   bool is_equivalent(const Primitive& o) const override { return typeid(o) == typeid(*this); }
 };
 
@@ -447,6 +457,8 @@ class ScatterAxis : public UnaryPrimitive {
   void eval_cpu(const std::vector<array>& inputs, array& out) override;
   std::vector<array> vjp(const std::vector<array>&, const std::vector<array>&,
                          const std::vector<int>&, const std::vector<array>&) override;
+  std::vector<array> jvp(const std::vector<array>&, const std::vector<array>&,
+                         const std::vector<int>&) override;
   std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>&,
                                                         const std::vector<int>&) override;
   bool is_equivalent(const Primitive& o) const override;

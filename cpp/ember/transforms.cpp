@@ -29,11 +29,13 @@ void untrace(const Arrays& arrays) {
 
 // Nodes reachable from `outputs` that depend on `sources`, in topological order
 // (one entry per primitive application). Sources are leaves.
-Arrays dependent_tape(const Arrays& outputs, const Ids& sources, Ids& depends) {
+Arrays dependent_tape(const Arrays& outputs, const Ids& sources, Ids& depends, bool cut_stop_gradient) {
   Arrays tape;
   Ids visited;
   std::vector<std::pair<array, size_t>> stack;
-  auto is_cut = [](const array& a) { return dynamic_cast<StopGradient*>(&a.primitive()) != nullptr; };
+  auto is_cut = [cut_stop_gradient](const array& a) {
+    return cut_stop_gradient && dynamic_cast<StopGradient*>(&a.primitive()) != nullptr;
+  };
   for (auto& o : outputs) {
     if (!o.valid() || visited.count(o.id())) continue;
     if (sources.count(o.id())) {
@@ -68,6 +70,17 @@ Arrays dependent_tape(const Arrays& outputs, const Ids& sources, Ids& depends) {
     }
   }
   return tape;
+}
+
+// Sums a gradient over the dimensions its input was broadcast along.
+array unbroadcast(const array& g, const Shape& shape) {
+  int diff = g.ndim() - (int)shape.size();
+  if (diff < 0) return broadcast_to(g, shape);
+  std::vector<int> axes;
+  for (int i = 0; i < g.ndim(); ++i)
+    if (i < diff || (shape[i - diff] == 1 && g.shape()[i] != 1)) axes.push_back(i);
+  array r = axes.empty() ? g : sum(g, axes, true);
+  return reshape(r, shape);
 }
 
 Arrays make_tracers(const Arrays& primals) {
@@ -106,7 +119,7 @@ std::pair<Arrays, Arrays> vjp(const Fn& fun, const Arrays& primals, const Arrays
                                   shape_str(cotangents[i].shape()) + ".");
   Ids sources, depends;
   for (auto& t : tracers) sources.insert(t.id());
-  Arrays tape = dependent_tape(outputs, sources, depends);
+  Arrays tape = dependent_tape(outputs, sources, depends, true);
 
   std::unordered_map<const void*, array> cot;
   auto accumulate = [&](const array& target, const array& g) {
@@ -140,7 +153,7 @@ std::pair<Arrays, Arrays> vjp(const Fn& fun, const Arrays& primals, const Arrays
     for (size_t k = 0; k < argnums.size(); ++k) {
       const array& in = ins[argnums[k]];
       array gk = g[k];
-      if (gk.shape() != in.shape()) gk = reshape(broadcast_to(gk, in.shape()), in.shape());
+      if (gk.shape() != in.shape()) gk = unbroadcast(gk, in.shape());
       if (gk.dtype() != in.dtype()) gk = astype(gk, in.dtype());
       accumulate(in, gk);
     }
@@ -180,7 +193,7 @@ std::pair<Arrays, Arrays> jvp(const Fn& fun, const Arrays& primals, const Arrays
   check_arrays(outputs, "[jvp] The function's outputs");
   Ids sources, depends;
   for (auto& t : tracers) sources.insert(t.id());
-  Arrays tape = dependent_tape(outputs, sources, depends);
+  Arrays tape = dependent_tape(outputs, sources, depends, true);
   std::unordered_map<const void*, array> tan;
   for (size_t i = 0; i < tracers.size(); ++i)
     tan.emplace(tracers[i].id(), astype(tangents[i], primals[i].dtype()));
@@ -305,7 +318,7 @@ Arrays vmap_replace(const Arrays& inputs, const Arrays& placeholders, const Arra
     B = inputs[i].shape()[in_axes[i]];
   }
   Ids depends;
-  Arrays tape = dependent_tape(outputs, sources, depends);
+  Arrays tape = dependent_tape(outputs, sources, depends, false);
   for (auto& node : tape) {
     Arrays ins;
     std::vector<int> axes;
@@ -328,10 +341,15 @@ Arrays vmap_replace(const Arrays& inputs, const Arrays& placeholders, const Arra
     auto b = batched.find(outputs[j].id());
     int oa = out_axes[j];
     if (b == batched.end()) {
-      if (oa < 0) {
+      if (oa == kNoAxis) {
         result.push_back(outputs[j]);
         continue;
       }
+      if (oa < 0) oa += outputs[j].ndim() + 1;
+      if (oa < 0 || oa > outputs[j].ndim())
+        throw std::invalid_argument("[vmap] out_axes " + std::to_string(out_axes[j]) +
+                                    " is out of bounds for an output with " +
+                                    std::to_string(outputs[j].ndim() + 1) + " dimensions.");
       array o = expand_dims(outputs[j], oa);
       Shape s = o.shape();
       s[oa] = B;
@@ -339,6 +357,9 @@ Arrays vmap_replace(const Arrays& inputs, const Arrays& placeholders, const Arra
       continue;
     }
     auto [arr, ax] = b->second;
+    if (oa == kNoAxis)
+      throw std::invalid_argument("[vmap] out_axes=None is only allowed for outputs that do not "
+                                  "depend on the batched inputs.");
     if (oa < 0) oa += arr.ndim();
     if (oa < 0 || oa >= arr.ndim())
       throw std::invalid_argument("[vmap] out_axes " + std::to_string(out_axes[j]) +

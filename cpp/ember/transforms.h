@@ -34,6 +34,8 @@ std::function<array(const array&)> grad(const UnaryFn& fun);
 
 // Vectorise over axis in_axes[i] of input i (-1: not batched); outputs get their batch
 // axis at out_axes[j] (-1 only for outputs that do not depend on batched inputs).
+// An out axis of kNoAxis (None in Python) leaves an unbatched output as it is.
+constexpr int kNoAxis = -2147483647 - 1;
 Fn vmap(const Fn& fun, const std::vector<int>& in_axes = {}, const std::vector<int>& out_axes = {});
 UnaryFn vmap(const UnaryFn& fun, int in_axis = 0, int out_axis = 0);
 

@@ -1,3 +1,5 @@
+#include <limits>
+
 #include "utils.h"
 
 PYBIND11_MODULE(core, m) {
@@ -17,10 +19,17 @@ PYBIND11_MODULE(core, m) {
       PyErr_SetString(PyExc_IndexError, e.what());
     }
   });
+  m.attr("pi") = 3.141592653589793;
+  m.attr("e") = 2.718281828459045;
+  m.attr("euler_gamma") = 0.5772156649015329;
+  m.attr("inf") = std::numeric_limits<double>::infinity();
+  m.attr("nan") = std::numeric_limits<double>::quiet_NaN();
+  m.attr("newaxis") = py::none();
   init_array(m);
   init_device(m);
   init_ops(m);
   init_random(m);
   init_memory(m);
   init_transforms(m);
+  init_compile(m);
 }

@@ -1,5 +1,6 @@
 // Python bindings of the transformations. The traversals run in C++ (ember/transforms.h);
 // this layer maps Python call signatures and nested containers onto them.
+#include <algorithm>
 #include <memory>
 
 #include "trees.h"
@@ -9,10 +10,25 @@ using namespace pybind11::literals;
 namespace {
 
 // Flattens a function's return value into arrays.
+bool all_leaves_arrays(py::handle tree) {
+  if (py::isinstance<array>(tree)) return true;
+  if (PyList_Check(tree.ptr()) || PyTuple_Check(tree.ptr())) {
+    for (auto item : py::reinterpret_borrow<py::sequence>(tree))
+      if (!all_leaves_arrays(item)) return false;
+    return true;
+  }
+  if (PyDict_Check(tree.ptr())) {
+    for (auto item : py::reinterpret_borrow<py::dict>(tree))
+      if (!all_leaves_arrays(item.second)) return false;
+    return true;
+  }
+  return false;
+}
+
 std::vector<array> flat_outputs(const py::object& out, const char* who) {
   std::vector<array> arrs;
   tree_arrays(out, arrs);
-  if (arrs.empty())
+  if (arrs.empty() || !all_leaves_arrays(out))
     throw py::value_error(std::string("[") + who + "] The function must return an array or a "
                           "(nested) list, tuple or dict of arrays; got " +
                           std::string(py::str(out.get_type())) + ".");
@@ -32,6 +48,32 @@ std::vector<array> as_array_list(const py::object& obj, const char* who, const c
     return v;
   }
   throw py::type_error(std::string("[") + who + "] " + what + " must be an array or a list/tuple of arrays.");
+}
+
+// Python objects captured by rules that the engine may release on a worker thread.
+template <typename T>
+std::shared_ptr<T> gil_safe(T obj) {
+  return std::shared_ptr<T>(new T(std::move(obj)), [](T* p) {
+    if (PyGILState_Check()) {
+      delete p;
+      return;
+    }
+    // On a worker thread: hand the objects to the interpreter's main thread. During
+    // shutdown (or if the queue is full) they are left to the OS.
+    if (!Py_IsInitialized() || _Py_IsFinalizing()) return;
+    Py_AddPendingCall(
+        [](void* q) -> int {
+          delete static_cast<T*>(q);
+          return 0;
+        },
+        p);
+  });
+}
+
+// A single positional argument is passed to custom rules unwrapped.
+py::object unwrap_single(const py::object& args) {
+  if (PyTuple_Check(args.ptr()) && py::len(args) == 1) return args[py::int_(0)];
+  return args;
 }
 
 py::list to_list(const std::vector<array>& v) {
@@ -60,7 +102,10 @@ GradSpec parse_grad_spec(const py::object& argnums, const py::object& argnames) 
     g.single = true;
   } else {
     g.argnums = argnums.cast<std::vector<int>>();
+    std::sort(g.argnums.begin(), g.argnums.end());
   }
+  if (g.argnums.empty() && g.argnames.empty())
+    throw py::value_error("[grad] Gradient wrt no argument requested.");
   for (size_t i = 0; i < g.argnums.size(); ++i)
     for (size_t j = i + 1; j < g.argnums.size(); ++j)
       if (g.argnums[i] == g.argnums[j]) throw py::value_error("[grad] Duplicate argnums.");
@@ -76,7 +121,13 @@ py::object value_and_grad_call(const py::object& fun, const GradSpec& spec, cons
                             " because the function is called with only " + std::to_string(n) +
                             " positional arguments.");
   std::vector<array> primals;
-  for (int a : spec.argnums) tree_arrays(args[a], primals);
+  for (int a : spec.argnums) {
+    size_t before = primals.size();
+    tree_arrays(args[a], primals);
+    if (primals.size() == before)
+      throw py::value_error("[grad] Argument " + std::to_string(a) + " holds no arrays to differentiate "
+                            "(got " + std::string(py::str(args[a].get_type())) + ").");
+  }
   for (auto& name : spec.argnames) {
     if (!kwargs.contains(name.c_str()))
       throw py::value_error("[grad] Can't compute the gradient of keyword argument '" + name +
@@ -117,7 +168,7 @@ py::object value_and_grad_call(const py::object& fun, const GradSpec& spec, cons
   } else {
     py::dict kw;
     for (auto& name : spec.argnames) kw[name.c_str()] = tree_fill(kwargs[name.c_str()], grads, idx);
-    py::object p = spec.argnums.empty() ? py::object(py::tuple()) : (spec.single ? py::object(pos[0]) : py::object(py::tuple(pos)));
+    py::object p = spec.argnums.empty() ? py::object(py::none()) : (spec.single ? py::object(pos[0]) : py::object(py::tuple(pos)));
     g = py::make_tuple(p, kw);
   }
   if (!want_value) return g;
@@ -132,30 +183,28 @@ struct CustomFunction {
   py::object call(const py::args& args, const py::kwargs& kwargs) {
     std::vector<array> primals;
     tree_arrays(args, primals);
-    auto out_tree = std::make_shared<py::object>();
-    py::tuple args_t(args);
-    py::dict kw(kwargs);
-    py::object f = fun;
-    Fn body = [f, args_t, kw, out_tree](const std::vector<array>& tr) {
+    struct Capture {
+      py::object fun, vjp, jvp, vmap, args, kw, out_tree;
+    };
+    auto c = gil_safe(Capture{fun, vjp_fn, jvp_fn, vmap_fn, py::tuple(args), py::dict(kwargs), py::none()});
+    Fn body = [c](const std::vector<array>& tr) {
       py::gil_scoped_acquire gil;
       size_t idx = 0;
-      py::object a = tree_fill(args_t, tr, idx);
-      *out_tree = f(*a, **kw);
-      return flat_outputs(*out_tree, "custom_function");
+      py::object a = tree_fill(c->args, tr, idx);
+      c->out_tree = c->fun(*a, **c->kw);
+      return flat_outputs(c->out_tree, "custom_function");
     };
     std::optional<VjpRule> vr;
     std::optional<JvpRule> jr;
     std::optional<VmapRule> mr;
     if (!vjp_fn.is_none()) {
-      py::object vf = vjp_fn;
-      vr = [vf, args_t, out_tree](const std::vector<array>& ps, const std::vector<array>& cts,
-                                  const std::vector<array>& outs) {
+      vr = [c](const std::vector<array>& ps, const std::vector<array>& cts, const std::vector<array>& outs) {
         py::gil_scoped_acquire gil;
         size_t i = 0, j = 0, k = 0;
-        py::object a = tree_fill(args_t, ps, i);
-        py::object c = tree_fill(*out_tree, cts, j);
-        py::object o = tree_fill(*out_tree, outs, k);
-        py::object r = vf(a, c, o);
+        py::object a = unwrap_single(tree_fill(c->args, ps, i));
+        py::object ct = tree_fill(c->out_tree, cts, j);
+        py::object o = tree_fill(c->out_tree, outs, k);
+        py::object r = c->vjp(a, ct, o);
         std::vector<array> g;
         tree_arrays(r, g);
         if (g.size() != ps.size())
@@ -166,40 +215,40 @@ struct CustomFunction {
       };
     }
     if (!jvp_fn.is_none()) {
-      py::object jf = jvp_fn;
-      jr = [jf, args_t](const std::vector<array>& ps, const std::vector<array>& ts,
-                        const std::vector<int>& argnums) {
+      jr = [c](const std::vector<array>& ps, const std::vector<array>& ts, const std::vector<int>& argnums) {
         py::gil_scoped_acquire gil;
         std::vector<array> full;
         for (auto& p : ps) full.push_back(zeros_like(p));
         for (size_t k = 0; k < argnums.size(); ++k) full[argnums[k]] = ts[k];
         size_t i = 0, j = 0;
-        py::object a = tree_fill(args_t, ps, i);
-        py::object t = tree_fill(args_t, full, j);
-        py::object r = jf(a, t);
+        py::object a = unwrap_single(tree_fill(c->args, ps, i));
+        py::object t = unwrap_single(tree_fill(c->args, full, j));
+        py::object r = c->jvp(a, t);
         return flat_outputs(r, "custom_function.jvp");
       };
     }
     if (!vmap_fn.is_none()) {
-      py::object mf = vmap_fn;
-      mr = [mf, args_t](const std::vector<array>& ins, const std::vector<int>& axes) {
+      mr = [c](const std::vector<array>& ins, const std::vector<int>& axes) {
         py::gil_scoped_acquire gil;
         size_t i = 0;
-        py::object a = tree_fill(args_t, ins, i);
+        py::object a = unwrap_single(tree_fill(c->args, ins, i));
         py::list ax;
         for (int v : axes) ax.append(v < 0 ? py::object(py::none()) : py::object(py::int_(v)));
-        py::object r = mf(a, py::tuple(ax));
+        py::object axo = axes.size() == 1 ? py::object(ax[0]) : py::object(py::tuple(ax));
+        py::object r = c->vmap(a, axo);
         if (!PyTuple_Check(r.ptr()) || py::len(r) != 2)
           throw py::value_error("[custom_function] The vmap rule must return (outputs, axes).");
         std::vector<array> outs = flat_outputs(r[py::int_(0)], "custom_function.vmap");
         std::vector<int> oax;
         tree_axes(r[py::int_(0)], r[py::int_(1)], oax, "out axes", false);
+        for (auto& v : oax)
+          if (v == kNoAxis) v = -1;
         return std::make_pair(outs, oax);
       };
     }
     std::vector<array> outs = ember::custom_function(body, vr, jr, mr)(primals);
     size_t idx = 0;
-    return tree_fill(*out_tree, outs, idx);
+    return tree_fill(c->out_tree, outs, idx);
   }
 };
 
@@ -313,17 +362,20 @@ void init_transforms(py::module_& m) {
       py::dict kw(kwargs);
       std::vector<array> primals;
       tree_arrays(args_t, primals);
-      auto out_tree = std::make_shared<py::object>();
-      Fn body = [fun, args_t, kw, out_tree](const std::vector<array>& tr) {
+      struct Capture {
+        py::object fun, args, kw, out_tree;
+      };
+      auto c = gil_safe(Capture{fun, args_t, kw, py::none()});
+      Fn body = [c](const std::vector<array>& tr) {
         py::gil_scoped_acquire gil;
         size_t idx = 0;
-        py::object a = tree_fill(args_t, tr, idx);
-        *out_tree = fun(*a, **kw);
-        return flat_outputs(*out_tree, "checkpoint");
+        py::object a = tree_fill(c->args, tr, idx);
+        c->out_tree = c->fun(*a, **c->kw);
+        return flat_outputs(c->out_tree, "checkpoint");
       };
       auto outs = ember::checkpoint(body)(primals);
       size_t idx = 0;
-      return tree_fill(*out_tree, outs, idx);
+      return tree_fill(c->out_tree, outs, idx);
     });
   }, "fun"_a, "Recompute `fun` in the backward pass instead of storing its intermediates.");
 }

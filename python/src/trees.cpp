@@ -42,7 +42,7 @@ void tree_axes(py::handle tree, py::handle prefix, std::vector<int>& out, const 
     tree_arrays(tree, arrs);
     for (auto& a : arrs) {
       if (prefix.is_none()) {
-        out.push_back(-1);
+        out.push_back(normalize ? -1 : kNoAxis);
         continue;
       }
       int ax = prefix.cast<int>();

@@ -23,11 +23,16 @@ array unary_real_float(const array& a, const char* op, S s) {
 }
 
 // Promote, broadcast and build a two-input node.
+// Scalars (0-d) go to the kernel as they are; other operands are broadcast views.
+array bcast(const array& a, const Shape& shape, S s) {
+  return a.ndim() == 0 ? a : broadcast_to(a, shape, s);
+}
+
 template <typename P>
 array binary(const array& a, const array& b, Dtype compute, Dtype out, S s) {
   Shape shape = broadcast_shapes(a.shape(), b.shape());
-  array x = broadcast_to(astype(a, compute, s), shape, s);
-  array y = broadcast_to(astype(b, compute, s), shape, s);
+  array x = bcast(astype(a, compute, s), shape, s);
+  array y = bcast(astype(b, compute, s), shape, s);
   return make_node<P>(std::move(shape), out, {x, y}, s);
 }
 
@@ -222,9 +227,8 @@ array where(const array& cond, const array& x, const array& y, S s) {
   }
   Dtype t = promote_types(x.dtype(), y.dtype());
   return make_node<Select>(shape, t,
-                           {broadcast_to(astype(cond, bool_, s), shape, s),
-                            broadcast_to(astype(x, t, s), shape, s),
-                            broadcast_to(astype(y, t, s), shape, s)},
+                           {bcast(astype(cond, bool_, s), shape, s), bcast(astype(x, t, s), shape, s),
+                            bcast(astype(y, t, s), shape, s)},
                            s);
 }
 

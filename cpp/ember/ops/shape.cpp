@@ -292,6 +292,7 @@ array slice(const array& a, Shape start, Shape stop, Shape strides, S s) {
                              : (start[i] - stop[i] - strides[i] - 1) / (-strides[i]);
     shape[i] = std::max(0, len);
     if (shape[i] == 0) start[i] = 0;
+    if (stop[i] < 0) stop[i] = -a.shape()[i] - 1;  // "before the first element", stable when re-normalised
     trivial &= start[i] == 0 && strides[i] == 1 && shape[i] == a.shape()[i];
   }
   if (trivial) return a;
@@ -313,6 +314,7 @@ array slice_update(const array& src, const array& update, Shape start, Shape sto
     int len = strides[i] > 0 ? (stop[i] - start[i] + strides[i] - 1) / strides[i]
                              : (start[i] - stop[i] - strides[i] - 1) / (-strides[i]);
     shape[i] = std::max(0, len);
+    if (stop[i] < 0) stop[i] = -src.shape()[i] - 1;
   }
   array upd;
   try {

@@ -42,7 +42,9 @@ std::pair<std::vector<array>, std::vector<int>> Elementwise::vmap(const std::vec
 }
 
 std::vector<Shape> Elementwise::output_shapes(const std::vector<array>& inputs) {
-  return {inputs[0].shape()};
+  Shape s;
+  for (auto& in : inputs) s = broadcast_shapes(s, in.shape());
+  return {s};
 }
 
 }  // namespace ember
@@ -88,8 +90,8 @@ array scalar_like(double v, const array& like) { return astype(array(v, float64)
     return NAME##_partials(p, outs[0], ct[0], an);                                            \
   }                                                                                           \
   std::vector<array> NAME::jvp(const Arrays& p, const Arrays& t, const std::vector<int>& an) { \
-    array out(p[0].shape(), output_dtype(p), clone(stream()), p);                             \
-    return {sum_tangents(p, out, t, an, NAME##_partials)};                                    \
+    array out(output_shapes(p)[0], output_dtype(p), clone(stream()), p);                      \
+    return {broadcast_to(sum_tangents(p, out, t, an, NAME##_partials), out.shape())};         \
   }                                                                                           \
   static Arrays NAME##_partials([[maybe_unused]] const Arrays& x,                             \
                                 [[maybe_unused]] const array& out,                            \
@@ -224,7 +226,7 @@ EMBER_NO_GRAD(LeftShift)
 EMBER_NO_GRAD(RightShift)
 EMBER_PARTIALS(Select) {
   return each(argnums, [&](int i) {
-    if (i == 0) return zeros_like(x[0]);
+    if (i == 0) return zeros_like(out);  // no derivative through the condition
     array z = zeros_like(ct);
     return i == 1 ? where(x[0], ct, z) : where(x[0], z, ct);
   });

@@ -135,6 +135,29 @@ bool SliceUpdate::is_equivalent(const Primitive& o) const {
   return p && p->start_ == start_ && p->stop_ == stop_ && p->strides_ == strides_;
 }
 
+// Flat positions in the (row-contiguous) input read by each output element.
+static array strided_positions(const Shape& shape, const Strides& strides, size_t offset) {
+  array pos = array((int64_t)offset, int64);
+  for (size_t d = 0; d < shape.size(); ++d) {
+    Shape s(shape.size(), 1);
+    s[d] = shape[d];
+    array r = reshape(multiply(arange(0.0, (double)shape[d], 1.0, int64), array(strides[d], int64)), s);
+    pos = add(pos, r);
+  }
+  return broadcast_to(pos, shape);
+}
+
+Arrays AsStrided::vjp(const Arrays& p, const Arrays& ct, const Axes&, const Arrays&) {
+  array pos = reshape(strided_positions(shape_, strides_, offset_), {-1});
+  array flat = zeros({(int)p[0].size()}, ct[0].dtype());
+  array g = array(flat.shape(), flat.dtype(), std::make_shared<ScatterAxis>(stream(), 0, true),
+                  {flat, pos, reshape(ct[0], {-1})});
+  return {reshape(g, p[0].shape())};
+}
+Arrays AsStrided::jvp(const Arrays&, const Arrays& t, const Axes&) {
+  return {as_strided(t[0], shape_, strides_, offset_)};
+}
+
 bool AsStrided::is_equivalent(const Primitive& o) const {
   auto* p = dynamic_cast<const AsStrided*>(&o);
   return p && p->shape_ == shape_ && p->strides_ == strides_ && p->offset_ == offset_;
@@ -267,7 +290,22 @@ Arrays Scan::vjp(const Arrays& p, const Arrays& ct, const Axes&, const Arrays& o
     array g = cumsum(multiply(ct[0], outs[0]), axis_, !reverse_, inclusive_);
     return {divide(g, p[0])};
   }
-  throw std::invalid_argument(std::string("[") + name() + "] vjp not implemented.");
+  // cummax / cummin: each output takes its gradient from the last position that set it.
+  const array& x = p[0];
+  int n = x.shape()[axis_];
+  Shape s(x.ndim(), 1);
+  s[axis_] = n;
+  array pos = broadcast_to(reshape(arange(0, n, 1), s), x.shape());
+  array hit = equal(x, outs[0]);
+  if (reverse_) {
+    array rpos = where(hit, pos, array(n - 1), {});
+    array src = cummin(rpos, axis_, true, true);
+    return {array(x.shape(), x.dtype(), std::make_shared<ScatterAxis>(stream(), axis_, true),
+                  {zeros_like(x), src, ct[0]})};
+  }
+  array src = cummax(where(hit, pos, array(0), {}), axis_, false, true);
+  return {array(x.shape(), x.dtype(), std::make_shared<ScatterAxis>(stream(), axis_, true),
+                {zeros_like(x), src, ct[0]})};
 }
 Arrays Scan::jvp(const Arrays& p, const Arrays& t, const Axes&) {
   if (type_ == ScanType::Sum) return {cumsum(t[0], axis_, reverse_, inclusive_)};
@@ -275,7 +313,17 @@ Arrays Scan::jvp(const Arrays& p, const Arrays& t, const Axes&) {
     array o = cumprod(p[0], axis_, reverse_, inclusive_);
     return {multiply(o, cumsum(divide(t[0], p[0]), axis_, reverse_, inclusive_))};
   }
-  throw std::invalid_argument(std::string("[") + name() + "] jvp not implemented.");
+  // cummax / cummin: the tangent of the position that set each output.
+  const array& x = p[0];
+  int n = x.shape()[axis_];
+  Shape s(x.ndim(), 1);
+  s[axis_] = n;
+  array pos = broadcast_to(reshape(arange(0, n, 1), s), x.shape());
+  array o = type_ == ScanType::Max ? cummax(x, axis_, reverse_, inclusive_) : cummin(x, axis_, reverse_, inclusive_);
+  array hit = equal(x, o);
+  array src = reverse_ ? cummin(where(hit, pos, array(n - 1), {}), axis_, true, true)
+                       : cummax(where(hit, pos, array(0), {}), axis_, false, true);
+  return {take_along_axis(t[0], src, axis_)};
 }
 std::pair<Arrays, Axes> Scan::vmap(const Arrays& in, const Axes& axes) {
   array x = batch_first(in[0], axes[0]);
@@ -418,6 +466,16 @@ Arrays GatherAxis::jvp(const Arrays& p, const Arrays& t, const Axes& argnums) {
 bool GatherAxis::is_equivalent(const Primitive& o) const {
   auto* p = dynamic_cast<const GatherAxis*>(&o);
   return p && p->axis_ == axis_;
+}
+
+Arrays ScatterAxis::jvp(const Arrays& p, const Arrays& t, const Axes& argnums) {
+  array ta = zeros_like(p[0]), tv = zeros_like(p[2]);
+  for (size_t k = 0; k < argnums.size(); ++k) {
+    if (argnums[k] == 0) ta = t[k];
+    if (argnums[k] == 2) tv = t[k];
+  }
+  return {array(p[0].shape(), p[0].dtype(), std::make_shared<ScatterAxis>(stream(), axis_, add_),
+                {ta, p[1], tv})};
 }
 
 Arrays ScatterAxis::vjp(const Arrays& p, const Arrays& ct, const Axes& argnums, const Arrays&) {
@@ -594,6 +652,29 @@ std::pair<Arrays, Axes> ScatterAxis::vmap(const Arrays& in, const Axes& axes) {
 std::pair<Arrays, Axes> Sort::vmap(const Arrays& in, const Axes& axes) {
   array x = axes[0] > 0 ? moveaxis(in[0], axes[0], 0) : in[0];
   return {{arg_ ? argsort(x, axis_ + 1) : sort(x, axis_ + 1)}, {0}};
+}
+
+}  // namespace ember
+
+// ---------- output shapes for shapeless compilation
+
+namespace ember {
+
+std::vector<Shape> Copy::output_shapes(const std::vector<array>& in) { return {in[0].shape()}; }
+std::vector<Shape> Reduce::output_shapes(const std::vector<array>& in) {
+  return {reduced_keepdims_shape(in[0].shape())};
+}
+std::vector<Shape> ArgReduce::output_shapes(const std::vector<array>& in) {
+  Shape s = in[0].shape();
+  s[axis_] = 1;
+  return {s};
+}
+std::vector<Shape> Scan::output_shapes(const std::vector<array>& in) { return {in[0].shape()}; }
+std::vector<Shape> Softmax::output_shapes(const std::vector<array>& in) { return {in[0].shape()}; }
+std::vector<Shape> LogSumExp::output_shapes(const std::vector<array>& in) {
+  Shape s = in[0].shape();
+  s.back() = 1;
+  return {s};
 }
 
 }  // namespace ember

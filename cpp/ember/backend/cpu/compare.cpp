@@ -38,7 +38,7 @@ void Select::eval_cpu(const std::vector<array>& in, array& out) {
   const array &c = in[0], &x = in[1], &y = in[2];
   alloc_out(out);
   Shape shape = out.shape();
-  std::array<Strides, 4> st{c.strides(), x.strides(), y.strides(), out.strides()};
+  std::array<Strides, 4> st{bstrides(c, out), bstrides(x, out), bstrides(y, out), out.strides()};
   collapse(shape, st);
   const bool* pc = c.data<bool>();
   dispatch_all(out.dtype(), [&](auto t) {

@@ -123,6 +123,11 @@ void unary_kernel(const array& in, array& out, Op op) {
   });
 }
 
+// Strides of an elementwise input seen with out's rank: a 0-d scalar repeats.
+inline Strides bstrides(const array& a, const array& out) {
+  return a.ndim() == out.ndim() ? a.strides() : Strides(out.ndim(), 0);
+}
+
 // ---------- binary: out[i] = op(a[i], b[i]) over broadcast inputs of out's shape
 
 template <typename T, typename Out, typename Op>
@@ -130,8 +135,9 @@ void binary_kernel(const array& a, const array& b, array& out, Op op) {
   const T* pa = a.data<T>();
   const T* pb = b.data<T>();
   bool a_scalar = a.data_size() == 1, b_scalar = b.data_size() == 1;
-  bool a_dense = a.flags().contiguous && a.data_size() == a.size();
-  bool b_dense = b.flags().contiguous && b.data_size() == b.size();
+  // "Dense" operands lend their layout to the output, so they must have its rank.
+  bool a_dense = a.flags().contiguous && a.data_size() == a.size() && a.ndim() == out.ndim();
+  bool b_dense = b.flags().contiguous && b.data_size() == b.size() && b.ndim() == out.ndim();
   if (a_scalar && b_dense) {
     alloc_like(out, b);
     Out* o = out.data<Out>();
@@ -165,7 +171,7 @@ void binary_kernel(const array& a, const array& b, array& out, Op op) {
   }
   alloc_out(out);
   Shape shape = out.shape();
-  std::array<Strides, 3> st{a.strides(), b.strides(), out.strides()};
+  std::array<Strides, 3> st{bstrides(a, out), bstrides(b, out), out.strides()};
   collapse(shape, st);
   Out* po = out.data<Out>();
   for_each_row<3>(shape, st, [&](auto off, int64_t n, auto ist) {

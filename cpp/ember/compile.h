@@ -1,0 +1,26 @@
+// compile: trace a function once per input signature into a simplified graph, cache it,
+// and replay it on new inputs without calling the function again.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "ember/transforms.h"
+
+namespace ember {
+
+// `fun_id` identifies the function in the cache; `signature` carries whatever the caller
+// knows beyond the arrays' shapes and dtypes (tree structure, non-array constants).
+// With `shapeless`, a change of shape alone reuses the traced graph.
+Fn compile(const Fn& fun, std::uintptr_t fun_id, bool shapeless = false, std::string signature = "");
+
+void disable_compile();
+void enable_compile();
+bool compile_enabled();
+// Drops cached graphs of `fun_id` (all when 0).
+void compile_clear_cache(std::uintptr_t fun_id = 0);
+
+// How many times the cache has traced a function (for tests and diagnostics).
+size_t compile_trace_count();
+
+}  // namespace ember

@@ -1,0 +1,213 @@
+// Python binding of compile: maps arguments, keyword arguments and captured state
+// (inputs=/outputs=) onto the engine's graph cache.
+#include <sstream>
+#include <unordered_map>
+
+#include "trees.h"
+
+using namespace pybind11::literals;
+
+namespace {
+
+// Structure of a tree with array leaves marked, non-array leaves by value.
+void describe(py::handle obj, std::string& out) {
+  if (py::isinstance<array>(obj)) {
+    out += "A";
+  } else if (PyList_Check(obj.ptr()) || PyTuple_Check(obj.ptr())) {
+    out += PyList_Check(obj.ptr()) ? "[" : "(";
+    for (auto item : py::reinterpret_borrow<py::sequence>(obj)) {
+      describe(item, out);
+      out += ",";
+    }
+    out += PyList_Check(obj.ptr()) ? "]" : ")";
+  } else if (PyDict_Check(obj.ptr())) {
+    out += "{";
+    for (auto item : py::reinterpret_borrow<py::dict>(obj)) {
+      out += std::string(py::repr(item.first)) + ":";
+      describe(item.second, out);
+      out += ",";
+    }
+    out += "}";
+  } else if (obj.is_none() || PyBool_Check(obj.ptr()) || PyLong_Check(obj.ptr()) ||
+             PyFloat_Check(obj.ptr()) || PyUnicode_Check(obj.ptr()) || PyComplex_Check(obj.ptr())) {
+    out += std::string(py::str(obj.get_type().attr("__name__"))) + "=" + std::string(py::repr(obj));
+  } else {
+    // Other objects take part by identity.
+    out += "<" + std::string(py::str(obj.get_type().attr("__name__"))) + "@" +
+           std::to_string((uintptr_t)obj.ptr()) + ">";
+  }
+}
+
+// Writes vals[idx...] into the array leaves of mutable containers, in place.
+void assign_in_place(py::handle tree, const std::vector<array>& vals, size_t& idx) {
+  if (PyList_Check(tree.ptr())) {
+    auto l = py::reinterpret_borrow<py::list>(tree);
+    for (size_t i = 0; i < l.size(); ++i) {
+      if (py::isinstance<array>(l[i])) l[i] = py::cast(vals.at(idx++));
+      else assign_in_place(l[i], vals, idx);
+    }
+  } else if (PyDict_Check(tree.ptr())) {
+    auto d = py::reinterpret_borrow<py::dict>(tree);
+    for (auto item : d) {
+      if (py::isinstance<array>(item.second)) d[item.first] = py::cast(vals.at(idx++));
+      else assign_in_place(item.second, vals, idx);
+    }
+  } else if (PyTuple_Check(tree.ptr())) {
+    for (auto item : py::reinterpret_borrow<py::tuple>(tree)) {
+      if (py::isinstance<array>(item))
+        throw py::value_error("[compile] Captured state must hold its arrays in lists or dicts "
+                              "(tuples cannot be updated in place).");
+      assign_in_place(item, vals, idx);
+    }
+  } else if (py::isinstance<array>(tree)) {
+    throw py::value_error("[compile] Captured state must be a list or dict of arrays, not a bare array.");
+  }
+}
+
+struct TraceInfo {
+  py::object out_tree;
+  size_t n_out = 0;
+};
+
+struct CompiledFunction {
+  py::object fun, inputs_state, outputs_state;
+  bool shapeless = false;
+  std::unordered_map<std::string, TraceInfo> traces;
+
+  py::object call(py::args args, py::kwargs kwargs) {
+    if (!compile_enabled()) return fun(*args, **kwargs);
+    py::tuple args_t(args);
+    py::dict kw(kwargs);
+    std::vector<array> arrays;
+    tree_arrays(args_t, arrays);
+    size_t n_args = arrays.size();
+    tree_arrays(kw, arrays);
+    size_t n_kw = arrays.size() - n_args;
+    std::vector<array> state_in;
+    if (!inputs_state.is_none()) tree_arrays(inputs_state, state_in);
+    arrays.insert(arrays.end(), state_in.begin(), state_in.end());
+
+    std::string sig;
+    describe(args_t, sig);
+    sig += "|";
+    describe(kw, sig);
+    sig += "|";
+    if (!inputs_state.is_none()) describe(inputs_state, sig);
+    sig += "|";
+    if (!outputs_state.is_none()) describe(outputs_state, sig);
+    std::string key = sig;
+    for (auto& a : arrays) {
+      key += ";" + std::to_string((int)a.dtype()) + ":";
+      if (shapeless) key += std::to_string(a.ndim());
+      else
+        for (auto d : a.shape()) key += std::to_string(d) + ",";
+    }
+
+    TraceInfo* info = nullptr;
+    auto it = traces.find(key);
+    if (it != traces.end()) info = &it->second;
+    TraceInfo fresh;
+    Fn body = [&](const std::vector<array>& ph) {
+      size_t idx = 0;
+      py::object a = tree_fill(args_t, ph, idx);
+      py::object k = tree_fill(kw, ph, idx);
+      // The function reads the captured state as placeholders while it is traced.
+      std::vector<array> state_ph(ph.begin() + n_args + n_kw, ph.end());
+      size_t sidx = 0;
+      if (!inputs_state.is_none()) assign_in_place(inputs_state, state_ph, sidx);
+      std::vector<array> out_state_before;
+      if (!outputs_state.is_none()) tree_arrays(outputs_state, out_state_before);
+      py::object out;
+      try {
+        out = fun(*a, **k);
+      } catch (...) {
+        size_t r = 0;
+        if (!inputs_state.is_none()) assign_in_place(inputs_state, state_in, r);
+        throw;
+      }
+      std::vector<array> outs;
+      tree_arrays(out, outs);
+      if (outs.empty() && !out.is_none())
+        throw py::value_error("[compile] The function must return arrays (or nested lists, tuples or "
+                              "dicts of arrays); got " + std::string(py::str(out.get_type())) + ".");
+      fresh.out_tree = out;
+      fresh.n_out = outs.size();
+      if (!outputs_state.is_none()) {
+        std::vector<array> st;
+        tree_arrays(outputs_state, st);
+        if (st.size() != out_state_before.size())
+          throw py::value_error("[compile] The function changed the structure of its captured "
+                                "outputs state (" + std::to_string(out_state_before.size()) + " arrays before, " +
+                                std::to_string(st.size()) + " after).");
+        outs.insert(outs.end(), st.begin(), st.end());
+      }
+      size_t r = 0;
+      if (!inputs_state.is_none()) assign_in_place(inputs_state, state_in, r);
+      return outs;
+    };
+    std::vector<array> results = ember::compile(body, (uintptr_t)this, shapeless, key)(arrays);
+    if (!info) {
+      // A trace happened on this call (or the engine found the graph while this object had none).
+      if (fresh.out_tree.ptr() == nullptr) {
+        // Engine cache hit without local info: trace again to learn the output structure.
+        compile_clear_cache((uintptr_t)this);
+        results = ember::compile(body, (uintptr_t)this, shapeless, key)(arrays);
+      }
+      info = &traces.emplace(key, fresh).first->second;
+    }
+    if (!outputs_state.is_none()) {
+      std::vector<array> st(results.begin() + info->n_out, results.end());
+      size_t idx = 0;
+      assign_in_place(outputs_state, st, idx);
+    }
+    std::vector<array> outs(results.begin(), results.begin() + info->n_out);
+    size_t idx = 0;
+    return tree_fill(info->out_tree, outs, idx);
+  }
+  ~CompiledFunction() { compile_clear_cache((uintptr_t)this); }
+};
+
+struct CompileSwitch {
+  bool previous;
+};
+
+}  // namespace
+
+void init_compile(py::module_& m) {
+  py::class_<CompiledFunction>(m, "CompiledFunction")
+      .def("__call__", &CompiledFunction::call)
+      .def("__get__", [](py::object self, py::object obj, py::object) -> py::object {
+        if (obj.is_none()) return self;
+        return py::module_::import("functools").attr("partial")(self, obj);
+      });
+  m.def("compile", [](py::object fun, py::object inputs, py::object outputs, bool shapeless) {
+    if (!PyCallable_Check(fun.ptr())) throw py::type_error("[compile] Expected a callable.");
+    auto cf = std::make_unique<CompiledFunction>();
+    cf->fun = fun;
+    cf->inputs_state = inputs;
+    cf->outputs_state = outputs;
+    cf->shapeless = shapeless;
+    py::object obj = py::cast(std::move(cf));
+    return obj;
+  }, "fun"_a, "inputs"_a = py::none(), "outputs"_a = py::none(), "shapeless"_a = false,
+        "Compile `fun` into a cached, simplified graph.");
+
+  py::class_<CompileSwitch>(m, "_CompileSwitch")
+      .def("__enter__", [](CompileSwitch&) {})
+      .def("__exit__", [](CompileSwitch& s, py::args) {
+        if (s.previous) enable_compile();
+        else disable_compile();
+      });
+  m.def("disable_compile", []() {
+    CompileSwitch s{compile_enabled()};
+    disable_compile();
+    return s;
+  }, "Disable compilation globally (also usable as a context manager).");
+  m.def("enable_compile", []() {
+    CompileSwitch s{compile_enabled()};
+    enable_compile();
+    return s;
+  }, "Enable compilation globally (also usable as a context manager).");
+  m.def("_compile_trace_count", &compile_trace_count);
+  m.def("_compile_clear_cache", []() { compile_clear_cache(0); });
+}
