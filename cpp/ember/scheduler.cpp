@@ -4,6 +4,8 @@
 #include <deque>
 #include <mutex>
 #include <thread>
+#include <algorithm>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "ember/primitive.h"
@@ -133,9 +135,65 @@ void run_node(array a) {
   notify_done();
 }
 
+// Re-orders a topologically sorted tape so that, at every node, the input with the
+// deepest pending graph is computed first. Shallow branches (such as recomputation in a
+// checkpointed backward pass) then run right before they are consumed, which keeps
+// fewer intermediates alive at once.
+std::vector<array> order_by_depth(std::vector<array>& tape, const std::vector<array>& outputs) {
+  std::unordered_map<const void*, int> depth;
+  depth.reserve(tape.size() * 2);
+  for (auto& node : tape) {
+    int d = 0;
+    for (auto& in : node.inputs()) {
+      auto it = depth.find(in.id());
+      if (it != depth.end()) d = std::max(d, it->second + 1);
+    }
+    for (auto& o : node.outputs()) depth[o.id()] = d;
+  }
+  std::vector<array> ordered;
+  ordered.reserve(tape.size());
+  std::unordered_set<const void*> done;
+  struct Frame {
+    array node;
+    std::vector<int> order;
+    size_t pos;
+  };
+  std::vector<Frame> stack;
+  auto push = [&](const array& a) {
+    std::vector<int> order;
+    auto& ins = a.inputs();
+    for (int i = 0; i < (int)ins.size(); ++i)
+      if (depth.count(ins[i].id())) order.push_back(i);
+    std::stable_sort(order.begin(), order.end(), [&](int x, int y) {
+      return depth[ins[x].id()] > depth[ins[y].id()];
+    });
+    stack.push_back(Frame{a, std::move(order), 0});
+  };
+  for (auto& o : outputs) {
+    if (!depth.count(o.id()) || done.count(o.id())) continue;
+    for (auto& s : o.outputs()) done.insert(s.id());
+    push(o);
+    while (!stack.empty()) {
+      Frame& f = stack.back();
+      if (f.pos < f.order.size()) {
+        const array& in = f.node.inputs()[f.order[f.pos++]];
+        if (!done.count(in.id())) {
+          for (auto& s : in.outputs()) done.insert(s.id());
+          push(in);
+        }
+        continue;
+      }
+      ordered.push_back(std::move(f.node));
+      stack.pop_back();
+    }
+  }
+  return ordered;
+}
+
 void schedule(std::vector<array>& outputs) {
   // Iterative post-order walk over unscheduled nodes.
   std::vector<array> tape;
+  bool branching = false;
   std::unordered_set<const void*> seen;
   std::vector<std::pair<array, size_t>> stack;
   for (auto& o : outputs) {
@@ -150,6 +208,7 @@ void schedule(std::vector<array>& outputs) {
       auto& [node, i] = stack.back();
       auto& ins = node.inputs();
       if (i < ins.size()) {
+        if (i == 1) branching = true;
         const array& in = ins[i++];
         if (in.status() == array::Status::unscheduled && !in.has_primitive())
           throw std::invalid_argument(
@@ -166,6 +225,7 @@ void schedule(std::vector<array>& outputs) {
       }
     }
   }
+  if (branching) tape = order_by_depth(tape, outputs);
   for (auto& a : tape) {
     for (auto& o : a.outputs()) o.set_status(array::Status::scheduled);
   }

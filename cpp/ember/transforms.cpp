@@ -21,10 +21,21 @@ struct DepthGuard {
   ~DepthGuard() { --g_depth; }
 };
 
-void untrace(const Arrays& arrays) {
+// Clears the tracer flag on every traced node reachable from `roots`.
+void untrace(const Arrays& roots) {
   if (g_depth > 1) return;
-  for (auto& a : arrays)
-    if (a.valid()) a.set_tracer(false);
+  std::vector<array> stack;
+  for (auto& a : roots)
+    if (a.valid() && a.is_tracer()) stack.push_back(a);
+  while (!stack.empty()) {
+    array a = std::move(stack.back());
+    stack.pop_back();
+    if (!a.is_tracer()) continue;
+    a.set_tracer(false);
+    for (auto& s : a.siblings()) s.set_tracer(false);
+    for (auto& in : a.inputs())
+      if (in.is_tracer()) stack.push_back(in);
+  }
 }
 
 // Nodes reachable from `outputs` that depend on `sources`, in topological order
@@ -164,7 +175,8 @@ std::pair<Arrays, Arrays> vjp(const Fn& fun, const Arrays& primals, const Arrays
     auto c = cot.find(tracers[i].id());
     grads.push_back(c != cot.end() ? c->second : zeros_like(primals[i]));
   }
-  untrace(tape);
+  untrace(outputs);
+  untrace(grads);
   untrace(tracers);
   return {outputs, grads};
 }
@@ -218,7 +230,8 @@ std::pair<Arrays, Arrays> jvp(const Fn& fun, const Arrays& primals, const Arrays
     auto t = tan.find(o.id());
     result.push_back(t != tan.end() ? t->second : zeros_like(o));
   }
-  untrace(tape);
+  untrace(outputs);
+  untrace(result);
   untrace(tracers);
   return {outputs, result};
 }
