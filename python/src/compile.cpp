@@ -1,5 +1,6 @@
 // Python binding of compile: maps arguments, keyword arguments and captured state
 // (inputs=/outputs=) onto the engine's graph cache.
+#include <algorithm>
 #include <sstream>
 #include <unordered_map>
 
@@ -132,15 +133,20 @@ struct CompiledFunction {
                               "dicts of arrays); got " + std::string(py::str(out.get_type())) + ".");
       fresh.out_tree = out;
       fresh.n_out = outs.size();
-      if (!outputs_state.is_none()) {
-        std::vector<array> st;
-        tree_arrays(outputs_state, st);
-        if (st.size() != out_state_before.size())
-          throw py::value_error("[compile] The function changed the structure of its captured "
-                                "outputs state (" + std::to_string(out_state_before.size()) + " arrays before, " +
-                                std::to_string(st.size()) + " after).");
-        outs.insert(outs.end(), st.begin(), st.end());
+      std::vector<array> st;
+      if (!outputs_state.is_none()) tree_arrays(outputs_state, st);
+      if (st.size() != out_state_before.size()) {
+        // Best effort: give the caller's arrays back before reporting.
+        try {
+          size_t r = 0;
+          if (!inputs_state.is_none()) assign_in_place(inputs_state, state_in, r);
+        } catch (...) {
+        }
+        throw py::value_error("[compile] The function changed the structure of its captured "
+                              "outputs state (" + std::to_string(out_state_before.size()) +
+                              " arrays before, " + std::to_string(st.size()) + " after).");
       }
+      outs.insert(outs.end(), st.begin(), st.end());
       size_t r = 0;
       if (!inputs_state.is_none()) assign_in_place(inputs_state, state_in, r);
       return outs;
