@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "ember/compile_fuse.h"
 #include "ember/ops/common.h"
 
 namespace ember {
@@ -153,7 +154,10 @@ Graph trace(const Fn& fun, const Arrays& inputs, bool shapeless) {
       }
     }
   }
-  return simplify(std::move(g));
+  g = simplify(std::move(g));
+  const char* fuse = std::getenv("EMBER_COMPILE_FUSE");
+  if (!fuse || std::strcmp(fuse, "0") != 0) fuse_elementwise(g.tape, g.outputs);
+  return g;
 }
 
 Arrays replay(const Graph& g, const Arrays& inputs, bool shapeless) {

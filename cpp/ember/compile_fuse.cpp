@@ -1,0 +1,542 @@
+#include "ember/compile_fuse.h"
+
+#include <dlfcn.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <mutex>
+#include <sstream>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "ember/backend/cpu/kernels.h"
+#include "ember/ops/common.h"
+#include "ember/transforms.h"
+
+namespace ember {
+
+namespace jit {
+extern const char* const kMathSource;
+}
+
+namespace {
+
+using Arrays = std::vector<array>;
+using KernelFn = void (*)(const void* const*, void* const*, int64_t);
+
+// ---------- code generation
+
+const char* ctype(Dtype t) {
+  switch (t) {
+    case Dtype::Bool: return "bool";
+    case Dtype::UInt8: return "uint8_t";
+    case Dtype::UInt32: return "uint32_t";
+    case Dtype::Int32: return "int32_t";
+    case Dtype::Int64: return "int64_t";
+    case Dtype::Float32: return "float";
+    case Dtype::Float64: return "double";
+    default: return nullptr;
+  }
+}
+
+// C++ expression of one elementwise primitive over operand names; empty if unsupported.
+std::string expression(const std::string& name, const std::vector<std::string>& a, Dtype in, Dtype out) {
+  bool f32 = in == float32, fl = is_floating_point(in);
+  auto fn = [&](const char* vec, const char* std_) {
+    return std::string(f32 ? vec : std_) + "(" + a[0] + ")";
+  };
+  if (name == "Add") return a[0] + " + " + a[1];
+  if (name == "Subtract") return a[0] + " - " + a[1];
+  if (name == "Multiply") return a[0] + " * " + a[1];
+  if (name == "Divide") return a[0] + " / " + a[1];
+  if (name == "Negative") return "-" + a[0];
+  if (name == "Square") return a[0] + " * " + a[0];
+  if (name == "Maximum")
+    return fl ? "((" + a[0] + " > " + a[1] + " || " + a[0] + " != " + a[0] + ") ? " + a[0] + " : " + a[1] + ")"
+              : "(" + a[0] + " > " + a[1] + " ? " + a[0] + " : " + a[1] + ")";
+  if (name == "Minimum")
+    return fl ? "((" + a[0] + " < " + a[1] + " || " + a[0] + " != " + a[0] + ") ? " + a[0] + " : " + a[1] + ")"
+              : "(" + a[0] + " < " + a[1] + " ? " + a[0] + " : " + a[1] + ")";
+  if (name == "Equal") return "(" + a[0] + " == " + a[1] + ")";
+  if (name == "NotEqual") return "(" + a[0] + " != " + a[1] + ")";
+  if (name == "Less") return "(" + a[0] + " < " + a[1] + ")";
+  if (name == "LessEqual") return "(" + a[0] + " <= " + a[1] + ")";
+  if (name == "Greater") return "(" + a[0] + " > " + a[1] + ")";
+  if (name == "GreaterEqual") return "(" + a[0] + " >= " + a[1] + ")";
+  if (name == "LogicalAnd") return "(" + a[0] + " && " + a[1] + ")";
+  if (name == "LogicalOr") return "(" + a[0] + " || " + a[1] + ")";
+  if (name == "LogicalNot") return "(!" + a[0] + ")";
+  if (name == "Select") return "(" + a[0] + " ? " + a[1] + " : " + a[2] + ")";
+  if (name == "AsType") {
+    if (out == bool_) return "(" + a[0] + " != 0)";
+    return std::string("static_cast<") + ctype(out) + ">(" + a[0] + ")";
+  }
+  if (!fl) {
+    if (name == "Abs") return "(" + a[0] + " < 0 ? -" + a[0] + " : " + a[0] + ")";
+    return "";
+  }
+  if (name == "Abs") return "std::fabs(" + a[0] + ")";
+  if (name == "Exp") return fn("exp1", "std::exp");
+  if (name == "Expm1") return fn("expm1_1", "std::expm1");
+  if (name == "Log") return fn("log1", "std::log");
+  if (name == "Log1p") return fn("em_log1p", "std::log1p");
+  if (name == "Sin") return fn("sin1", "std::sin");
+  if (name == "Cos") return fn("cos1", "std::cos");
+  if (name == "Tanh") return fn("em_tanh", "std::tanh");
+  if (name == "Sigmoid") return f32 ? "em_sigmoid(" + a[0] + ")" : "(1.0 / (1.0 + std::exp(-" + a[0] + ")))";
+  if (name == "Sqrt") return "std::sqrt(" + a[0] + ")";
+  if (name == "Rsqrt") return "(1 / std::sqrt(" + a[0] + "))";
+  if (name == "Reciprocal") return "(1 / " + a[0] + ")";
+  if (name == "Floor") return "std::floor(" + a[0] + ")";
+  if (name == "Ceil") return "std::ceil(" + a[0] + ")";
+  if (name == "Round") return "std::nearbyint(" + a[0] + ")";
+  if (name == "Power") return "std::pow(" + a[0] + ", " + a[1] + ")";
+  if (name == "ArcTan2") return "std::atan2(" + a[0] + ", " + a[1] + ")";
+  if (name == "Tan") return "std::tan(" + a[0] + ")";
+  if (name == "Sinh") return "std::sinh(" + a[0] + ")";
+  if (name == "Cosh") return "std::cosh(" + a[0] + ")";
+  if (name == "ArcTan") return "std::atan(" + a[0] + ")";
+  if (name == "Erf") return "std::erf(" + a[0] + ")";
+  if (name == "IsNaN") return "(" + a[0] + " != " + a[0] + ")";
+  return "";
+}
+
+bool fusable(const array& node) {
+  auto* e = dynamic_cast<Elementwise*>(&node.primitive());
+  if (!e || node.has_siblings() || !ctype(node.dtype())) return false;
+  std::vector<std::string> names;
+  for (auto& in : node.inputs()) {
+    if (!ctype(in.dtype())) return false;
+    names.push_back("x");
+  }
+  Dtype in = node.inputs().empty() ? node.dtype() : node.inputs().back().dtype();
+  return !expression(node.primitive().name(), names, in, node.dtype()).empty();
+}
+
+// ---------- compiling and loading generated kernels
+
+std::string hash_hex(const std::string& s) {
+  uint64_t h = 1469598103934665603ull;  // FNV-1a
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  char buf[17];
+  std::snprintf(buf, sizeof(buf), "%016llx", (unsigned long long)h);
+  return buf;
+}
+
+struct KernelCache {
+  std::mutex m;
+  std::unordered_map<std::string, KernelFn> loaded;
+  bool compiler_failed = false;
+};
+KernelCache& kcache() {
+  static KernelCache* c = new KernelCache();
+  return *c;
+}
+
+const char* compiler() {
+  const char* c = std::getenv("EMBER_CXX");
+  return c && *c ? c : "c++";
+}
+
+KernelFn load_kernel(const std::string& source) {
+  auto& kc = kcache();
+  std::string flags = "-O3 -std=c++17 -fPIC -shared -fno-math-errno -fno-trapping-math";
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) flags += " -mavx2 -mfma";
+#endif
+  std::string key = hash_hex(source + flags + compiler());
+  std::lock_guard<std::mutex> lk(kc.m);
+  auto it = kc.loaded.find(key);
+  if (it != kc.loaded.end()) return it->second;
+  std::string dir = kernel_cache_dir();
+  std::string lib = dir + "/ember_kernel_" + key + ".so";
+  struct stat st;
+  if (::stat(lib.c_str(), &st) != 0) {
+    if (kc.compiler_failed) return nullptr;
+    std::string tmp = dir + "/tmp_" + key + "_" + std::to_string(::getpid());
+    {
+      std::ofstream f(tmp + ".cpp");
+      f << source;
+      if (!f) return nullptr;
+    }
+    std::string cmd = std::string(compiler()) + " " + flags + " " + tmp + ".cpp -o " + tmp + ".so 2>/dev/null";
+    int rc = std::system(cmd.c_str());
+    if (std::getenv("EMBER_KEEP_KERNEL_SOURCE")) std::rename((tmp + ".cpp").c_str(), (dir + "/ember_kernel_" + key + ".cpp").c_str());
+    else std::remove((tmp + ".cpp").c_str());
+    if (rc != 0) {
+      kc.compiler_failed = true;
+      std::remove((tmp + ".so").c_str());
+      return nullptr;
+    }
+    // Publish atomically: concurrent processes may compile the same kernel.
+    if (std::rename((tmp + ".so").c_str(), lib.c_str()) != 0) {
+      std::remove((tmp + ".so").c_str());
+      return nullptr;
+    }
+  }
+  void* h = ::dlopen(lib.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!h) return nullptr;
+  auto fn = reinterpret_cast<KernelFn>(::dlsym(h, "ember_kernel"));
+  kc.loaded.emplace(key, fn);
+  return fn;
+}
+
+// ---------- the fused primitive
+
+class Compiled : public Primitive {
+ public:
+  Compiled(Stream s, Arrays ext_inputs, Arrays nodes, Arrays outs)
+      : Primitive(s), ext_(std::move(ext_inputs)), nodes_(std::move(nodes)), outs_(std::move(outs)) {}
+  const char* name() const override { return "Compiled"; }
+
+  void eval_cpu(const Arrays& inputs, Arrays& outputs) override {
+    if (!eval_fused(inputs, outputs)) eval_unfused(inputs, outputs);
+  }
+
+  Arrays vjp(const Arrays& primals, const Arrays& cts, const std::vector<int>& argnums,
+             const Arrays&) override {
+    auto g = ember::vjp([this](const Arrays& x) { return expand(x); }, primals, cts).second;
+    Arrays r;
+    for (int a : argnums) r.push_back(g[a]);
+    return r;
+  }
+  Arrays jvp(const Arrays& primals, const Arrays& tangents, const std::vector<int>& argnums) override {
+    Arrays full;
+    for (auto& p : primals) full.push_back(zeros_like(p));
+    for (size_t k = 0; k < argnums.size(); ++k) full[argnums[k]] = tangents[k];
+    return ember::jvp([this](const Arrays& x) { return expand(x); }, primals, full).second;
+  }
+  std::pair<Arrays, std::vector<int>> vmap(const Arrays& inputs, const std::vector<int>& axes) override {
+    auto [ph, outs] = vmap_trace([this](const Arrays& x) { return expand(x); }, inputs, axes);
+    std::vector<int> oax(outs.size(), 0);
+    return {vmap_replace(inputs, ph, outs, axes, oax), oax};
+  }
+  std::vector<Shape> output_shapes(const Arrays& inputs) override {
+    Shape s;
+    for (auto& in : inputs) s = broadcast_shapes(s, in.shape());
+    return std::vector<Shape>(outs_.size(), s);
+  }
+
+ private:
+  // A view of `x` broadcast to `shape` (no copy), computed eagerly.
+  array materialize(const array& x, const Shape& shape) const {
+    if (x.shape() == shape) return x;
+    array v = x.ndim() == 0 ? array(Shape(shape.size(), 1), x.dtype(), nullptr, {}) : x;
+    if (x.ndim() == 0) v.copy_shared_buffer(x, Strides(shape.size(), 0), Flags{false, false, false}, 1);
+    array b(shape, x.dtype(), nullptr, {});
+    Broadcast bp(stream(), shape);
+    bp.eval_cpu({v}, b);
+    return b;
+  }
+
+  // The group as ordinary lazy nodes on new inputs.
+  Arrays expand(const Arrays& inputs) const {
+    std::unordered_map<const void*, array> env;
+    for (size_t i = 0; i < ext_.size(); ++i) env.emplace(ext_[i].id(), inputs[i]);
+    for (auto& n : nodes_) {
+      Arrays ins;
+      for (auto& in : n.inputs()) {
+        auto it = env.find(in.id());
+        ins.push_back(it != env.end() ? it->second : in);
+      }
+      Shape s;
+      for (auto& x : ins) s = broadcast_shapes(s, x.shape());
+      env.emplace(n.id(), array(s, n.dtype(), n.primitive_ptr(), ins));
+    }
+    Arrays r;
+    for (auto& o : outs_) r.push_back(env.at(o.id()));
+    return r;
+  }
+
+  void eval_unfused(const Arrays& inputs, Arrays& outputs) {
+    std::unordered_map<const void*, array> env;
+    for (size_t i = 0; i < ext_.size(); ++i) env.emplace(ext_[i].id(), inputs[i]);
+    for (auto& n : nodes_) {
+      Arrays ins;
+      for (auto& in : n.inputs()) {
+        auto it = env.find(in.id());
+        ins.push_back(it != env.end() ? it->second : in);
+      }
+      Shape s;
+      for (auto& x : ins) s = broadcast_shapes(s, x.shape());
+      Arrays o{array(s, n.dtype(), nullptr, {})};
+      n.primitive().eval_cpu(ins, o);
+      env.emplace(n.id(), o[0]);
+    }
+    for (size_t j = 0; j < outs_.size(); ++j) {
+      const array& v = env.at(outs_[j].id());
+      if (v.shape() == outputs[j].shape()) outputs[j].copy_shared_buffer(v);
+      else cpu::copy_to_row_contiguous(materialize(v, outputs[j].shape()), outputs[j]);
+    }
+  }
+
+  // Generated kernel over contiguous inputs (full size) and scalars.
+  bool eval_fused(const Arrays& inputs, Arrays& outputs) {
+    Shape shape = outputs[0].shape();
+    int64_t n = shape_size(shape);
+    Arrays ins;
+    std::string pattern;
+    for (auto& x : inputs) {
+      if (x.size() == 1 && n != 1) {
+        ins.push_back(x);
+        pattern += 's';
+      } else if (x.flags().row_contiguous && x.shape() == shape) {
+        ins.push_back(x);
+        pattern += 'v';
+      } else {
+        // Strided and broadcast inputs are made dense so that the kernel streams memory.
+        array c(shape, x.dtype(), nullptr, {});
+        cpu::copy_to_row_contiguous(materialize(x, shape), c);
+        ins.push_back(c);
+        pattern += 'v';
+      }
+    }
+    KernelFn fn = kernel_for(pattern);
+    if (!fn) return false;
+    std::vector<const void*> in_ptrs;
+    for (auto& x : ins) in_ptrs.push_back(x.raw_ptr());
+    for (auto& o : outputs) cpu::alloc_out(o);
+    std::vector<void*> out_ptrs;
+    for (auto& o : outputs) out_ptrs.push_back(o.raw_ptr());
+    parallel_for(n, kParallelGrain, [&](size_t b, size_t e) {
+      std::vector<const void*> ip(in_ptrs.size());
+      for (size_t k = 0; k < ip.size(); ++k)
+        ip[k] = pattern[k] == 's' ? in_ptrs[k]
+                                  : static_cast<const char*>(in_ptrs[k]) + b * ins[k].itemsize();
+      std::vector<void*> op(out_ptrs.size());
+      for (size_t k = 0; k < op.size(); ++k)
+        op[k] = static_cast<char*>(out_ptrs[k]) + b * outputs[k].itemsize();
+      fn(ip.data(), op.data(), (int64_t)(e - b));
+    });
+    return true;
+  }
+
+  KernelFn kernel_for(const std::string& pattern) {
+    {
+      std::lock_guard<std::mutex> lk(m_);
+      auto it = kernels_.find(pattern);
+      if (it != kernels_.end()) return it->second;
+    }
+    std::string src = source(pattern);
+    KernelFn fn = src.empty() ? nullptr : load_kernel(src);
+    std::lock_guard<std::mutex> lk(m_);
+    kernels_[pattern] = fn;
+    return fn;
+  }
+
+  std::string source(const std::string& pattern) const {
+    std::ostringstream s;
+    s << "#include <cmath>\n#include <cstdint>\n#include <cstring>\n";
+    s << jit::kMathSource << "\n";
+    s << "extern \"C\" void ember_kernel(const void* const* in, void* const* out, int64_t n) {\n";
+    std::unordered_map<const void*, std::string> names;
+    for (size_t k = 0; k < ext_.size(); ++k) {
+      const char* t = ctype(ext_[k].dtype());
+      std::string v = "in" + std::to_string(k);
+      if (pattern[k] == 's') {
+        s << "  const " << t << " " << v << " = static_cast<const " << t << "*>(in[" << k << "])[0];\n";
+      } else {
+        s << "  const " << t << "* __restrict " << v << "_p = static_cast<const " << t << "*>(in[" << k << "]);\n";
+      }
+      names[ext_[k].id()] = v;
+    }
+    for (size_t j = 0; j < outs_.size(); ++j) {
+      const char* t = ctype(outs_[j].dtype());
+      s << "  " << t << "* __restrict out" << j << " = static_cast<" << t << "*>(out[" << j << "]);\n";
+    }
+    s << "  for (int64_t i = 0; i < n; ++i) {\n";
+    for (size_t k = 0; k < ext_.size(); ++k)
+      if (pattern[k] == 'v')
+        s << "    const " << ctype(ext_[k].dtype()) << " in" << k << " = in" << k << "_p[i];\n";
+    int t = 0;
+    for (auto& node : nodes_) {
+      std::vector<std::string> args;
+      for (auto& in : node.inputs()) {
+        auto it = names.find(in.id());
+        if (it == names.end()) return "";
+        args.push_back(it->second);
+      }
+      Dtype in_t = node.inputs().back().dtype();
+      std::string e = expression(node.primitive().name(), args, in_t, node.dtype());
+      if (e.empty()) return "";
+      std::string v = "t" + std::to_string(t++);
+      s << "    const " << ctype(node.dtype()) << " " << v << " = static_cast<" << ctype(node.dtype())
+        << ">(" << e << ");\n";
+      names[node.id()] = v;
+    }
+    for (size_t j = 0; j < outs_.size(); ++j) s << "    out" << j << "[i] = " << names.at(outs_[j].id()) << ";\n";
+    s << "  }\n}\n";
+    return s.str();
+  }
+
+  Arrays ext_, nodes_, outs_;
+  std::mutex m_;
+  std::unordered_map<std::string, KernelFn> kernels_;
+};
+
+}  // namespace
+
+std::string kernel_cache_dir() {
+  std::string base;
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) base = x;
+  else if (const char* h = std::getenv("HOME"); h && *h) base = std::string(h) + "/.cache";
+  else base = "/tmp";
+  std::string dir = base + "/ember";
+  ::mkdir(base.c_str(), 0755);
+  ::mkdir(dir.c_str(), 0755);
+  return dir;
+}
+
+void fuse_elementwise(Arrays& tape, Arrays& outputs) {
+  // Group of each fusable node, grown greedily in tape order. A node joins (and merges)
+  // the groups of its same-shaped fusable inputs when that cannot create a cycle: every
+  // outside input of the merged group must be older than the group's first node.
+  std::unordered_map<const void*, int> group_of;
+  std::unordered_map<const void*, size_t> index;
+  for (size_t i = 0; i < tape.size(); ++i) index[tape[i].id()] = i;
+  std::vector<Arrays> groups;
+  std::vector<size_t> group_start;
+  std::vector<long> group_max_ext;  // newest outside input of each group (-1: none)
+  auto idx_of = [&](const array& a) -> long {
+    auto it = index.find(a.id());
+    return it == index.end() ? -1 : (long)it->second;
+  };
+  for (size_t i = 0; i < tape.size(); ++i) {
+    const array& node = tape[i];
+    if (!fusable(node)) continue;
+    std::vector<int> cands;
+    for (auto& in : node.inputs()) {
+      auto it = group_of.find(in.id());
+      if (it != group_of.end() && in.shape() == node.shape() &&
+          std::find(cands.begin(), cands.end(), it->second) == cands.end())
+        cands.push_back(it->second);
+    }
+    bool ok = !cands.empty();
+    size_t start = i;
+    long max_ext = -1;
+    for (int g : cands) {
+      start = std::min(start, group_start[g]);
+      max_ext = std::max(max_ext, group_max_ext[g]);
+    }
+    for (auto& in : node.inputs()) {
+      auto it = group_of.find(in.id());
+      if (it != group_of.end() && std::find(cands.begin(), cands.end(), it->second) != cands.end()) continue;
+      max_ext = std::max(max_ext, idx_of(in));
+    }
+    if (ok && max_ext >= (long)start) ok = false;
+    int g;
+    if (ok) {
+      g = cands[0];
+      for (size_t k = 1; k < cands.size(); ++k) {
+        for (auto& m : groups[cands[k]]) {
+          group_of[m.id()] = g;
+          groups[g].push_back(m);
+        }
+        groups[cands[k]].clear();
+      }
+      group_start[g] = start;
+      group_max_ext[g] = max_ext;
+    } else {
+      g = (int)groups.size();
+      groups.emplace_back();
+      group_start.push_back(i);
+      long me = -1;
+      for (auto& in : node.inputs()) me = std::max(me, idx_of(in));
+      group_max_ext.push_back(me);
+    }
+    groups[g].push_back(node);
+    group_of[node.id()] = g;
+  }
+  // Members in tape order (merges appended them out of order).
+  for (auto& grp : groups)
+    std::sort(grp.begin(), grp.end(), [&](const array& a, const array& b) { return index[a.id()] < index[b.id()]; });
+  // Uses of each node outside its group.
+  std::unordered_set<const void*> used_outside;
+  for (auto& node : tape)
+    for (auto& in : node.inputs()) {
+      auto a = group_of.find(in.id());
+      auto b = group_of.find(node.id());
+      if (a != group_of.end() && (b == group_of.end() || a->second != b->second)) used_outside.insert(in.id());
+    }
+  for (auto& o : outputs) used_outside.insert(o.id());
+
+  // Rebuild the tape in order. A fused node stands where its group's first member
+  // stood: the joining rule keeps every outside input of a group older than that.
+  std::unordered_map<const void*, array> map;
+  auto get = [&](const array& a) -> array {
+    auto it = map.find(a.id());
+    return it != map.end() ? it->second : a;
+  };
+  auto rebuild = [&](const array& node, const Arrays& ins, std::shared_ptr<Primitive> prim) {
+    Arrays outs = node.outputs();
+    std::vector<Shape> shapes;
+    std::vector<Dtype> dtypes;
+    for (auto& o : outs) {
+      shapes.push_back(o.shape());
+      dtypes.push_back(o.dtype());
+    }
+    Arrays nn = array::make_arrays(shapes, dtypes, std::move(prim), ins);
+    for (size_t k = 0; k < outs.size(); ++k) map[outs[k].id()] = nn[k];
+    return nn[0];
+  };
+  std::vector<char> fused_group(groups.size(), 0);
+  Arrays new_tape;
+  bool any = false;
+  for (auto& node : tape) {
+    auto g = group_of.find(node.id());
+    if (g != group_of.end() && groups[g->second].size() >= 2) {
+      auto& nodes = groups[g->second];
+      if (node.id() != nodes.front().id()) {
+        if (fused_group[g->second]) continue;
+      } else {
+        std::unordered_set<const void*> inside;
+        for (auto& n : nodes) inside.insert(n.id());
+        Arrays ext, outs;
+        std::unordered_set<const void*> seen_ext;
+        for (auto& n : nodes)
+          for (auto& in : n.inputs())
+            if (!inside.count(in.id()) && seen_ext.insert(in.id()).second) ext.push_back(in);
+        for (auto& n : nodes)
+          if (used_outside.count(n.id())) outs.push_back(n);
+        if (!outs.empty()) {
+          Arrays ins;
+          for (auto& e : ext) ins.push_back(get(e));
+          std::vector<Shape> shapes;
+          std::vector<Dtype> dtypes;
+          for (auto& o : outs) {
+            shapes.push_back(o.shape());
+            dtypes.push_back(o.dtype());
+          }
+          auto prim = std::make_shared<Compiled>(node.primitive().stream(), ext, nodes, outs);
+          Arrays fused = array::make_arrays(shapes, dtypes, prim, ins);
+          for (size_t k = 0; k < outs.size(); ++k) map[outs[k].id()] = fused[k];
+          new_tape.push_back(fused[0]);
+          fused_group[g->second] = 1;
+          any = true;
+          continue;
+        }
+      }
+    }
+    Arrays ins;
+    bool changed = false;
+    for (auto& in : node.inputs()) {
+      ins.push_back(get(in));
+      changed |= ins.back().id() != in.id();
+    }
+    new_tape.push_back(changed ? rebuild(node, ins, node.primitive_ptr()) : node);
+  }
+  if (!any) return;
+  for (auto& o : outputs) o = get(o);
+  tape = std::move(new_tape);
+}
+
+}  // namespace ember
