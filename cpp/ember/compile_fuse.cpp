@@ -238,8 +238,9 @@ class Compiled : public Primitive {
     return b;
   }
 
-  // The group as ordinary lazy nodes on new inputs.
-  Arrays expand(const Arrays& inputs) const {
+  // Walks the group's nodes on new inputs; make(node, inputs, shape) gives each value.
+  template <typename Make>
+  std::unordered_map<const void*, array> walk(const Arrays& inputs, Make make) const {
     std::unordered_map<const void*, array> env;
     for (size_t i = 0; i < ext_.size(); ++i) env.emplace(ext_[i].id(), inputs[i]);
     for (auto& n : nodes_) {
@@ -250,28 +251,27 @@ class Compiled : public Primitive {
       }
       Shape s;
       for (auto& x : ins) s = broadcast_shapes(s, x.shape());
-      env.emplace(n.id(), array(s, n.dtype(), n.primitive_ptr(), ins));
+      env.emplace(n.id(), make(n, ins, s));
     }
+    return env;
+  }
+
+  // The group as ordinary lazy nodes on new inputs.
+  Arrays expand(const Arrays& inputs) const {
+    auto env = walk(inputs, [](const array& n, const Arrays& ins, const Shape& s) {
+      return array(s, n.dtype(), n.primitive_ptr(), ins);
+    });
     Arrays r;
     for (auto& o : outs_) r.push_back(env.at(o.id()));
     return r;
   }
 
   void eval_unfused(const Arrays& inputs, Arrays& outputs) {
-    std::unordered_map<const void*, array> env;
-    for (size_t i = 0; i < ext_.size(); ++i) env.emplace(ext_[i].id(), inputs[i]);
-    for (auto& n : nodes_) {
-      Arrays ins;
-      for (auto& in : n.inputs()) {
-        auto it = env.find(in.id());
-        ins.push_back(it != env.end() ? it->second : in);
-      }
-      Shape s;
-      for (auto& x : ins) s = broadcast_shapes(s, x.shape());
+    auto env = walk(inputs, [](const array& n, const Arrays& ins, const Shape& s) {
       Arrays o{array(s, n.dtype(), nullptr, {})};
       n.primitive().eval_cpu(ins, o);
-      env.emplace(n.id(), o[0]);
-    }
+      return o[0];
+    });
     for (size_t j = 0; j < outs_.size(); ++j) {
       const array& v = env.at(outs_[j].id());
       if (v.shape() == outputs[j].shape()) outputs[j].copy_shared_buffer(v);

@@ -108,16 +108,21 @@ array std(const array& a, const std::vector<int>& axes, bool keepdims, int ddof,
 }
 array std(const array& a, bool keepdims, int ddof, S s) { return std(a, all_axes(a), keepdims, ddof, s); }
 
-// Moves `axes` to the end and flattens them into one axis.
-static array to_last_axis(const array& a, const std::vector<int>& axes, S s) {
+// The permutation that moves the (sorted) `axes` after all the others.
+static std::vector<int> axes_last_perm(int ndim, const std::vector<int>& axes) {
   std::vector<int> perm;
   size_t j = 0;
-  for (int i = 0; i < a.ndim(); ++i) {
+  for (int i = 0; i < ndim; ++i) {
     if (j < axes.size() && axes[j] == i) ++j;
     else perm.push_back(i);
   }
   perm.insert(perm.end(), axes.begin(), axes.end());
-  array t = transpose(a, perm, s);
+  return perm;
+}
+
+// Moves `axes` to the end and flattens them into one axis.
+static array to_last_axis(const array& a, const std::vector<int>& axes, S s) {
+  array t = transpose(a, axes_last_perm(a.ndim(), axes), s);
   Shape shape(t.shape().begin(), t.shape().end() - axes.size());
   shape.push_back(-1);
   if (t.size() == 0) {
@@ -181,13 +186,7 @@ array softmax(const array& a, const std::vector<int>& axes_in, bool precise, S s
   // Other axes: move them last, apply, move back.
   array flat = to_last_axis(x, axes, s);
   array r = make_node<Softmax>(flat.shape(), x.dtype(), {flat}, s, precise);
-  std::vector<int> perm;
-  size_t j = 0;
-  for (int i = 0; i < a.ndim(); ++i) {
-    if (j < axes.size() && axes[j] == i) ++j;
-    else perm.push_back(i);
-  }
-  perm.insert(perm.end(), axes.begin(), axes.end());
+  std::vector<int> perm = axes_last_perm(a.ndim(), axes);
   Shape tshape;
   for (int p : perm) tshape.push_back(a.shape()[p]);
   array t = reshape(r, tshape, s);
