@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <cstdlib>
 #include <cstring>
 
 #include "ember/array.h"
@@ -91,6 +92,37 @@ void for_each_row(const Shape& shape, const std::array<Strides, N>& strides, F&&
     run(0, (size_t)rows);
 }
 
+// A 2-D iteration where some operand's inner stride is large while its outer stride is
+// small (a transposed view): row-by-row loops would touch a new cache line per element.
+template <size_t N>
+bool transposed_2d(const Shape& shape, const std::array<Strides, N>& st) {
+  if (shape.size() != 2 || shape[0] < 16 || shape[1] < 16) return false;
+  for (size_t k = 0; k < N; ++k)
+    if (std::abs(st[k][1]) > 1 && std::abs(st[k][1]) > std::abs(st[k][0])) return true;
+  return false;
+}
+
+// Visits a 2-D index space in 32x32 tiles, calling f(offset_0, ..., offset_{N-1}).
+template <size_t N, typename F>
+void tiled_2d(const Shape& shape, const std::array<Strides, N>& st, F&& f) {
+  constexpr int64_t B = 32;
+  int64_t R = shape[0], C = shape[1];
+  int64_t row_tiles = (R + B - 1) / B;
+  parallel_for(row_tiles, std::max<int64_t>(1, kParallelGrain / (B * C)), [&](size_t tb, size_t te) {
+    for (int64_t t = (int64_t)tb; t < (int64_t)te; ++t) {
+      int64_t r0 = t * B, r1 = std::min(R, r0 + B);
+      for (int64_t c0 = 0; c0 < C; c0 += B) {
+        int64_t c1 = std::min(C, c0 + B);
+        for (int64_t i = r0; i < r1; ++i)
+          for (int64_t j = c0; j < c1; ++j) {
+            if constexpr (N == 2) f(i * st[0][0] + j * st[0][1], i * st[1][0] + j * st[1][1]);
+            else f(i * st[0][0] + j * st[0][1], i * st[1][0] + j * st[1][1], i * st[2][0] + j * st[2][1]);
+          }
+      }
+    }
+  });
+}
+
 // Parallel loop over [0, n) for flat kernels.
 template <typename F>
 void flat_for(size_t n, F&& f) {
@@ -174,6 +206,11 @@ void binary_kernel(const array& a, const array& b, array& out, Op op) {
   std::array<Strides, 3> st{bstrides(a, out), bstrides(b, out), out.strides()};
   collapse(shape, st);
   Out* po = out.data<Out>();
+  if (transposed_2d(shape, st)) {
+    // One operand walks columns: tiles keep both operands' cache lines in use.
+    tiled_2d(shape, st, [&](int64_t oa, int64_t ob, int64_t oo) { po[oo] = op(pa[oa], pb[ob]); });
+    return;
+  }
   for_each_row<3>(shape, st, [&](auto off, int64_t n, auto ist) {
     const T* x = pa + off[0];
     const T* y = pb + off[1];
@@ -201,6 +238,10 @@ void copy_general(const array& in, array& out) {
   collapse(shape, st);
   const In* src = in.data<In>();
   Out* dst = out.data<Out>();
+  if (transposed_2d(shape, st)) {
+    tiled_2d(shape, st, [&](int64_t oi, int64_t oo) { dst[oo] = cast_to<Out>(src[oi]); });
+    return;
+  }
   for_each_row<2>(shape, st, [&](auto off, int64_t n, auto ist) {
     const In* s = src + off[0];
     Out* d = dst + off[1];

@@ -109,6 +109,21 @@ void Matmul::eval_cpu(const std::vector<array>& in, array& out) {
     return;
   }
   MatView A = as_blas(a0), B = as_blas(b0);
+  // A batch of rows times one shared matrix (B broadcast over the batch) is one GEMM.
+  bool b_shared = true;
+  for (int d = 0; d < nd - 2; ++d) b_shared &= B.arr.strides()[d] == 0 || B.arr.shape()[d] == 1;
+  if (batches > 1 && b_shared && !A.trans && A.arr.flags().row_contiguous &&
+      (dt == float32 || dt == float64)) {
+    int64_t rows = batches * M;
+    auto tb1 = B.trans ? CblasTrans : CblasNoTrans;
+    if (dt == float32)
+      scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, tb1, rows, N, K, alpha_, A.arr.data<float>(), K,
+                        B.arr.data<float>(), B.ld, beta, out.data<float>(), N);
+    else
+      scipy_cblas_dgemm(CblasRowMajor, CblasNoTrans, tb1, rows, N, K, alpha_, A.arr.data<double>(), K,
+                        B.arr.data<double>(), B.ld, beta, out.data<double>(), N);
+    return;
+  }
   auto ta = A.trans ? CblasTrans : CblasNoTrans;
   auto tb = B.trans ? CblasTrans : CblasNoTrans;
   for (int64_t bi = 0; bi < batches; ++bi) {
