@@ -38,6 +38,22 @@ class StreamWorker {
     std::unique_lock<std::mutex> lk(m_);
     idle_cv_.wait(lk, [&] { return outstanding_ == 0; });
   }
+  // Runs `f` on the calling thread if the stream has nothing queued: a synchronous eval
+  // then costs no thread hand-off. Work queued meanwhile runs after it, in order.
+  bool try_run_inline(const std::function<void()>& f) {
+    {
+      std::lock_guard<std::mutex> lk(m_);
+      if (outstanding_ != 0) return false;
+      ++outstanding_;
+    }
+    {
+      std::lock_guard<std::mutex> ex(exec_m_);
+      f();
+    }
+    std::lock_guard<std::mutex> lk(m_);
+    if (--outstanding_ == 0) idle_cv_.notify_all();
+    return true;
+  }
 
  private:
   void loop() {
@@ -50,15 +66,18 @@ class StreamWorker {
         f = std::move(q_.front());
         q_.pop_front();
       }
-      f();
-      f = nullptr;  // release the task's arrays before the next one runs
+      {
+        std::lock_guard<std::mutex> ex(exec_m_);
+        f();
+        f = nullptr;  // release the task's arrays before the next one runs
+      }
       {
         std::lock_guard<std::mutex> lk(m_);
         if (--outstanding_ == 0) idle_cv_.notify_all();
       }
     }
   }
-  std::mutex m_;
+  std::mutex m_, exec_m_;
   std::condition_variable cv_, idle_cv_;
   std::deque<std::function<void()>> q_;
   size_t outstanding_ = 0;
@@ -190,7 +209,7 @@ std::vector<array> order_by_depth(std::vector<array>& tape, const std::vector<ar
   return ordered;
 }
 
-void schedule(std::vector<array>& outputs) {
+void schedule(std::vector<array>& outputs, bool sync) {
   // Iterative post-order walk over unscheduled nodes.
   std::vector<array> tape;
   bool branching = false;
@@ -229,6 +248,20 @@ void schedule(std::vector<array>& outputs) {
   for (auto& a : tape) {
     for (auto& o : a.outputs()) o.set_status(array::Status::scheduled);
   }
+  if (sync && !tape.empty()) {
+    Stream s = tape[0].primitive().stream();
+    bool one_stream = true;
+    for (auto& a : tape) one_stream &= a.primitive().stream() == s;
+    if (one_stream) {
+      auto run_all = [&tape]() {
+        for (auto& a : tape) {
+          array node = std::move(a);
+          run_node(std::move(node));
+        }
+      };
+      if (worker(s).try_run_inline(run_all)) return;
+    }
+  }
   // Consecutive nodes on one stream go to its worker as one task.
   size_t i = 0;
   while (i < tape.size()) {
@@ -260,10 +293,10 @@ void enqueue(const Stream& s, std::function<void()> task) { worker(s).push(std::
 
 }  // namespace scheduler
 
-void async_eval(std::vector<array> outputs) { schedule(outputs); }
+void async_eval(std::vector<array> outputs) { schedule(outputs, false); }
 
 void eval(std::vector<array> outputs) {
-  schedule(outputs);
+  schedule(outputs, true);
   for (auto& o : outputs) {
     scheduler::wait_for(o);
     if (o.error()) std::rethrow_exception(o.error());
