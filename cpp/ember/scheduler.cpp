@@ -289,7 +289,6 @@ void wait_for(const array& a) {
   waiters.fetch_sub(1);
 }
 
-void enqueue(const Stream& s, std::function<void()> task) { worker(s).push(std::move(task)); }
 
 }  // namespace scheduler
 

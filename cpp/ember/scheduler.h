@@ -20,7 +20,6 @@ void eval(const Arrays&... outputs) {
 namespace scheduler {
 // Waits until `a` has been computed (or failed) on its stream.
 void wait_for(const array& a);
-void enqueue(const Stream& s, std::function<void()> task);
 }  // namespace scheduler
 
 }  // namespace ember

@@ -104,6 +104,20 @@ Arrays make_tracers(const Arrays& primals) {
   return tr;
 }
 
+// Each `given[i]` must have the shape of `expected[i]`, and there must be as many.
+void check_matching(const char* op, const char* exp_name, const Arrays& expected, const char* given_name,
+                    const Arrays& given) {
+  if (given.size() != expected.size())
+    throw std::invalid_argument(std::string("[") + op + "] Number of " + exp_name + " (" +
+                                std::to_string(expected.size()) + ") does not match number of " +
+                                given_name + " (" + std::to_string(given.size()) + ").");
+  for (size_t i = 0; i < expected.size(); ++i)
+    if (given[i].shape() != expected[i].shape())
+      throw std::invalid_argument(std::string("[") + op + "] " + exp_name + " " + std::to_string(i) +
+                                  " has shape " + shape_str(expected[i].shape()) + " but its " +
+                                  given_name + " has shape " + shape_str(given[i].shape()) + ".");
+}
+
 void check_arrays(const Arrays& xs, const char* what) {
   for (auto& x : xs)
     if (!x.valid()) throw std::invalid_argument(std::string(what) + " must be arrays.");
@@ -119,15 +133,7 @@ std::pair<Arrays, Arrays> vjp(const Fn& fun, const Arrays& primals, const Arrays
   Arrays tracers = make_tracers(primals);
   Arrays outputs = fun(tracers);
   check_arrays(outputs, "[vjp] The function's outputs");
-  if (cotangents.size() != outputs.size())
-    throw std::invalid_argument("[vjp] Number of outputs (" + std::to_string(outputs.size()) +
-                                ") does not match number of cotangents (" +
-                                std::to_string(cotangents.size()) + ").");
-  for (size_t i = 0; i < outputs.size(); ++i)
-    if (cotangents[i].shape() != outputs[i].shape())
-      throw std::invalid_argument("[vjp] Output " + std::to_string(i) + " has shape " +
-                                  shape_str(outputs[i].shape()) + " but its cotangent has shape " +
-                                  shape_str(cotangents[i].shape()) + ".");
+  check_matching("vjp", "outputs", outputs, "cotangents", cotangents);
   Ids sources, depends;
   for (auto& t : tracers) sources.insert(t.id());
   Arrays tape = dependent_tape(outputs, sources, depends, true);
@@ -191,15 +197,7 @@ std::pair<array, array> vjp(const UnaryFn& fun, const array& primal, const array
 std::pair<Arrays, Arrays> jvp(const Fn& fun, const Arrays& primals, const Arrays& tangents) {
   DepthGuard guard;
   check_arrays(primals, "[jvp] primals");
-  if (primals.size() != tangents.size())
-    throw std::invalid_argument("[jvp] Number of tangents (" + std::to_string(tangents.size()) +
-                                ") does not match number of primals (" +
-                                std::to_string(primals.size()) + ").");
-  for (size_t i = 0; i < primals.size(); ++i)
-    if (primals[i].shape() != tangents[i].shape())
-      throw std::invalid_argument("[jvp] Primal " + std::to_string(i) + " has shape " +
-                                  shape_str(primals[i].shape()) + " but its tangent has shape " +
-                                  shape_str(tangents[i].shape()) + ".");
+  check_matching("jvp", "primals", primals, "tangents", tangents);
   Arrays tracers = make_tracers(primals);
   Arrays outputs = fun(tracers);
   check_arrays(outputs, "[jvp] The function's outputs");

@@ -182,4 +182,3 @@ void init_random(py::module_& parent) {
   }, "x"_a, "axis"_a = 0, "key"_a = none, py::kw_only(), "stream"_a = none);
 }
 
-void init_memory(py::module_&) {}

@@ -29,7 +29,6 @@ PYBIND11_MODULE(core, m) {
   init_device(m);
   init_ops(m);
   init_random(m);
-  init_memory(m);
   init_transforms(m);
   init_compile(m);
 }

@@ -54,7 +54,6 @@ void init_array(py::module_& m);
 void init_ops(py::module_& m);
 void init_device(py::module_& m);
 void init_random(py::module_& m);
-void init_memory(py::module_& m);
 void init_transforms(py::module_& m);
 void init_compile(py::module_& m);
 void init_indexing(py::class_<array>& cls);

@@ -28,14 +28,6 @@ array bcast(const array& a, const Shape& shape, S s) {
   return a.ndim() == 0 ? a : broadcast_to(a, shape, s);
 }
 
-template <typename P>
-array binary(const array& a, const array& b, Dtype compute, Dtype out, S s) {
-  Shape shape = broadcast_shapes(a.shape(), b.shape());
-  array x = bcast(astype(a, compute, s), shape, s);
-  array y = bcast(astype(b, compute, s), shape, s);
-  return make_node<P>(std::move(shape), out, {x, y}, s);
-}
-
 Shape checked_broadcast(const array& a, const array& b, const char* op) {
   try {
     return broadcast_shapes(a.shape(), b.shape());
@@ -45,33 +37,39 @@ Shape checked_broadcast(const array& a, const array& b, const char* op) {
   }
 }
 
+// Checks and broadcasts the operands (once), converts them and builds the node.
+template <typename P>
+array binary(const array& a, const array& b, Dtype compute, Dtype out, const char* op, S s) {
+  Shape shape = checked_broadcast(a, b, op);
+  array x = bcast(astype(a, compute, s), shape, s);
+  array y = bcast(astype(b, compute, s), shape, s);
+  return make_node<P>(std::move(shape), out, {x, y}, s);
+}
+
+
 template <typename P>
 array arith(const array& a, const array& b, const char* op, S s) {
-  checked_broadcast(a, b, op);
   Dtype t = promote_types(a.dtype(), b.dtype());
-  return binary<P>(a, b, t, t, s);
+  return binary<P>(a, b, t, t, op, s);
 }
 template <typename P>
 array arith_float(const array& a, const array& b, const char* op, S s) {
-  checked_broadcast(a, b, op);
   Dtype t = promote_types(a.dtype(), b.dtype());
   if (!is_inexact(t)) t = float32;
-  return binary<P>(a, b, t, t, s);
+  return binary<P>(a, b, t, t, op, s);
 }
 template <typename P>
 array compare(const array& a, const array& b, const char* op, S s) {
-  checked_broadcast(a, b, op);
   Dtype t = promote_types(a.dtype(), b.dtype());
-  return binary<P>(a, b, t, bool_, s);
+  return binary<P>(a, b, t, bool_, op, s);
 }
 template <typename P>
 array bitwise(const array& a, const array& b, const char* op, S s) {
-  checked_broadcast(a, b, op);
   Dtype t = promote_types(a.dtype(), b.dtype());
   if (!is_integral(t) && t != bool_)
     op_error(op, std::string("Bitwise operations require integer or boolean inputs, got ") +
                      dtype_name(t) + ".");
-  return binary<P>(a, b, t, t, s);
+  return binary<P>(a, b, t, t, op, s);
 }
 
 }  // namespace
@@ -190,12 +188,10 @@ array greater_equal(const array& a, const array& b, S s) {
   return compare<GreaterEqual>(a, b, "greater_equal", s);
 }
 array logical_and(const array& a, const array& b, S s) {
-  checked_broadcast(a, b, "logical_and");
-  return binary<LogicalAnd>(a, b, bool_, bool_, s);
+  return binary<LogicalAnd>(a, b, bool_, bool_, "logical_and", s);
 }
 array logical_or(const array& a, const array& b, S s) {
-  checked_broadcast(a, b, "logical_or");
-  return binary<LogicalOr>(a, b, bool_, bool_, s);
+  return binary<LogicalOr>(a, b, bool_, bool_, "logical_or", s);
 }
 array bitwise_and(const array& a, const array& b, S s) {
   return bitwise<BitwiseAnd>(a, b, "bitwise_and", s);

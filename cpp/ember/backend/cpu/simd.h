@@ -11,8 +11,4 @@ using Fn = void (*)(const float*, float*, size_t);
 // The best implementation of `op` for this CPU.
 Fn get(Op op);
 
-// Scalar reference versions, used by the strided paths and tests.
-float exp(float x);
-float log(float x);
-
 }  // namespace ember::simd

@@ -55,15 +55,4 @@ const Table& table() {
 
 Fn get(Op op) { return table().fns[(int)op]; }
 
-float exp(float x) {
-  float y;
-  get(Op::Exp)(&x, &y, 1);
-  return y;
-}
-float log(float x) {
-  float y;
-  get(Op::Log)(&x, &y, 1);
-  return y;
-}
-
 }  // namespace ember::simd
