@@ -465,9 +465,11 @@ def test_sum_integer_accumulation_width():
 @pytest.mark.parametrize("n", [3, 17, 40, 5000, 300_001])
 @pytest.mark.parametrize("pos", ["first", "middle", "last"])
 @pytest.mark.parametrize("op", ["max", "min"])
-def test_max_min_nan_propagation(op, pos, n):
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_max_min_nan_propagation(op, pos, n, dt):
     rng = np.random.default_rng(38)
-    xn = rng.standard_normal(n).astype(np.float32)
+    xn = rng.standard_normal(n).astype(dt)
+    assert getattr(mx, op)(A(xn)).item() == getattr(np, op)(xn)
     idx = {"first": 0, "middle": n // 2, "last": n - 1}[pos]
     xn[idx] = np.nan
     out = getattr(mx, op)(A(xn))
@@ -1035,3 +1037,20 @@ def test_complex_sum_prod_mean():
     w = (np.exp(1j * rng.uniform(-1, 1, 20))).astype(np.complex64)
     check(mx.prod(A(w)), np.prod(w.astype(np.complex128)), "complex64")
     check(mx.cumsum(A(z), axis=1), np.cumsum(zc, axis=1), "complex64", rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("n", [5, 64, 1000])
+def test_logsumexp_softmax_long_rows_special(n):
+    """Rows long enough for the vector paths, with NaN and infinities placed inside."""
+    rng = np.random.default_rng(40)
+    xn = rng.standard_normal((4, n)).astype(np.float32)
+    xn[0, n // 2] = np.nan
+    xn[1, :] = -np.inf
+    xn[1, n - 1] = np.nan
+    xn[2, :] = -np.inf
+    xn[3, n // 3] = np.inf
+    lse = np.array(mx.logsumexp(A(xn), axis=1))
+    assert np.isnan(lse[0]) and np.isnan(lse[1])
+    assert lse[2] == -np.inf and lse[3] == np.inf
+    sm = np.array(mx.softmax(A(xn), axis=1))
+    assert np.isnan(sm[0]).all() and np.isnan(sm[1]).all()

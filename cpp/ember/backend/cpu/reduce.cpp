@@ -1,6 +1,7 @@
 // Reductions, arg-reductions, scans, softmax and logsumexp.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <memory>
 
@@ -48,7 +49,8 @@ struct ProdOp {
   template <typename A>
   static A init() { return A(1); }
 };
-// NaN on either side wins.
+// NaN on either side wins. `pick` is the NaN-blind choice that vectorises; the
+// contiguous reduction tracks NaN beside it.
 struct MaxOp {
   template <typename A>
   A operator()(A a, A b) const {
@@ -56,6 +58,8 @@ struct MaxOp {
     else if constexpr (std::is_floating_point_v<A>) return (a > b || a != a) ? a : b;
     else return a > b ? a : b;
   }
+  template <typename A>
+  static A pick(A v, A acc) { return v > acc ? v : acc; }
   template <typename A>
   static A init() { return Limits<A>::lowest(); }
 };
@@ -66,6 +70,8 @@ struct MinOp {
     else if constexpr (std::is_floating_point_v<A>) return (a < b || a != a) ? a : b;
     else return a < b ? a : b;
   }
+  template <typename A>
+  static A pick(A v, A acc) { return v < acc ? v : acc; }
   template <typename A>
   static A init() { return Limits<A>::max(); }
 };
@@ -82,26 +88,83 @@ struct OrOp {
   static A init() { return A(false); }
 };
 
-// Reduce n contiguous values: 16 independent lanes per block, blocks combined wide.
+// Max (or min) of n contiguous float or double values, written with vector types
+// because compilers do not vectorise a select-based reduction of floats. NaN is
+// ignored in the result and reported through *nan.
+template <typename F, bool Max>
+F vec_extremum(const F* x, int64_t n, bool* nan) {
+  using I = std::conditional_t<sizeof(F) == 4, int32_t, int64_t>;
+  typedef F V __attribute__((vector_size(32)));
+  typedef I M __attribute__((vector_size(32)));
+  constexpr int W = 32 / sizeof(F);
+  const F init = Max ? -std::numeric_limits<F>::infinity() : std::numeric_limits<F>::infinity();
+  V acc[4];
+  for (auto& a : acc) a = V{} + init;
+  M bad = M{};
+  int64_t i = 0;
+  for (; i + 4 * W <= n; i += 4 * W)
+    for (int k = 0; k < 4; ++k) {
+      V v;
+      std::memcpy(&v, x + i + k * W, sizeof(V));
+      M take = Max ? (v > acc[k]) : (v < acc[k]);
+      acc[k] = (V)((take & (M)v) | (~take & (M)acc[k]));
+      bad |= (v != v);
+    }
+  F r = init;
+  bool any = false;
+  for (int k = 0; k < 4; ++k)
+    for (int l = 0; l < W; ++l) {
+      r = (Max ? acc[k][l] > r : acc[k][l] < r) ? acc[k][l] : r;
+      any |= bad[l] != 0;
+    }
+  for (; i < n; ++i) {
+    r = (Max ? x[i] > r : x[i] < r) ? x[i] : r;
+    any |= x[i] != x[i];
+  }
+  if (nan) *nan = any;
+  return r;
+}
+
+// Floating max/min of n contiguous values, NaN winning.
+template <typename T, typename Acc, typename Op>
+Acc extremum_contiguous(const T* x, int64_t n, Op op) {
+  if constexpr (std::is_same_v<T, Acc>) {
+    bool nan = false;
+    Acc r = vec_extremum<Acc, std::is_same_v<Op, MaxOp>>(x, n, &nan);
+    return nan ? std::numeric_limits<Acc>::quiet_NaN() : r;
+  } else {
+    Acc r = Op::template init<Acc>();
+    for (int64_t i = 0; i < n; ++i) r = op(r, static_cast<Acc>(x[i]));
+    return r;
+  }
+}
+
+// Reduce n contiguous values: independent lanes per block (32 for float sums, which
+// are bound by the add latency), blocks combined wide.
 template <typename T, typename Acc, typename Op>
 Acc reduce_contiguous(const T* x, int64_t n, Op op) {
-  constexpr int L = 16;
-  constexpr int64_t B = 4096;
-  using W = wide_t<Acc>;
-  W total = Op::template init<W>();
-  for (int64_t b0 = 0; b0 < n; b0 += B) {
-    int64_t b1 = std::min(n, b0 + B);
-    Acc lanes[L];
-    for (int l = 0; l < L; ++l) lanes[l] = Op::template init<Acc>();
-    int64_t i = b0;
-    for (; i + L <= b1; i += L)
-      for (int l = 0; l < L; ++l) lanes[l] = op(lanes[l], static_cast<Acc>(x[i + l]));
-    Acc r = Op::template init<Acc>();
-    for (int l = 0; l < L; ++l) r = op(r, lanes[l]);
-    for (; i < b1; ++i) r = op(r, static_cast<Acc>(x[i]));
-    total = op(total, static_cast<W>(r));
+  if constexpr ((std::is_same_v<Op, MaxOp> || std::is_same_v<Op, MinOp>) &&
+                std::is_floating_point_v<Acc>) {
+    return extremum_contiguous<T, Acc>(x, n, op);
+  } else {
+    constexpr int L = std::is_same_v<Acc, float> && std::is_same_v<Op, SumOp> ? 32 : 16;
+    constexpr int64_t B = 4096;
+    using W = wide_t<Acc>;
+    W total = Op::template init<W>();
+    for (int64_t b0 = 0; b0 < n; b0 += B) {
+      int64_t b1 = std::min(n, b0 + B);
+      Acc lanes[L];
+      for (int l = 0; l < L; ++l) lanes[l] = Op::template init<Acc>();
+      int64_t i = b0;
+      for (; i + L <= b1; i += L)
+        for (int l = 0; l < L; ++l) lanes[l] = op(lanes[l], static_cast<Acc>(x[i + l]));
+      Acc r = Op::template init<Acc>();
+      for (int l = 0; l < L; ++l) r = op(r, lanes[l]);
+      for (; i < b1; ++i) r = op(r, static_cast<Acc>(x[i]));
+      total = op(total, static_cast<W>(r));
+    }
+    return static_cast<Acc>(total);
   }
-  return static_cast<Acc>(total);
 }
 
 // (outer, R, inner) -> (outer, inner), row-contiguous in and out.
@@ -348,10 +411,15 @@ inline float exp_shift_sum(const float* x, float* e, int64_t n, float m) {
   return s;
 }
 
-inline float row_max(const float* x, int64_t n) {
-  float m = -INFINITY;
-  for (int64_t i = 0; i < n; ++i) m = (x[i] > m || x[i] != x[i]) ? x[i] : m;
-  return m;
+// Largest value of a row, NaN ignored. Softmax needs no NaN check: a NaN still
+// reaches every output through x - m and the sum.
+inline float row_max(const float* x, int64_t n) { return vec_extremum<float, true>(x, n, nullptr); }
+
+// As row_max, but NaN wins, for results that are not formed from x - m.
+inline float row_max_nan(const float* x, int64_t n) {
+  bool nan = false;
+  float m = vec_extremum<float, true>(x, n, &nan);
+  return nan ? NAN : m;
 }
 
 }  // namespace
@@ -414,7 +482,7 @@ void LogSumExp::eval_cpu(const std::vector<array>& in, array& out) {
         po[r] = m + std::log(s);
       } else {
         for (int64_t i = 0; i < n; ++i) buf[i] = static_cast<float>(x[i]);
-        float m = row_max(buf, n);
+        float m = row_max_nan(buf, n);
         if (std::isinf(m) || std::isnan(m)) {
           po[r] = T(m);
           return;

@@ -35,15 +35,24 @@ void log10_f32(const float* in, float* out, size_t n) {
 void log1p_f32(const float* in, float* out, size_t n) {
   for (size_t i = 0; i < n; ++i) out[i] = em_log1p(in[i]);
 }
-void sin_f32(const float* in, float* out, size_t n) {
-  for (size_t i = 0; i < n; ++i) out[i] = sin1(in[i]);
+// Huge or non-finite arguments are rare: one vectorised test finds whether a span has
+// any, and only then are they redone by the library function.
+template <typename Fast, typename Slow>
+void trig(const float* in, float* out, size_t n, Fast fast, Slow slow) {
+  int big = 0;
+  for (size_t i = 0; i < n; ++i) {
+    out[i] = fast(in[i]);
+    big |= !(std::fabs(in[i]) < kTrigBig);
+  }
+  if (!big) return;
   for (size_t i = 0; i < n; ++i)
-    if (!(std::fabs(in[i]) < kTrigBig)) out[i] = std::sin(in[i]);
+    if (!(std::fabs(in[i]) < kTrigBig)) out[i] = slow(in[i]);
+}
+void sin_f32(const float* in, float* out, size_t n) {
+  trig(in, out, n, [](float x) { return sin1(x); }, [](float x) { return std::sin(x); });
 }
 void cos_f32(const float* in, float* out, size_t n) {
-  for (size_t i = 0; i < n; ++i) out[i] = cos1(in[i]);
-  for (size_t i = 0; i < n; ++i)
-    if (!(std::fabs(in[i]) < kTrigBig)) out[i] = std::cos(in[i]);
+  trig(in, out, n, [](float x) { return cos1(x); }, [](float x) { return std::cos(x); });
 }
 void tanh_f32(const float* in, float* out, size_t n) {
   for (size_t i = 0; i < n; ++i) out[i] = em_tanh(in[i]);
