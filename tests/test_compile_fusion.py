@@ -113,3 +113,25 @@ def test_fallback_without_compiler(tmp_path):
     out = _run(CODE, env)
     assert out.stdout.strip() == "ok", out.stderr
     assert not [p for p in os.listdir(tmp_path / "ember") if p.endswith(".so")]
+
+
+@pytest.mark.parametrize("dtype", [mx.float32, mx.float64])
+def test_power_by_scalar_in_fused_kernels(dtype):
+    """Constant and argument exponents: small integers and +-1/2 are built into the
+    kernel by value, others use pow; a new exponent value gives correct results."""
+    rng = np.random.default_rng(9)
+    xn = rng.uniform(-3, 3, 5000)
+    xn[:6] = [0.0, -0.0, np.inf, -np.inf, np.nan, -1.0]
+    x = mx.array(xn, dtype=dtype)
+    f = mx.compile(lambda a: a ** 3 + 0.5 * a ** -2 + mx.abs(a) ** 0.5 - a ** 2.5)
+    with np.errstate(all="ignore"):
+        x64 = np.array(x).astype(np.float64)
+        p = lambda e: np.power(x64, np.full_like(x64, e))
+        ref = p(3) + 0.5 * p(-2) + np.abs(x64) ** 0.5 - p(2.5)
+    np.testing.assert_allclose(np.array(f(x)), ref, rtol=1e-5, equal_nan=True)
+    g = mx.compile(lambda a, e: (a + 1.0) ** e * 2.0)
+    for e in [2.0, -1.0, 0.5, 3.0, 1.7, -0.5, 4.0]:
+        with np.errstate(all="ignore"):
+            r = np.power(x64 + 1.0, np.full_like(x64, e)) * 2.0
+        got = np.array(g(x, mx.array(e, dtype=dtype)))
+        np.testing.assert_allclose(got, r, rtol=1e-5, equal_nan=True, err_msg=str(e))

@@ -1692,3 +1692,24 @@ def test_chained_expressions_and_buffer_reuse():
                       np.arange(10) ** 2 + np.arange(10),
                       -(np.arange(10) ** 2 + np.arange(10))), "int32")
     np.testing.assert_array_equal(np.array(x), np.arange(10))
+
+
+@pytest.mark.parametrize("name", ["float32", "float64", "float16", "bfloat16"])
+@pytest.mark.parametrize("e", [-4, -3, -2, -1, 0, 1, 2, 3, 4, 0.5, -0.5, 2.5, -1.5])
+def test_power_scalar_exponent(name, e):
+    """x ** e with one exponent for all elements (fast paths for small integers and
+    +-1/2) keeps pow's values and special cases."""
+    rng = np.random.default_rng(12)
+    body = rng.uniform(-5, 5, 1000)
+    special = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1.0, -1.0, 1e-30, -1e-30, 3e18, -3e18])
+    xn = np.concatenate([body, special]).astype(np.float32)
+    x = make(xn, name)
+    out = x ** e
+    with np.errstate(all="ignore"):
+        # an exponent array keeps numpy off its sqrt shortcut: C pow semantics, as MLX
+        x64 = to_np(x).astype(np.float64)
+        ref = np.power(x64, np.full_like(x64, float(e)))
+    check(out, ref, name, signed_zero=True)
+    # a broadcast 0-d exponent array and a strided base give the same values
+    out2 = mx.power(x[::-1], mx.array(e, dtype=x.dtype))
+    check(out2, ref[::-1], name, signed_zero=True)

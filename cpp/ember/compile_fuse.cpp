@@ -26,6 +26,10 @@ extern const char* const kMathSource;
 
 namespace {
 
+namespace jit_math {
+#include "ember/backend/cpu/simd_math_impl.h"
+}  // namespace jit_math
+
 using Arrays = std::vector<array>;
 using KernelFn = void (*)(const void* const*, void* const*, int64_t);
 
@@ -300,7 +304,23 @@ class Compiled : public Primitive {
         pattern += 'v';
       }
     }
-    KernelFn fn = kernel_for(pattern);
+    // Scalar exponents of Power that have a multiplication form are built into the kernel.
+    std::vector<double> expo(ext_.size(), NAN);
+    std::string key = pattern;
+    for (auto& node : nodes_) {
+      if (std::string(node.primitive().name()) != "Power" || !is_floating_point(node.dtype())) continue;
+      for (size_t k = 0; k < ext_.size(); ++k) {
+        if (pattern[k] != 's' || ext_[k].id() != node.inputs()[1].id()) continue;
+        const array& x = inputs[k];
+        double v = x.dtype() == float32 ? (double)x.data<float>()[0]
+                 : x.dtype() == float64 ? x.data<double>()[0] : NAN;
+        if (jit_math::em_pow_kind(v) != 0 && std::isnan(expo[k])) {
+          expo[k] = v;
+          key += "|" + std::to_string(k) + "^" + std::to_string(v);
+        }
+      }
+    }
+    KernelFn fn = kernel_for(key, pattern, expo);
     if (!fn) return false;
     std::vector<const void*> in_ptrs;
     for (auto& x : ins) in_ptrs.push_back(x.raw_ptr());
@@ -320,20 +340,22 @@ class Compiled : public Primitive {
     return true;
   }
 
-  KernelFn kernel_for(const std::string& pattern) {
+  KernelFn kernel_for(const std::string& key, const std::string& pattern, const std::vector<double>& expo) {
     {
       std::lock_guard<std::mutex> lk(m_);
-      auto it = kernels_.find(pattern);
+      auto it = kernels_.find(key);
       if (it != kernels_.end()) return it->second;
     }
-    std::string src = source(pattern);
+    std::string src = source(pattern, expo);
     KernelFn fn = src.empty() ? nullptr : load_kernel(src);
     std::lock_guard<std::mutex> lk(m_);
-    kernels_[pattern] = fn;
+    kernels_[key] = fn;
     return fn;
   }
 
-  std::string source(const std::string& pattern) const {
+  // `expo[k]`: the value of scalar input k where it is a Power exponent built into the
+  // kernel (NaN otherwise).
+  std::string source(const std::string& pattern, const std::vector<double>& expo) const {
     std::ostringstream s;
     s << "#include <cmath>\n#include <cstdint>\n#include <cstring>\n";
     s << jit::kMathSource << "\n";
@@ -367,6 +389,14 @@ class Compiled : public Primitive {
       }
       Dtype in_t = node.inputs().back().dtype();
       std::string e = expression(node.primitive().name(), args, in_t, node.dtype());
+      if (std::string(node.primitive().name()) == "Power")
+        for (size_t k = 0; k < ext_.size(); ++k)
+          if (!std::isnan(expo[k]) && ext_[k].id() == node.inputs()[1].id()) {
+            std::string x = args[0];
+            e = jit_math::em_pow_kind(expo[k]) == 1
+                    ? "em_powi(" + x + ", " + std::to_string((int)expo[k]) + ")"
+                    : "em_pow_half(" + x + ", " + (expo[k] < 0 ? "true" : "false") + ")";
+          }
       if (e.empty()) return "";
       std::string v = "t" + std::to_string(t++);
       s << "    const " << ctype(node.dtype()) << " " << v << " = static_cast<" << ctype(node.dtype())

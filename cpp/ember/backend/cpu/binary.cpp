@@ -1,4 +1,8 @@
 // Arithmetic elementwise primitives with two inputs.
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
 #include "ember/backend/cpu/functors.h"
 #include "ember/backend/cpu/kernels.h"
 #include "ember/primitives.h"
@@ -39,6 +43,34 @@ void integer_only(const std::vector<array>& in, array& out, Op op) {
   });
 }
 
+namespace pw {
+#include "ember/backend/cpu/simd_math_impl.h"
+}  // namespace pw
+
+// Floating x ** e with one exponent for every element: small integers and +-1/2 avoid
+// pow (exactly rounded for float32 and narrower, which are computed in double).
+bool pow_by_scalar(const std::vector<array>& in, array& out) {
+  bool done = false;
+  dispatch_float(in[0].dtype(), [&](auto t) {
+    using T = typename decltype(t)::type;
+    double e = static_cast<double>(static_cast<compute_t<T>>(in[1].data<T>()[0]));
+    int kind = pw::em_pow_kind(e);
+    if (kind == 1) {
+      int ie = (int)e;
+      binary_kernel<T, T>(in[0], in[1], out, [ie](T x, T) {
+        return T(static_cast<compute_t<T>>(pw::em_powi(static_cast<double>(x), ie)));
+      });
+    } else if (kind == 2) {
+      bool neg = e < 0;
+      binary_kernel<T, T>(in[0], in[1], out, [neg](T x, T) {
+        return T(static_cast<compute_t<T>>(pw::em_pow_half(static_cast<double>(x), neg)));
+      });
+    }
+    done = kind != 0;
+  });
+  return done;
+}
+
 }  // namespace
 
 void Add::eval_cpu(const std::vector<array>& in, array& out) { arith(in, out, AddF{}); }
@@ -57,6 +89,7 @@ void Remainder::eval_cpu(const std::vector<array>& in, array& out) {
   real_only(in, out, RemainderF{});
 }
 void Power::eval_cpu(const std::vector<array>& in, array& out) {
+  if (is_floating_point(in[0].dtype()) && in[1].data_size() == 1 && pow_by_scalar(in, out)) return;
   if (in[0].dtype() == complex64) {
     binary_kernel<complex64_t, complex64_t>(in[0], in[1], out,
                                             [](complex64_t a, complex64_t b) { return std::pow(a, b); });

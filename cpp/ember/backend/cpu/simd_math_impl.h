@@ -190,3 +190,28 @@ inline float em_log1p(float x) {
   float c = (u == 1.0f) ? x : log1(u) * (x / (u - 1.0f));
   return (u == INFINITY) ? u : c;
 }
+
+// x^e for an integer e with |e| <= 4 that is the same for every element, so that
+// the selects below are loop invariants: products of squares, then one division
+// (exactly rounded for float inputs when F is double).
+template <typename F>
+inline F em_powi(F x, int e) {
+  int a = e < 0 ? -e : e;
+  F x2 = x * x;
+  F p = (a & 1) ? x : F(1);
+  p = (a & 2) ? p * x2 : p;
+  p = (a & 4) ? p * (x2 * x2) : p;
+  return e < 0 ? F(1) / p : p;
+}
+// x^0.5 (x^-0.5 when neg) with pow's special cases: pow(-0, 0.5) = +0 and pow(-inf, 0.5) = inf.
+template <typename F>
+inline F em_pow_half(F x, bool neg) {
+  F r = std::sqrt(x) + F(0);
+  r = x == -F(INFINITY) ? F(INFINITY) : r;
+  return neg ? F(1) / r : r;
+}
+// The exponents handled by em_powi (1) and em_pow_half (2); 0 for others.
+inline int em_pow_kind(double e) {
+  if (e == 0.5 || e == -0.5) return 2;
+  return (e == (double)(int)e && e >= -4.0 && e <= 4.0) ? 1 : 0;
+}
