@@ -2,9 +2,12 @@
 // strided iteration, and the unary/binary/ternary elementwise drivers.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <vector>
 
 #include "ember/array.h"
 #include "ember/dispatch.h"
@@ -102,22 +105,55 @@ bool transposed_2d(const Shape& shape, const std::array<Strides, N>& st) {
   return false;
 }
 
-// Visits a 2-D index space in 32x32 tiles, calling f(offset_0, ..., offset_{N-1}).
-template <size_t N, typename F>
-void tiled_2d(const Shape& shape, const std::array<Strides, N>& st, F&& f) {
+// Visits a 2-D index space in 32x32 tiles. Operands 0..N-2 are inputs, N-1 the output.
+// When the output's rows are contiguous, every input whose rows are not is first
+// gathered into a tile buffer (read along its own contiguous direction), and
+// row(ptrs, out_row, w) runs over unit-stride rows, which vectorises; otherwise
+// elem(offset_0, ..., offset_{N-1}) is called per element.
+template <typename In, typename Out, size_t N, typename Row, typename Elem>
+void tiled_2d(const Shape& shape, const std::array<Strides, N>& st, const std::array<const In*, N - 1>& in,
+              Out* out, Row&& row, Elem&& elem) {
   constexpr int64_t B = 32;
+  constexpr size_t NI = N - 1;
   int64_t R = shape[0], C = shape[1];
   int64_t row_tiles = (R + B - 1) / B;
+  bool rows = st[NI][1] == 1;
   parallel_for(row_tiles, std::max<int64_t>(1, kParallelGrain / (B * C)), [&](size_t tb, size_t te) {
+    std::unique_ptr<In[]> buf(rows ? new In[NI * B * B] : nullptr);
     for (int64_t t = (int64_t)tb; t < (int64_t)te; ++t) {
       int64_t r0 = t * B, r1 = std::min(R, r0 + B);
       for (int64_t c0 = 0; c0 < C; c0 += B) {
         int64_t c1 = std::min(C, c0 + B);
-        for (int64_t i = r0; i < r1; ++i)
-          for (int64_t j = c0; j < c1; ++j) {
-            if constexpr (N == 2) f(i * st[0][0] + j * st[0][1], i * st[1][0] + j * st[1][1]);
-            else f(i * st[0][0] + j * st[0][1], i * st[1][0] + j * st[1][1], i * st[2][0] + j * st[2][1]);
+        if (!rows) {
+          for (int64_t i = r0; i < r1; ++i)
+            for (int64_t j = c0; j < c1; ++j) {
+              if constexpr (N == 2) elem(i * st[0][0] + j * st[0][1], i * st[1][0] + j * st[1][1]);
+              else elem(i * st[0][0] + j * st[0][1], i * st[1][0] + j * st[1][1], i * st[2][0] + j * st[2][1]);
+            }
+          continue;
+        }
+        std::array<const In*, NI> base;
+        std::array<int64_t, NI> rs;
+        for (size_t k = 0; k < NI; ++k) {
+          const In* p = in[k] + r0 * st[k][0] + c0 * st[k][1];
+          if (st[k][1] == 1) {
+            base[k] = p;
+            rs[k] = st[k][0];
+            continue;
           }
+          In* b = buf.get() + k * B * B;
+          for (int64_t j = 0; j < c1 - c0; ++j) {
+            const In* col = p + j * st[k][1];
+            for (int64_t i = 0; i < r1 - r0; ++i) b[i * B + j] = col[i * st[k][0]];
+          }
+          base[k] = b;
+          rs[k] = B;
+        }
+        for (int64_t i = r0; i < r1; ++i) {
+          std::array<const In*, NI> ptrs;
+          for (size_t k = 0; k < NI; ++k) ptrs[k] = base[k] + (i - r0) * rs[k];
+          row(ptrs, out + i * st[NI][0] + c0, c1 - c0);
+        }
       }
     }
   });
@@ -208,7 +244,14 @@ void binary_kernel(const array& a, const array& b, array& out, Op op) {
   Out* po = out.data<Out>();
   if (transposed_2d(shape, st)) {
     // One operand walks columns: tiles keep both operands' cache lines in use.
-    tiled_2d(shape, st, [&](int64_t oa, int64_t ob, int64_t oo) { po[oo] = op(pa[oa], pb[ob]); });
+    tiled_2d<T, Out, 3>(
+        shape, st, {pa, pb}, po,
+        [&](const std::array<const T*, 2>& p, Out* o, int64_t w) {
+          const T* __restrict x = p[0];
+          const T* __restrict y = p[1];
+          for (int64_t j = 0; j < w; ++j) o[j] = op(x[j], y[j]);
+        },
+        [&](int64_t oa, int64_t ob, int64_t oo) { po[oo] = op(pa[oa], pb[ob]); });
     return;
   }
   for_each_row<3>(shape, st, [&](auto off, int64_t n, auto ist) {
@@ -239,7 +282,13 @@ void copy_general(const array& in, array& out) {
   const In* src = in.data<In>();
   Out* dst = out.data<Out>();
   if (transposed_2d(shape, st)) {
-    tiled_2d(shape, st, [&](int64_t oi, int64_t oo) { dst[oo] = cast_to<Out>(src[oi]); });
+    tiled_2d<In, Out, 2>(
+        shape, st, {src}, dst,
+        [&](const std::array<const In*, 1>& p, Out* o, int64_t w) {
+          const In* __restrict x = p[0];
+          for (int64_t j = 0; j < w; ++j) o[j] = cast_to<Out>(x[j]);
+        },
+        [&](int64_t oi, int64_t oo) { dst[oo] = cast_to<Out>(src[oi]); });
     return;
   }
   for_each_row<2>(shape, st, [&](auto off, int64_t n, auto ist) {
