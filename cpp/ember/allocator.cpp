@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include <sys/mman.h>
 #include <sys/sysinfo.h>
 
 namespace ember {
@@ -20,6 +21,19 @@ size_t bucket_size(size_t n) {
   int lg = 63 - __builtin_clzll(n - 1);  // n - 1 < 2^(lg+1)
   size_t quarter = size_t(1) << (lg - 1);
   return ((n + quarter - 1) / quarter) * quarter;
+}
+
+// Large buffers are aligned to 2 MiB and offered transparent huge pages: streaming
+// kernels then miss the TLB far less and first touches fault 512 times less often.
+void* raw_alloc(size_t b) {
+  constexpr size_t kHuge = size_t(2) << 20;
+  if (b < 2 * kHuge) return std::aligned_alloc(64, b);
+  size_t rounded = (b + kHuge - 1) & ~(kHuge - 1);
+  void* p = std::aligned_alloc(kHuge, rounded);
+#ifdef MADV_HUGEPAGE
+  if (p) ::madvise(p, rounded, MADV_HUGEPAGE);
+#endif
+  return p;
 }
 
 size_t default_memory_limit() {
@@ -66,10 +80,10 @@ struct Allocator {
                                std::to_string(memory_limit) + " bytes.");
     }
     if (active + cached + b > memory_limit) trim_cache(0);
-    void* p = std::aligned_alloc(64, b);
+    void* p = raw_alloc(b);
     if (!p) {
       trim_cache(0);
-      p = std::aligned_alloc(64, b);
+      p = raw_alloc(b);
     }
     if (!p) {
       throw std::runtime_error("[malloc] Unable to allocate " + std::to_string(bytes) + " bytes.");

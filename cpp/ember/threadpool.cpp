@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <cstdint>
 #include <condition_variable>
 #include <cstdlib>
 #include <mutex>
@@ -23,7 +25,7 @@ class Pool {
   ~Pool() {
     {
       std::lock_guard<std::mutex> lk(m_);
-      stop_ = true;
+      stop_.store(true);
     }
     cv_.notify_all();
     for (auto& t : threads_) t.join();
@@ -38,32 +40,58 @@ class Pool {
       return;
     }
     size_t per = (n + chunks - 1) / chunks;
-    {
+    fn_.store(&fn);
+    total_.store(n);
+    per_.store(per);
+    nchunks_.store(chunks);
+    pending_.store((int)chunks - 1);
+    uint32_t gen = (uint32_t)generation_.load() + 1;
+    ticket_.store(((uint64_t)gen << 32) | 1);  // chunk 0 is the caller's
+    generation_.store(gen);
+    // Workers that are still spinning see the new generation without a wake-up.
+    if (sleepers_.load() > 0) {
       std::lock_guard<std::mutex> lk(m_);
-      fn_ = &fn;
-      total_ = n;
-      per_ = per;
-      nchunks_ = chunks;
-      next_.store(1);
-      pending_.store((int)chunks - 1);
-      ++generation_;
+      cv_.notify_all();
     }
-    cv_.notify_all();
     fn(0, std::min(per, n));
-    work();
-    std::unique_lock<std::mutex> lk(m_);
-    done_cv_.wait(lk, [&] { return pending_.load() == 0; });
-    fn_ = nullptr;
+    work(gen);
+    spin_until([&] { return pending_.load() == 0; });
+    if (pending_.load() != 0) {
+      std::unique_lock<std::mutex> lk(m_);
+      done_cv_.wait(lk, [&] { return pending_.load() == 0; });
+    }
     busy_.store(false);
   }
 
  private:
-  void work() {
+  // Busy-waits up to ~50 us for `ready`: kernels often come in quick succession, and a
+  // sleeping thread takes tens of microseconds to wake.
+  template <typename Ready>
+  static void spin_until(Ready ready) {
+    auto start = std::chrono::steady_clock::now();
+    for (int k = 0; !ready(); ++k) {
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#elif defined(__aarch64__)
+      asm volatile("yield");
+#endif
+      if ((k & 63) == 63 && std::chrono::steady_clock::now() - start > std::chrono::microseconds(50)) return;
+    }
+  }
+
+  // Claims and runs chunks of generation `gen` until none is left. The claim is a
+  // compare-and-swap on (generation, next chunk), so a worker that is late for one run
+  // can never take a chunk of the next with stale parameters.
+  void work(uint32_t gen) {
     while (true) {
-      size_t c = next_.fetch_add(1);
-      if (c >= nchunks_) return;
-      size_t b = c * per_, e = std::min(total_, b + per_);
-      (*fn_)(b, e);
+      uint64_t t = ticket_.load();
+      if ((uint32_t)(t >> 32) != gen) return;
+      size_t c = (uint32_t)t;
+      if (c >= nchunks_.load()) return;
+      if (!ticket_.compare_exchange_weak(t, t + 1)) continue;
+      size_t per = per_.load();
+      size_t b = c * per, e = std::min(total_.load(), b + per);
+      (*fn_.load())(b, e);
       if (pending_.fetch_sub(1) == 1) {
         std::lock_guard<std::mutex> lk(m_);
         done_cv_.notify_all();
@@ -73,13 +101,16 @@ class Pool {
   void loop(int) {
     size_t seen = 0;
     while (true) {
-      {
+      spin_until([&] { return stop_.load() || generation_.load() != seen; });
+      if (!stop_.load() && generation_.load() == seen) {
         std::unique_lock<std::mutex> lk(m_);
-        cv_.wait(lk, [&] { return stop_ || generation_ != seen; });
-        if (stop_) return;
-        seen = generation_;
+        sleepers_.fetch_add(1);
+        cv_.wait(lk, [&] { return stop_.load() || generation_.load() != seen; });
+        sleepers_.fetch_sub(1);
       }
-      work();
+      if (stop_.load()) return;
+      seen = generation_.load();
+      work((uint32_t)seen);
     }
   }
 
@@ -87,11 +118,12 @@ class Pool {
   std::vector<std::thread> threads_;
   std::mutex m_;
   std::condition_variable cv_, done_cv_;
-  bool stop_ = false;
-  size_t generation_ = 0;
-  const std::function<void(size_t, size_t)>* fn_ = nullptr;
-  size_t total_ = 0, per_ = 0, nchunks_ = 0;
-  std::atomic<size_t> next_{0};
+  std::atomic<bool> stop_{false};
+  std::atomic<size_t> generation_{0};
+  std::atomic<int> sleepers_{0};
+  std::atomic<const std::function<void(size_t, size_t)>*> fn_{nullptr};
+  std::atomic<size_t> total_{0}, per_{0}, nchunks_{0};
+  std::atomic<uint64_t> ticket_{0};
   std::atomic<int> pending_{0};
   std::atomic<bool> busy_{false};
 };
