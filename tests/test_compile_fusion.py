@@ -135,3 +135,20 @@ def test_power_by_scalar_in_fused_kernels(dtype):
             r = np.power(x64 + 1.0, np.full_like(x64, e)) * 2.0
         got = np.array(g(x, mx.array(e, dtype=dtype)))
         np.testing.assert_allclose(got, r, rtol=1e-5, equal_nan=True, err_msg=str(e))
+
+
+def test_fused_tanh_accuracy():
+    """Generated kernels use a rational tanh: within 6 float32 ulp everywhere, odd,
+    exactly +-1 at the ends, NaN kept."""
+    rng = np.random.default_rng(10)
+    xn = np.concatenate([rng.uniform(-20, 20, 200000), np.exp(rng.uniform(-90, 2, 50000)),
+                         [0.0, -0.0, np.inf, -np.inf, np.nan, 9.0, 9.5, 40.0]]).astype(np.float32)
+    f = mx.compile(lambda x: mx.tanh(x * 0.5))
+    got = np.array(f(mx.array(xn)))
+    ref = np.tanh(xn.astype(np.float64) * 0.5)
+    finite = ~np.isnan(ref)
+    spacing = np.spacing(np.abs(ref[finite]).astype(np.float32)).astype(np.float64)
+    assert (np.abs(got[finite] - ref[finite]) / spacing).max() <= 6.0
+    assert np.isnan(got[~finite]).all()
+    assert got[-6] == 1.0 and got[-5] == -1.0 and got[-1] == 1.0
+    assert np.signbit(got[-7]) and not np.signbit(got[-8])

@@ -91,7 +91,7 @@ std::string expression(const std::string& name, const std::vector<std::string>& 
   if (name == "Log1p") return fn("em_log1p", "std::log1p");
   if (name == "Sin") return fn("sin1", "std::sin");
   if (name == "Cos") return fn("cos1", "std::cos");
-  if (name == "Tanh") return fn("em_tanh", "std::tanh");
+  if (name == "Tanh") return fn("em_tanh_fast", "std::tanh");
   if (name == "Sigmoid") return f32 ? "em_sigmoid(" + a[0] + ")" : "(1.0 / (1.0 + std::exp(-" + a[0] + ")))";
   if (name == "Sqrt") return "std::sqrt(" + a[0] + ")";
   if (name == "Rsqrt") return "(1 / std::sqrt(" + a[0] + "))";
