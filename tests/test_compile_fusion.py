@@ -152,3 +152,66 @@ def test_fused_tanh_accuracy():
     assert np.isnan(got[~finite]).all()
     assert got[-6] == 1.0 and got[-5] == -1.0 and got[-1] == 1.0
     assert np.signbit(got[-7]) and not np.signbit(got[-8])
+
+
+RED = ["sum", "prod", "max", "min"]
+
+
+@pytest.mark.parametrize("red", RED)
+@pytest.mark.parametrize("dtype", [mx.float32, mx.float64])
+@pytest.mark.parametrize("shape,axis", [((6, 300), -1), ((5, 7, 40), (1, 2)), ((3, 4, 5), None),
+                                        ((2, 150000), 1), ((300000,), 0)])
+def test_reduction_prologue_fusion_matches_eager(red, dtype, shape, axis):
+    """An elementwise prologue is computed inside the reduction over trailing axes, with
+    scalar, per-row (x - m) and per-column (bias) operands."""
+    rng = np.random.default_rng(13)
+    x = mx.array(rng.uniform(-1, 1, shape), dtype=dtype)
+    bias = mx.array(rng.uniform(0.9, 1.1, shape[-1:]), dtype=dtype)
+
+    def f(x, bias):
+        m = mx.max(x, axis=-1, keepdims=True)
+        v = mx.exp((x - m) * 0.5) * bias + 0.25
+        return getattr(mx, red)(v, axis=axis)
+
+    got, ref = np.array(mx.compile(f)(x, bias)), np.array(f(x, bias))
+    rtol = 1e-5 if dtype == mx.float32 else 1e-12
+    if red == "prod":
+        rtol *= 50
+    np.testing.assert_allclose(got, ref, rtol=rtol)
+
+
+@pytest.mark.parametrize("red", ["max", "min", "sum"])
+def test_reduction_prologue_nan(red):
+    xn = np.random.default_rng(14).standard_normal((4, 1000)).astype(np.float32)
+    xn[1, 500] = np.nan
+    xn[3, 999] = np.nan
+    f = mx.compile(lambda x: getattr(mx, red)(x * 2.0 + 1.0, axis=1))
+    got = np.array(f(mx.array(xn)))
+    assert np.isnan(got[[1, 3]]).all() and not np.isnan(got[[0, 2]]).any()
+
+
+def test_reduction_prologue_skips_the_intermediate():
+    """sum(exp(x - 1)) of 4M floats needs no 16 MB intermediate once fused."""
+    x = mx.array(np.random.default_rng(15).standard_normal(4 << 20).astype(np.float32))
+    f = mx.compile(lambda x: mx.sum(mx.exp(x - 1.0)))
+    mx.eval(f(x))  # compile, warm up
+    mx.eval(x)
+    mx.reset_peak_memory()
+    base = mx.get_active_memory()
+    r = f(x)
+    mx.eval(r)
+    assert mx.get_peak_memory() - base < 1 << 20
+    ref = np.exp(np.array(x).astype(np.float64) - 1.0).sum()
+    np.testing.assert_allclose(r.item(), ref, rtol=1e-5)
+
+
+def test_reduction_prologue_under_transforms():
+    rng = np.random.default_rng(16)
+    x = mx.array(rng.uniform(-1, 1, (8, 50)).astype(np.float32))
+    f = mx.compile(lambda x: mx.sum(mx.exp(x) * 2.0, axis=-1))
+    g = mx.grad(lambda x: mx.sum(f(x)))(x)
+    np.testing.assert_allclose(np.array(g), 2 * np.exp(np.array(x)), rtol=1e-5)
+    v = mx.vmap(f)(x)
+    np.testing.assert_allclose(np.array(v), (2 * np.exp(np.array(x))).sum(-1), rtol=1e-5)
+    _, t = mx.jvp(f, [x], [mx.ones_like(x)])
+    np.testing.assert_allclose(np.array(t[0]), (2 * np.exp(np.array(x))).sum(-1), rtol=1e-5)

@@ -16,6 +16,7 @@
 
 #include "ember/backend/cpu/kernels.h"
 #include "ember/ops/common.h"
+#include "ember/primitives.h"
 #include "ember/transforms.h"
 
 namespace ember {
@@ -31,7 +32,9 @@ namespace jit_math {
 }  // namespace jit_math
 
 using Arrays = std::vector<array>;
-using KernelFn = void (*)(const void* const*, void* const*, int64_t);
+// Elementwise kernels take (inputs, outputs, n, 0, 0); reduction kernels take
+// (inputs, outputs, rows, cols, row stride).
+using KernelFn = void (*)(const void* const*, void* const*, int64_t, int64_t, int64_t);
 
 // ---------- code generation
 
@@ -198,8 +201,11 @@ KernelFn load_kernel(const std::string& source) {
 
 class Compiled : public Primitive {
  public:
-  Compiled(Stream s, Arrays ext_inputs, Arrays nodes, Arrays outs)
-      : Primitive(s), ext_(std::move(ext_inputs)), nodes_(std::move(nodes)), outs_(std::move(outs)) {}
+  // With `reduce` (a Reduce over trailing axes), the single output of the group is
+  // reduced inside the kernel instead of being written out.
+  Compiled(Stream s, Arrays ext_inputs, Arrays nodes, Arrays outs, std::shared_ptr<Primitive> reduce = nullptr)
+      : Primitive(s), ext_(std::move(ext_inputs)), nodes_(std::move(nodes)), outs_(std::move(outs)),
+        red_(std::move(reduce)) {}
   const char* name() const override { return "Compiled"; }
 
   void eval_cpu(const Arrays& inputs, Arrays& outputs) override {
@@ -227,6 +233,7 @@ class Compiled : public Primitive {
   std::vector<Shape> output_shapes(const Arrays& inputs) override {
     Shape s;
     for (auto& in : inputs) s = broadcast_shapes(s, in.shape());
+    if (red_) s = reduce_prim().reduced_keepdims_shape(s);
     return std::vector<Shape>(outs_.size(), s);
   }
 
@@ -260,6 +267,8 @@ class Compiled : public Primitive {
     return env;
   }
 
+  Reduce& reduce_prim() const { return static_cast<Reduce&>(*red_); }
+
   // The group as ordinary lazy nodes on new inputs.
   Arrays expand(const Arrays& inputs) const {
     auto env = walk(inputs, [](const array& n, const Arrays& ins, const Shape& s) {
@@ -267,6 +276,7 @@ class Compiled : public Primitive {
     });
     Arrays r;
     for (auto& o : outs_) r.push_back(env.at(o.id()));
+    if (red_) r[0] = array(reduce_prim().reduced_keepdims_shape(r[0].shape()), r[0].dtype(), red_, {r[0]});
     return r;
   }
 
@@ -276,6 +286,13 @@ class Compiled : public Primitive {
       n.primitive().eval_cpu(ins, o);
       return o[0];
     });
+    if (red_) {
+      Shape full;
+      for (auto& x : inputs) full = broadcast_shapes(full, x.shape());
+      const array& v = env.at(outs_[0].id());
+      red_->eval_cpu(Arrays{v.shape() == full ? v : materialize(v, full)}, outputs);
+      return;
+    }
     for (size_t j = 0; j < outs_.size(); ++j) {
       const array& v = env.at(outs_[j].id());
       if (v.shape() == outputs[j].shape()) outputs[j].copy_shared_buffer(v);
@@ -283,30 +300,138 @@ class Compiled : public Primitive {
     }
   }
 
-  // Generated kernel over contiguous inputs (full size) and scalars.
-  bool eval_fused(const Arrays& inputs, Arrays& outputs) {
-    Shape shape = outputs[0].shape();
-    int64_t n = shape_size(shape);
+  // How input x (broadcast to `full`) is read when `full` is seen as rows = dims [0, k)
+  // by cols = dims [k, n): 's' one value, 'v' dense, 'r' one value per row (a view that
+  // repeats along the columns), 'c' one row shared by all rows; 0 if none applies.
+  static char input_kind(const array& x, const Shape& full, int k) {
+    if (x.size() == 1) return 's';
+    if (x.shape() == full && x.flags().row_contiguous) return 'v';
+    if (x.ndim() != (int)full.size()) return 0;
+    const Shape& sh = x.shape();
+    const Strides& st = x.strides();
+    bool row_like = true, col_like = true;
+    int64_t er = 1, ec = 1;  // expected strides of the compact per-row / per-column data
+    for (int d = (int)full.size() - 1; d >= 0; --d) {
+      bool one = sh[d] == 1 || full[d] == 1;
+      if (d >= k) {
+        row_like &= one || st[d] == 0;
+        col_like &= full[d] == 1 || (sh[d] == full[d] && st[d] == ec);
+        ec *= full[d];
+      } else {
+        col_like &= one || st[d] == 0;
+        row_like &= full[d] == 1 || (sh[d] == full[d] && st[d] == er);
+        er *= full[d];
+      }
+    }
+    return row_like ? 'r' : col_like ? 'c' : 0;
+  }
+
+  // Inputs with their kinds for a split at k; inputs of no kind are made dense.
+  std::pair<Arrays, std::string> prepare(const Arrays& inputs, const Shape& full, int k) const {
     Arrays ins;
     std::string pattern;
     for (auto& x : inputs) {
-      if (x.size() == 1 && n != 1) {
-        ins.push_back(x);
-        pattern += 's';
-      } else if (x.flags().row_contiguous && x.shape() == shape) {
-        ins.push_back(x);
-        pattern += 'v';
+      char c = input_kind(x, full, k);
+      if (c == 0) {
+        array d(full, x.dtype(), nullptr, {});
+        cpu::copy_to_row_contiguous(materialize(x, full), d);
+        ins.push_back(d);
+        c = 'v';
       } else {
-        // Strided and broadcast inputs are made dense so that the kernel streams memory.
-        array c(shape, x.dtype(), nullptr, {});
-        cpu::copy_to_row_contiguous(materialize(x, shape), c);
-        ins.push_back(c);
-        pattern += 'v';
+        ins.push_back(x);
       }
+      pattern += c;
     }
-    // Scalar exponents of Power that have a multiplication form are built into the kernel.
-    std::vector<double> expo(ext_.size(), NAN);
+    return {ins, pattern};
+  }
+
+  // Runs `fn` over rows x cols: rows split across threads when there are enough of
+  // them, otherwise each row's columns, in num_threads() parts at most for reductions:
+  // part p of a row writes to part(p), and after_row(r) combines them.
+  template <typename Part, typename AfterRow>
+  void launch(KernelFn fn, const Arrays& ins, const std::string& pattern, Arrays& outs, int64_t rows,
+              int64_t cols, bool reduce, Part part, AfterRow after_row) {
+    auto in_ptrs = [&](int64_t r, int64_t c) {
+      std::vector<const void*> ip(ins.size());
+      for (size_t k = 0; k < ins.size(); ++k) {
+        char kind = pattern[k];
+        int64_t off = kind == 'v' ? r * cols + c : kind == 'r' ? r : kind == 'c' ? c : 0;
+        ip[k] = static_cast<const char*>(ins[k].raw_ptr()) + off * ins[k].itemsize();
+      }
+      return ip;
+    };
+    auto out_ptrs = [&](int64_t r, int64_t c) {
+      std::vector<void*> op(outs.size());
+      for (size_t j = 0; j < outs.size(); ++j)
+        op[j] = static_cast<char*>(outs[j].raw_ptr()) + (reduce ? r : r * cols + c) * outs[j].itemsize();
+      return op;
+    };
+    int nt = num_threads();
+    if (rows >= 2 * nt || rows * cols < (int64_t)kParallelGrain || (reduce && cols < (int64_t)kParallelGrain)) {
+      parallel_for(rows, std::max<int64_t>(1, kParallelGrain / cols), [&](size_t b, size_t e) {
+        auto ip = in_ptrs(b, 0);
+        auto op = out_ptrs(b, 0);
+        fn(ip.data(), op.data(), (int64_t)(e - b), cols, cols);
+      });
+      return;
+    }
+    int64_t parts = reduce ? nt : std::max<int64_t>(1, std::min<int64_t>(nt, cols / (int64_t)kParallelGrain));
+    int64_t per = (cols + parts - 1) / parts;
+    for (int64_t r = 0; r < rows; ++r) {
+      parallel_for(parts, 1, [&](size_t b, size_t e) {
+        for (size_t p = b; p < e; ++p) {
+          int64_t c0 = std::min<int64_t>(cols, p * per), c1 = std::min<int64_t>(cols, c0 + per);
+          auto ip = in_ptrs(r, c0);
+          auto op = reduce ? std::vector<void*>{part(p)} : out_ptrs(r, c0);
+          if (c1 > c0) fn(ip.data(), op.data(), 1, c1 - c0, cols);
+        }
+      });
+      after_row(r, parts, per);
+    }
+  }
+
+  // Generated kernel over dense, scalar, per-row and per-column inputs.
+  bool eval_fused(const Arrays& inputs, Arrays& outputs) {
+    if (red_) return eval_fused_reduce(inputs, outputs[0]);
+    Shape full = outputs[0].shape();
+    int64_t n = shape_size(full);
+    // Rows of the whole array unless a broadcast input asks for a split.
+    int k = 0;
+    for (auto& x : inputs)
+      if (input_kind(x, full, 0) == 0) {
+        for (int kk = 1; kk < (int)full.size(); ++kk) {
+          bool all = true;
+          for (auto& y : inputs) all &= input_kind(y, full, kk) != 0;
+          if (all) {
+            k = kk;
+            break;
+          }
+        }
+        break;
+      }
+    int64_t rows = 1;
+    for (int d = 0; d < k; ++d) rows *= full[d];
+    int64_t cols = rows ? n / rows : 0;
+    if (n == 0) {
+      for (auto& o : outputs) cpu::alloc_out(o);
+      return true;
+    }
+    auto [ins, pattern] = prepare(inputs, full, k);
     std::string key = pattern;
+    std::vector<double> expo = exponents(inputs, pattern, key);
+    KernelFn fn = kernel_for(key, pattern, expo);
+    if (!fn) return false;
+    for (auto& o : outputs) cpu::alloc_out(o);
+    launch(fn, ins, pattern, outputs, rows, cols, false, [](int64_t) { return (void*)nullptr; },
+           [](int64_t, int64_t, int64_t) {});
+    return true;
+  }
+
+  // Scalar exponents of Power that have a multiplication form are built into the
+  // kernel by value: expo[k] is the value of such an input k (NaN for others), and
+  // `key` gains them.
+  std::vector<double> exponents(const Arrays& inputs, const std::string& pattern, std::string& key) const {
+    std::vector<double> expo(ext_.size(), NAN);
     for (auto& node : nodes_) {
       if (std::string(node.primitive().name()) != "Power" || !is_floating_point(node.dtype())) continue;
       for (size_t k = 0; k < ext_.size(); ++k) {
@@ -320,24 +445,7 @@ class Compiled : public Primitive {
         }
       }
     }
-    KernelFn fn = kernel_for(key, pattern, expo);
-    if (!fn) return false;
-    std::vector<const void*> in_ptrs;
-    for (auto& x : ins) in_ptrs.push_back(x.raw_ptr());
-    for (auto& o : outputs) cpu::alloc_out(o);
-    std::vector<void*> out_ptrs;
-    for (auto& o : outputs) out_ptrs.push_back(o.raw_ptr());
-    parallel_for(n, kParallelGrain, [&](size_t b, size_t e) {
-      std::vector<const void*> ip(in_ptrs.size());
-      for (size_t k = 0; k < ip.size(); ++k)
-        ip[k] = pattern[k] == 's' ? in_ptrs[k]
-                                  : static_cast<const char*>(in_ptrs[k]) + b * ins[k].itemsize();
-      std::vector<void*> op(out_ptrs.size());
-      for (size_t k = 0; k < op.size(); ++k)
-        op[k] = static_cast<char*>(out_ptrs[k]) + b * outputs[k].itemsize();
-      fn(ip.data(), op.data(), (int64_t)(e - b));
-    });
-    return true;
+    return expo;
   }
 
   KernelFn kernel_for(const std::string& key, const std::string& pattern, const std::vector<double>& expo) {
@@ -355,37 +463,102 @@ class Compiled : public Primitive {
 
   // `expo[k]`: the value of scalar input k where it is a Power exponent built into the
   // kernel (NaN otherwise).
+  // Kernel source. Input kinds in `pattern`: 's' one value for all, 'v' one per element
+  // (dense), 'r' one per row (reduction kernels only).
   std::string source(const std::string& pattern, const std::vector<double>& expo) const {
     std::ostringstream s;
     s << "#include <cmath>\n#include <cstdint>\n#include <cstring>\n";
     s << jit::kMathSource << "\n";
-    s << "extern \"C\" void ember_kernel(const void* const* in, void* const* out, int64_t n) {\n";
-    std::unordered_map<const void*, std::string> names;
+    s << "extern \"C\" void ember_kernel(const void* const* in, void* const* out, int64_t n, int64_t cols, "
+         "int64_t stride) {\n";
     for (size_t k = 0; k < ext_.size(); ++k) {
       const char* t = ctype(ext_[k].dtype());
       std::string v = "in" + std::to_string(k);
-      if (pattern[k] == 's') {
+      if (pattern[k] == 's')
         s << "  const " << t << " " << v << " = static_cast<const " << t << "*>(in[" << k << "])[0];\n";
-      } else {
+      else
         s << "  const " << t << "* __restrict " << v << "_p = static_cast<const " << t << "*>(in[" << k << "]);\n";
-      }
-      names[ext_[k].id()] = v;
     }
     for (size_t j = 0; j < outs_.size(); ++j) {
-      const char* t = ctype(outs_[j].dtype());
+      const char* t = ctype(red_ ? outs_[j].dtype() : outs_[j].dtype());
       s << "  " << t << "* __restrict out" << j << " = static_cast<" << t << "*>(out[" << j << "]);\n";
     }
-    s << "  for (int64_t i = 0; i < n; ++i) {\n";
+    std::string body = element_body(pattern, expo);
+    if (body.empty()) return "";
+    auto row_loads = [&] {
+      for (size_t k = 0; k < ext_.size(); ++k)
+        if (pattern[k] == 'r')
+          s << "    const " << ctype(ext_[k].dtype()) << " in" << k << " = in" << k << "_p[row];\n";
+    };
+    if (!red_) {
+      s << "  for (int64_t row = 0; row < n; ++row) {\n";
+      row_loads();
+      s << "    const int64_t base = row * stride;\n";
+      s << "    for (int64_t j = 0; j < cols; ++j) {\n" << body;
+      for (size_t j = 0; j < outs_.size(); ++j)
+        s << "      out" << j << "[base + j] = " << value_name(outs_[j]) << ";\n";
+      s << "    }\n  }\n}\n";
+      return s.str();
+    }
+    // Reduction: each row's values go through a block buffer that stays in L1, so that
+    // both the elementwise loop and the lane-wise reduction vectorise.
+    const char* t = ctype(outs_[0].dtype());
+    ReduceType rt = reduce_prim().type_;
+    bool sum = rt == ReduceType::Sum, prod = rt == ReduceType::Prod;
+    const char* acc = (sum || prod) ? "double" : t;
+    const char* init = sum ? "0" : prod ? "1" : rt == ReduceType::Max ? "-INFINITY" : "INFINITY";
+    s << "  " << t << " buf[256];\n";
+    s << "  for (int64_t row = 0; row < n; ++row) {\n";
+    row_loads();
+    s << "    " << acc << " total = " << init << ";\n";
+    s << "    for (int64_t j0 = 0; j0 < cols; j0 += 256) {\n";
+    s << "      const int64_t w = cols - j0 < 256 ? cols - j0 : 256;\n";
+    s << "      for (int64_t jj = 0; jj < w; ++jj) {\n";
+    s << "      const int64_t j = j0 + jj;\n" << body;
+    s << "        buf[jj] = " << value_name(outs_[0]) << ";\n      }\n";
+    if (sum || prod) {
+      const char* op = sum ? "+" : "*";
+      s << "      " << t << " lanes[16];\n";
+      s << "      for (int l = 0; l < 16; ++l) lanes[l] = " << init << ";\n";
+      s << "      int64_t j = 0;\n";
+      s << "      for (; j + 16 <= w; j += 16)\n";
+      s << "        for (int l = 0; l < 16; ++l) lanes[l] = lanes[l] " << op << " buf[j + l];\n";
+      s << "      " << t << " part = " << init << ";\n";
+      s << "      for (int l = 0; l < 16; ++l) part = part " << op << " lanes[l];\n";
+      s << "      for (; j < w; ++j) part = part " << op << " buf[j];\n";
+      s << "      total = total " << op << " (double)part;\n";
+    } else {
+      const char* cmp = rt == ReduceType::Max ? ">" : "<";
+      s << "      for (int64_t j = 0; j < w; ++j)\n";
+      s << "        total = (buf[j] " << cmp << " total || buf[j] != buf[j]) ? buf[j] : total;\n";
+    }
+    s << "    }\n    out0[row] = (" << t << ")total;\n  }\n}\n";
+    return s.str();
+  }
+
+  // Name of the kernel variable holding node `a`'s value inside the loop body.
+  std::string value_name(const array& a) const {
     for (size_t k = 0; k < ext_.size(); ++k)
-      if (pattern[k] == 'v')
-        s << "    const " << ctype(ext_[k].dtype()) << " in" << k << " = in" << k << "_p[i];\n";
-    int t = 0;
-    for (auto& node : nodes_) {
+      if (ext_[k].id() == a.id()) return "in" + std::to_string(k);
+    for (size_t i = 0; i < nodes_.size(); ++i)
+      if (nodes_[i].id() == a.id()) return "t" + std::to_string(i);
+    return "";
+  }
+
+  // Loads of the per-element inputs (element j of row `row`, `base` = row * stride),
+  // then one statement per group node.
+  std::string element_body(const std::string& pattern, const std::vector<double>& expo) const {
+    std::ostringstream s;
+    for (size_t k = 0; k < ext_.size(); ++k)
+      if (pattern[k] == 'v' || pattern[k] == 'c')
+        s << "      const " << ctype(ext_[k].dtype()) << " in" << k << " = in" << k << "_p["
+          << (pattern[k] == 'v' ? "row * stride + j" : "j") << "];\n";
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      const array& node = nodes_[i];
       std::vector<std::string> args;
       for (auto& in : node.inputs()) {
-        auto it = names.find(in.id());
-        if (it == names.end()) return "";
-        args.push_back(it->second);
+        args.push_back(value_name(in));
+        if (args.back().empty()) return "";
       }
       Dtype in_t = node.inputs().back().dtype();
       std::string e = expression(node.primitive().name(), args, in_t, node.dtype());
@@ -398,17 +571,54 @@ class Compiled : public Primitive {
                     : "em_pow_half(" + x + ", " + (expo[k] < 0 ? "true" : "false") + ")";
           }
       if (e.empty()) return "";
-      std::string v = "t" + std::to_string(t++);
-      s << "    const " << ctype(node.dtype()) << " " << v << " = static_cast<" << ctype(node.dtype())
+      s << "    const " << ctype(node.dtype()) << " t" << i << " = static_cast<" << ctype(node.dtype())
         << ">(" << e << ");\n";
-      names[node.id()] = v;
     }
-    for (size_t j = 0; j < outs_.size(); ++j) s << "    out" << j << "[i] = " << names.at(outs_[j].id()) << ";\n";
-    s << "  }\n}\n";
     return s.str();
   }
 
+  // Reduction kernel: the group's value reduced over trailing axes, rows in parallel
+  // (or, for few long rows, each row split across threads and the parts combined).
+  bool eval_fused_reduce(const Arrays& inputs, array& out) {
+    Shape full;
+    for (auto& x : inputs) full = broadcast_shapes(full, x.shape());
+    const auto& axes = reduce_prim().axes_;
+    int k = axes.empty() ? (int)full.size() : axes.front();
+    int64_t rows = 1, cols = 1;
+    for (int d = 0; d < (int)full.size(); ++d) (d < k ? rows : cols) *= full[d];
+    if (rows * cols == 0 || cols == 1) return false;
+    auto [ins, pattern] = prepare(inputs, full, k);
+    std::string key = pattern + "/R" + std::to_string((int)reduce_prim().type_);
+    std::vector<double> expo = exponents(inputs, pattern, key);
+    KernelFn fn = kernel_for(key, pattern, expo);
+    if (!fn) return false;
+    cpu::alloc_out(out);
+    size_t item = out.itemsize();
+    std::vector<char> part_buf(num_threads() * item);
+    Arrays outs{out};
+    ReduceType rt = reduce_prim().type_;
+    auto part = [&](int64_t p) { return (void*)(part_buf.data() + p * item); };
+    // Column parts of a long row are combined here, in double for sums and products.
+    auto combine = [&](int64_t r, int64_t parts, int64_t per) {
+      double total = rt == ReduceType::Sum ? 0.0 : rt == ReduceType::Prod ? 1.0
+                   : rt == ReduceType::Max ? -INFINITY : INFINITY;
+      for (int64_t p = 0; p < parts && p * per < cols; ++p) {
+        double v = out.dtype() == float32 ? (double)reinterpret_cast<float*>(part_buf.data())[p]
+                                          : reinterpret_cast<double*>(part_buf.data())[p];
+        if (rt == ReduceType::Sum) total += v;
+        else if (rt == ReduceType::Prod) total *= v;
+        else if (rt == ReduceType::Max) total = (v > total || v != v) ? v : total;
+        else total = (v < total || v != v) ? v : total;
+      }
+      if (out.dtype() == float32) reinterpret_cast<float*>(out.raw_ptr())[r] = (float)total;
+      else reinterpret_cast<double*>(out.raw_ptr())[r] = total;
+    };
+    launch(fn, ins, pattern, outs, rows, cols, true, part, combine);
+    return true;
+  }
+
   Arrays ext_, nodes_, outs_;
+  std::shared_ptr<Primitive> red_;
   std::mutex m_;
   std::unordered_map<std::string, KernelFn> kernels_;
 };
@@ -499,6 +709,35 @@ void fuse_elementwise(Arrays& tape, Arrays& outputs) {
     }
   for (auto& o : outputs) used_outside.insert(o.id());
 
+  // Groups that feed one float reduction over trailing axes and nothing else are fused
+  // into that reduction (prologue[g] is the Reduce node).
+  std::unordered_map<const void*, int> uses;
+  for (auto& node : tape)
+    for (auto& in : node.inputs()) ++uses[in.id()];
+  for (auto& o : outputs) ++uses[o.id()];
+  std::unordered_map<int, array> prologue;
+  std::unordered_map<const void*, int> reduce_of;  // Reduce node -> group
+  for (auto& node : tape) {
+    auto* r = dynamic_cast<Reduce*>(&node.primitive());
+    if (!r || node.inputs().size() != 1) continue;
+    if (r->type_ != ReduceType::Sum && r->type_ != ReduceType::Prod && r->type_ != ReduceType::Max &&
+        r->type_ != ReduceType::Min)
+      continue;
+    const array& x = node.inputs()[0];
+    if ((x.dtype() != float32 && x.dtype() != float64) || node.dtype() != x.dtype()) continue;
+    auto g = group_of.find(x.id());
+    if (g == group_of.end() || uses[x.id()] != 1 || prologue.count(g->second)) continue;
+    bool trailing = !r->axes_.empty();
+    for (size_t k = 0; k < r->axes_.size(); ++k)
+      trailing &= r->axes_[k] == x.ndim() - (int)r->axes_.size() + (int)k;
+    if (!trailing) continue;
+    bool single = true;
+    for (auto& m : groups[g->second]) single &= m.id() == x.id() || !used_outside.count(m.id());
+    if (!single) continue;
+    prologue.emplace(g->second, node);
+    reduce_of[node.id()] = g->second;
+  }
+
   // Rebuild the tape in order. A fused node stands where its group's first member
   // stood: the joining rule keeps every outside input of a group older than that.
   std::unordered_map<const void*, array> map;
@@ -523,6 +762,25 @@ void fuse_elementwise(Arrays& tape, Arrays& outputs) {
   bool any = false;
   for (auto& node : tape) {
     auto g = group_of.find(node.id());
+    if (g != group_of.end() && prologue.count(g->second)) continue;  // emitted with its reduction
+    if (auto rg = reduce_of.find(node.id()); rg != reduce_of.end()) {
+      auto& nodes = groups[rg->second];
+      std::unordered_set<const void*> inside;
+      for (auto& n : nodes) inside.insert(n.id());
+      Arrays ext, ins;
+      std::unordered_set<const void*> seen_ext;
+      for (auto& n : nodes)
+        for (auto& in : n.inputs())
+          if (!inside.count(in.id()) && seen_ext.insert(in.id()).second) ext.push_back(in);
+      for (auto& e : ext) ins.push_back(get(e));
+      auto prim = std::make_shared<Compiled>(node.primitive().stream(), ext, nodes, Arrays{node.inputs()[0]},
+                                             node.primitive_ptr());
+      array fused(node.shape(), node.dtype(), prim, ins);
+      map[node.id()] = fused;
+      new_tape.push_back(fused);
+      any = true;
+      continue;
+    }
     if (g != group_of.end() && groups[g->second].size() >= 2) {
       auto& nodes = groups[g->second];
       if (node.id() != nodes.front().id()) {
