@@ -28,6 +28,7 @@ ROWS = [
     ("loop_add", "python loop of the same adds", "ms"),
     ("gelu", "gelu(tanh) 4M f32, compiled", "ms"),
     ("chain_c", "exp(-x)*sin(x)+x*x 4M f32, compiled", "ms"),
+    ("lse_c", "sum(exp(x - max)), 4096x1024, compiled", "ms"),
     ("replay", "replay of a cached 10-op compiled fn, scalars", "us"),
 ]
 
@@ -54,13 +55,16 @@ def inputs():
         "b": rng.standard_normal((100, 4096), dtype=f32),
         "big": rng.standard_normal(4 * 1024 * 1024, dtype=f32),
         "s": np.array(0.5, dtype=f32),
+        "rows": rng.standard_normal((4096, 1024), dtype=f32),
     }
 
 
 def cases_mx(mx, inp):
     z, w, x = mx.array(inp["z"]), mx.array(inp["w"]), mx.array(inp["x"])
     a, b, big, s = mx.array(inp["a"]), mx.array(inp["b"]), mx.array(inp["big"]), mx.array(inp["s"])
-    mx.eval(z, w, x, a, b, big, s)
+    rows = mx.array(inp["rows"])
+    mx.eval(z, w, x, a, b, big, s, rows)
+    lse = mx.compile(lambda x: mx.sum(mx.exp(x - mx.max(x, axis=-1, keepdims=True)), axis=-1))
 
     def chain(z):
         for _ in range(100):
@@ -93,6 +97,7 @@ def cases_mx(mx, inp):
         "loop_add": lambda: mx.eval(loop()),
         "gelu": lambda: mx.eval(cg(big)),
         "chain_c": lambda: mx.eval(cc(big)),
+        "lse_c": lambda: mx.eval(lse(rows)),
         "replay": lambda: mx.eval(ct(s)),
     }
 
@@ -122,6 +127,7 @@ def cases_torch(torch, inp):
         "loop_add": lambda: torch.stack([T["a"][i] + T["b"][:, i] for i in range(4096)]),
         "gelu": lambda: cg(T["big"]),
         "chain_c": lambda: torch.exp(-T["big"]) * torch.sin(T["big"]) + T["big"] * T["big"],
+        "lse_c": lambda: torch.sum(torch.exp(T["rows"] - torch.amax(T["rows"], -1, keepdim=True)), -1),
     }
 
 
@@ -138,6 +144,7 @@ def cases_jax(jax, jnp, inp):
     va = jax.vmap(lambda x, y: x + y, in_axes=(0, 1))
     gelu = jax.jit(lambda x: 0.5 * x * (1 + jnp.tanh(0.7978845608 * (x + 0.044715 * x * x * x))))
     cc = jax.jit(lambda x: jnp.exp(-x) * jnp.sin(x) + x * x)
+    lse = jax.jit(lambda x: jnp.sum(jnp.exp(x - jnp.max(x, axis=-1, keepdims=True)), axis=-1))
 
     def ten(x):
         for _ in range(10):
@@ -151,6 +158,7 @@ def cases_jax(jax, jnp, inp):
         "vmap_add": lambda: va(J["a"], J["b"]).block_until_ready(),
         "gelu": lambda: gelu(J["big"]).block_until_ready(),
         "chain_c": lambda: cc(J["big"]).block_until_ready(),
+        "lse_c": lambda: lse(J["rows"]).block_until_ready(),
         "replay": lambda: ct(J["s"]).block_until_ready(),
     }
 

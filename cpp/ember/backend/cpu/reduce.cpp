@@ -399,16 +399,7 @@ void last_axis_rows(const array& a, RowFn fn) {
 
 // e[i] = exp(x[i] - m) in float, returning the sum.
 inline float exp_shift_sum(const float* x, float* e, int64_t n, float m) {
-  for (int64_t i = 0; i < n; ++i) e[i] = x[i] - m;
-  simd::get(simd::Op::Exp)(e, e, n);
-  float s = 0;
-  float lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int l = 0; l < 8; ++l) lanes[l] += e[i + l];
-  for (int l = 0; l < 8; ++l) s += lanes[l];
-  for (; i < n; ++i) s += e[i];
-  return s;
+  return simd::exp_shift_sum()(x, e, n, m);
 }
 
 // Largest value of a row, NaN ignored. Softmax needs no NaN check: a NaN still
@@ -481,13 +472,16 @@ void LogSumExp::eval_cpu(const std::vector<array>& in, array& out) {
         for (int64_t i = 0; i < n; ++i) s += std::exp(x[i] - m);
         po[r] = m + std::log(s);
       } else {
-        for (int64_t i = 0; i < n; ++i) buf[i] = static_cast<float>(x[i]);
-        float m = row_max_nan(buf, n);
+        const float* xf = buf;
+        if constexpr (std::is_same_v<T, float>) xf = x;
+        else
+          for (int64_t i = 0; i < n; ++i) buf[i] = static_cast<float>(x[i]);
+        float m = row_max_nan(xf, n);
         if (std::isinf(m) || std::isnan(m)) {
           po[r] = T(m);
           return;
         }
-        float s = exp_shift_sum(buf, buf, n, m);
+        float s = exp_shift_sum(xf, buf, n, m);
         po[r] = T(m + std::log(s));
       }
     });

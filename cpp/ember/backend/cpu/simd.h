@@ -11,4 +11,8 @@ using Fn = void (*)(const float*, float*, size_t);
 // The best implementation of `op` for this CPU.
 Fn get(Op op);
 
+// out[i] = exp(in[i] - shift), returning the sum of out (softmax and logsumexp rows).
+using ShiftSumFn = float (*)(const float* in, float* out, size_t n, float shift);
+ShiftSumFn exp_shift_sum();
+
 }  // namespace ember::simd

@@ -14,6 +14,7 @@ namespace ember::simd {
   void cos_f32(const float*, float*, size_t);           \
   void tanh_f32(const float*, float*, size_t);          \
   void sigmoid_f32(const float*, float*, size_t);       \
+  float exp_shift_sum_f32(const float*, float*, size_t, float); \
   }
 EMBER_DECLARE_NS(base)
 EMBER_DECLARE_NS(avx2)
@@ -22,6 +23,7 @@ EMBER_DECLARE_NS(avx2)
 namespace {
 struct Table {
   Fn fns[(int)Op::Count];
+  ShiftSumFn shift_sum;
   Table() {
     bool avx2 = false;
 #if defined(__x86_64__) || defined(__i386__)
@@ -38,7 +40,8 @@ struct Table {
   fns[(int)Op::Sin] = NS::sin_f32;              \
   fns[(int)Op::Cos] = NS::cos_f32;              \
   fns[(int)Op::Tanh] = NS::tanh_f32;            \
-  fns[(int)Op::Sigmoid] = NS::sigmoid_f32;
+  fns[(int)Op::Sigmoid] = NS::sigmoid_f32;      \
+  shift_sum = NS::exp_shift_sum_f32;
     if (avx2) {
       EMBER_FILL(avx2)
     } else {
@@ -54,5 +57,6 @@ const Table& table() {
 }  // namespace
 
 Fn get(Op op) { return table().fns[(int)op]; }
+ShiftSumFn exp_shift_sum() { return table().shift_sum; }
 
 }  // namespace ember::simd

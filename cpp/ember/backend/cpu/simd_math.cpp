@@ -54,6 +54,25 @@ void sin_f32(const float* in, float* out, size_t n) {
 void cos_f32(const float* in, float* out, size_t n) {
   trig(in, out, n, [](float x) { return cos1(x); }, [](float x) { return std::cos(x); });
 }
+float exp_shift_sum_f32(const float* in, float* out, size_t n, float shift) {
+  // Blocks that stay in L1: the exponentials vectorise, then 16 lanes add them.
+  double total = 0;
+  for (size_t b = 0; b < n; b += 256) {
+    size_t w = n - b < 256 ? n - b : 256;
+    const float* x = in + b;
+    float* y = out + b;
+    for (size_t i = 0; i < w; ++i) y[i] = exp1(x[i] - shift);
+    float lanes[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    size_t i = 0;
+    for (; i + 16 <= w; i += 16)
+      for (int l = 0; l < 16; ++l) lanes[l] += y[i + l];
+    float part = 0;
+    for (int l = 0; l < 16; ++l) part += lanes[l];
+    for (; i < w; ++i) part += y[i];
+    total += part;
+  }
+  return (float)total;
+}
 void tanh_f32(const float* in, float* out, size_t n) {
   for (size_t i = 0; i < n; ++i) out[i] = em_tanh(in[i]);
 }
