@@ -636,6 +636,19 @@ std::string kernel_cache_dir() {
   return dir;
 }
 
+namespace {
+// The distinct inputs of a group's nodes that come from outside the group, in order.
+Arrays outside_inputs(const Arrays& nodes) {
+  std::unordered_set<const void*> inside, seen;
+  for (auto& n : nodes) inside.insert(n.id());
+  Arrays ext;
+  for (auto& n : nodes)
+    for (auto& in : n.inputs())
+      if (!inside.count(in.id()) && seen.insert(in.id()).second) ext.push_back(in);
+  return ext;
+}
+}  // namespace
+
 void fuse_elementwise(Arrays& tape, Arrays& outputs) {
   // Group of each fusable node, grown greedily in tape order. A node joins (and merges)
   // the groups of its same-shaped fusable inputs when that cannot create a cycle: every
@@ -765,13 +778,7 @@ void fuse_elementwise(Arrays& tape, Arrays& outputs) {
     if (g != group_of.end() && prologue.count(g->second)) continue;  // emitted with its reduction
     if (auto rg = reduce_of.find(node.id()); rg != reduce_of.end()) {
       auto& nodes = groups[rg->second];
-      std::unordered_set<const void*> inside;
-      for (auto& n : nodes) inside.insert(n.id());
-      Arrays ext, ins;
-      std::unordered_set<const void*> seen_ext;
-      for (auto& n : nodes)
-        for (auto& in : n.inputs())
-          if (!inside.count(in.id()) && seen_ext.insert(in.id()).second) ext.push_back(in);
+      Arrays ext = outside_inputs(nodes), ins;
       for (auto& e : ext) ins.push_back(get(e));
       auto prim = std::make_shared<Compiled>(node.primitive().stream(), ext, nodes, Arrays{node.inputs()[0]},
                                              node.primitive_ptr());
@@ -786,13 +793,7 @@ void fuse_elementwise(Arrays& tape, Arrays& outputs) {
       if (node.id() != nodes.front().id()) {
         if (fused_group[g->second]) continue;
       } else {
-        std::unordered_set<const void*> inside;
-        for (auto& n : nodes) inside.insert(n.id());
-        Arrays ext, outs;
-        std::unordered_set<const void*> seen_ext;
-        for (auto& n : nodes)
-          for (auto& in : n.inputs())
-            if (!inside.count(in.id()) && seen_ext.insert(in.id()).second) ext.push_back(in);
+        Arrays ext = outside_inputs(nodes), outs;
         for (auto& n : nodes)
           if (used_outside.count(n.id())) outs.push_back(n);
         if (!outs.empty()) {
