@@ -215,3 +215,23 @@ def test_reduction_prologue_under_transforms():
     np.testing.assert_allclose(np.array(v), (2 * np.exp(np.array(x))).sum(-1), rtol=1e-5)
     _, t = mx.jvp(f, [x], [mx.ones_like(x)])
     np.testing.assert_allclose(np.array(t[0]), (2 * np.exp(np.array(x))).sum(-1), rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["sin", "cos"])
+def test_fused_trig_huge_arguments(name):
+    """Huge arguments (beyond the vectorised range reduction) are redone exactly, in
+    elementwise kernels and in reduction prologues."""
+    rng = np.random.default_rng(17)
+    xn = rng.uniform(-10, 10, 3000).astype(np.float32)
+    xn[[5, 700, 2999]] = [1e10, -3.3e8, 2.5e7]
+    xn[[9, 10]] = [np.inf, np.nan]
+    op = getattr(mx, name)
+    f = mx.compile(lambda x: op(x * 1.0) * 2.0)
+    with np.errstate(invalid="ignore"):
+        ref = 2.0 * getattr(np, name)(xn.astype(np.float64))
+    np.testing.assert_allclose(np.array(f(mx.array(xn))), ref, rtol=1e-6, atol=1e-6, equal_nan=True)
+    g = mx.compile(lambda x: mx.sum(op(x * 1.0), axis=-1))
+    fin = np.isfinite(xn)
+    got = np.array(g(mx.array(xn[fin].reshape(1, -1))))
+    np.testing.assert_allclose(got, getattr(np, name)(xn[fin].astype(np.float64)).sum(keepdims=True),
+                               rtol=1e-5, atol=1e-4)

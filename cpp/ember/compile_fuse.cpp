@@ -483,21 +483,35 @@ class Compiled : public Primitive {
       const char* t = ctype(red_ ? outs_[j].dtype() : outs_[j].dtype());
       s << "  " << t << "* __restrict out" << j << " = static_cast<" << t << "*>(out[" << j << "]);\n";
     }
-    std::string body = element_body(pattern, expo);
+    // The vectorised body; where float32 sin/cos met a huge argument, the span is redone
+    // with the exact body.
+    std::string body = element_body(pattern, expo, false);
     if (body.empty()) return "";
+    bool trig = has_trig32();
+    std::string exact = trig ? element_body(pattern, expo, true) : "";
     auto row_loads = [&] {
       for (size_t k = 0; k < ext_.size(); ++k)
         if (pattern[k] == 'r')
           s << "    const " << ctype(ext_[k].dtype()) << " in" << k << " = in" << k << "_p[row];\n";
     };
+    s << "  int big = 0;\n";
     if (!red_) {
-      s << "  for (int64_t row = 0; row < n; ++row) {\n";
-      row_loads();
-      s << "    const int64_t base = row * stride;\n";
-      s << "    for (int64_t j = 0; j < cols; ++j) {\n" << body;
-      for (size_t j = 0; j < outs_.size(); ++j)
-        s << "      out" << j << "[base + j] = " << value_name(outs_[j]) << ";\n";
-      s << "    }\n  }\n}\n";
+      auto loops = [&](const std::string& b) {
+        s << "  for (int64_t row = 0; row < n; ++row) {\n";
+        row_loads();
+        s << "    const int64_t base = row * stride;\n";
+        s << "    for (int64_t j = 0; j < cols; ++j) {\n" << b;
+        for (size_t j = 0; j < outs_.size(); ++j)
+          s << "      out" << j << "[base + j] = " << value_name(outs_[j]) << ";\n";
+        s << "    }\n  }\n";
+      };
+      loops(body);
+      if (trig) {
+        s << "  if (big) {\n";
+        loops(exact);
+        s << "  }\n";
+      }
+      s << "  (void)big;\n}\n";
       return s.str();
     }
     // Reduction: each row's values go through a block buffer that stays in L1, so that
@@ -513,9 +527,17 @@ class Compiled : public Primitive {
     s << "    " << acc << " total = " << init << ";\n";
     s << "    for (int64_t j0 = 0; j0 < cols; j0 += 256) {\n";
     s << "      const int64_t w = cols - j0 < 256 ? cols - j0 : 256;\n";
-    s << "      for (int64_t jj = 0; jj < w; ++jj) {\n";
-    s << "      const int64_t j = j0 + jj;\n" << body;
-    s << "        buf[jj] = " << value_name(outs_[0]) << ";\n      }\n";
+    auto fill = [&](const std::string& b) {
+      s << "      for (int64_t jj = 0; jj < w; ++jj) {\n";
+      s << "      const int64_t j = j0 + jj;\n" << b;
+      s << "        buf[jj] = " << value_name(outs_[0]) << ";\n      }\n";
+    };
+    fill(body);
+    if (trig) {
+      s << "      if (big) {\n";
+      fill(exact);
+      s << "      big = 0;\n      }\n";
+    }
     if (sum || prod) {
       const char* op = sum ? "+" : "*";
       s << "      " << t << " lanes[16];\n";
@@ -532,7 +554,7 @@ class Compiled : public Primitive {
       s << "      for (int64_t j = 0; j < w; ++j)\n";
       s << "        total = (buf[j] " << cmp << " total || buf[j] != buf[j]) ? buf[j] : total;\n";
     }
-    s << "    }\n    out0[row] = (" << t << ")total;\n  }\n}\n";
+    s << "    }\n    out0[row] = (" << t << ")total;\n  }\n  (void)big;\n}\n";
     return s.str();
   }
 
@@ -547,7 +569,9 @@ class Compiled : public Primitive {
 
   // Loads of the per-element inputs (element j of row `row`, `base` = row * stride),
   // then one statement per group node.
-  std::string element_body(const std::string& pattern, const std::vector<double>& expo) const {
+  // `exact`: float32 sin and cos call the library (for huge arguments); otherwise they
+  // use the vectorised forms and `big` records whether an argument was out of their range.
+  std::string element_body(const std::string& pattern, const std::vector<double>& expo, bool exact) const {
     std::ostringstream s;
     for (size_t k = 0; k < ext_.size(); ++k)
       if (pattern[k] == 'v' || pattern[k] == 'c')
@@ -571,10 +595,24 @@ class Compiled : public Primitive {
                     : "em_pow_half(" + x + ", " + (expo[k] < 0 ? "true" : "false") + ")";
           }
       if (e.empty()) return "";
+      bool trig = is_trig32(node);
+      if (trig && exact) e = std::string(node.primitive().name()) == "Sin" ? "std::sin(" + args[0] + ")"
+                                                                         : "std::cos(" + args[0] + ")";
       s << "    const " << ctype(node.dtype()) << " t" << i << " = static_cast<" << ctype(node.dtype())
         << ">(" << e << ");\n";
+      if (trig && !exact) s << "    big |= !(std::fabs(" << args[0] << ") < kTrigBig);\n";
     }
     return s.str();
+  }
+
+  static bool is_trig32(const array& node) {
+    std::string n = node.primitive().name();
+    return (n == "Sin" || n == "Cos") && node.dtype() == float32;
+  }
+  bool has_trig32() const {
+    for (auto& n : nodes_)
+      if (is_trig32(n)) return true;
+    return false;
   }
 
   // Reduction kernel: the group's value reduced over trailing axes, rows in parallel
