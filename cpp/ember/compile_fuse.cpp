@@ -47,13 +47,27 @@ const char* ctype(Dtype t) {
     case Dtype::Int64: return "int64_t";
     case Dtype::Float32: return "float";
     case Dtype::Float64: return "double";
+    case Dtype::Float16: return "float";  // computed in float, stored as 16 bits
+    case Dtype::BFloat16: return "float";
     default: return nullptr;
   }
 }
 
+bool is_half(Dtype t) { return t == float16 || t == bfloat16; }
+// Type of the kernel's pointers for `t`, and the conversions at loads, stores and
+// after each half-precision op (rounded as the eager op rounds its result).
+const char* storage_type(Dtype t) { return is_half(t) ? "uint16_t" : ctype(t); }
+std::string load_as(Dtype t, const std::string& e) {
+  return t == float16 ? "em_h2f(" + e + ")" : t == bfloat16 ? "em_b2f(" + e + ")" : e;
+}
+std::string store_as(Dtype t, const std::string& e) {
+  return t == float16 ? "em_f2h(" + e + ")" : t == bfloat16 ? "em_f2b(" + e + ")" : e;
+}
+std::string round_as(Dtype t, const std::string& e) { return is_half(t) ? load_as(t, store_as(t, e)) : e; }
+
 // C++ expression of one elementwise primitive over operand names; empty if unsupported.
 std::string expression(const std::string& name, const std::vector<std::string>& a, Dtype in, Dtype out) {
-  bool f32 = in == float32, fl = is_floating_point(in);
+  bool f32 = in == float32 || is_half(in), fl = is_floating_point(in);
   auto fn = [&](const char* vec, const char* std_) {
     return std::string(f32 ? vec : std_) + "(" + a[0] + ")";
   };
@@ -472,15 +486,17 @@ class Compiled : public Primitive {
     s << "extern \"C\" void ember_kernel(const void* const* in, void* const* out, int64_t n, int64_t cols, "
          "int64_t stride) {\n";
     for (size_t k = 0; k < ext_.size(); ++k) {
-      const char* t = ctype(ext_[k].dtype());
+      Dtype d = ext_[k].dtype();
+      const char* t = storage_type(d);
       std::string v = "in" + std::to_string(k);
       if (pattern[k] == 's')
-        s << "  const " << t << " " << v << " = static_cast<const " << t << "*>(in[" << k << "])[0];\n";
+        s << "  const " << ctype(d) << " " << v << " = "
+          << load_as(d, std::string("static_cast<const ") + t + "*>(in[" + std::to_string(k) + "])[0]") << ";\n";
       else
         s << "  const " << t << "* __restrict " << v << "_p = static_cast<const " << t << "*>(in[" << k << "]);\n";
     }
     for (size_t j = 0; j < outs_.size(); ++j) {
-      const char* t = ctype(red_ ? outs_[j].dtype() : outs_[j].dtype());
+      const char* t = storage_type(outs_[j].dtype());
       s << "  " << t << "* __restrict out" << j << " = static_cast<" << t << "*>(out[" << j << "]);\n";
     }
     // The vectorised body; where float32 sin/cos met a huge argument, the span is redone
@@ -492,7 +508,8 @@ class Compiled : public Primitive {
     auto row_loads = [&] {
       for (size_t k = 0; k < ext_.size(); ++k)
         if (pattern[k] == 'r')
-          s << "    const " << ctype(ext_[k].dtype()) << " in" << k << " = in" << k << "_p[row];\n";
+          s << "    const " << ctype(ext_[k].dtype()) << " in" << k << " = "
+            << load_as(ext_[k].dtype(), "in" + std::to_string(k) + "_p[row]") << ";\n";
     };
     s << "  int big = 0;\n";
     if (!red_) {
@@ -502,7 +519,7 @@ class Compiled : public Primitive {
         s << "    const int64_t base = row * stride;\n";
         s << "    for (int64_t j = 0; j < cols; ++j) {\n" << b;
         for (size_t j = 0; j < outs_.size(); ++j)
-          s << "      out" << j << "[base + j] = " << value_name(outs_[j]) << ";\n";
+          s << "      out" << j << "[base + j] = " << store_as(outs_[j].dtype(), value_name(outs_[j])) << ";\n";
         s << "    }\n  }\n";
       };
       loops(body);
@@ -575,8 +592,10 @@ class Compiled : public Primitive {
     std::ostringstream s;
     for (size_t k = 0; k < ext_.size(); ++k)
       if (pattern[k] == 'v' || pattern[k] == 'c')
-        s << "      const " << ctype(ext_[k].dtype()) << " in" << k << " = in" << k << "_p["
-          << (pattern[k] == 'v' ? "row * stride + j" : "j") << "];\n";
+        s << "      const " << ctype(ext_[k].dtype()) << " in" << k << " = "
+          << load_as(ext_[k].dtype(), "in" + std::to_string(k) + "_p[" +
+                                          (pattern[k] == 'v' ? "row * stride + j" : "j") + "]")
+          << ";\n";
     for (size_t i = 0; i < nodes_.size(); ++i) {
       const array& node = nodes_[i];
       std::vector<std::string> args;
@@ -598,8 +617,8 @@ class Compiled : public Primitive {
       bool trig = is_trig32(node);
       if (trig && exact) e = std::string(node.primitive().name()) == "Sin" ? "std::sin(" + args[0] + ")"
                                                                          : "std::cos(" + args[0] + ")";
-      s << "    const " << ctype(node.dtype()) << " t" << i << " = static_cast<" << ctype(node.dtype())
-        << ">(" << e << ");\n";
+      s << "    const " << ctype(node.dtype()) << " t" << i << " = "
+        << round_as(node.dtype(), std::string("static_cast<") + ctype(node.dtype()) + ">(" + e + ")") << ";\n";
       if (trig && !exact) s << "    big |= !(std::fabs(" << args[0] << ") < kTrigBig);\n";
     }
     return s.str();
@@ -607,7 +626,7 @@ class Compiled : public Primitive {
 
   static bool is_trig32(const array& node) {
     std::string n = node.primitive().name();
-    return (n == "Sin" || n == "Cos") && node.dtype() == float32;
+    return (n == "Sin" || n == "Cos") && (node.dtype() == float32 || is_half(node.dtype()));
   }
   bool has_trig32() const {
     for (auto& n : nodes_)
