@@ -57,53 +57,12 @@ Dtype promote_types(Dtype a, Dtype b);
 
 // ---------- half precision value types (stored as 16 bits, computed in float)
 
-inline uint32_t f32_bits(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  return u;
-}
-inline float bits_f32(uint32_t u) {
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
+#include "ember/half_impl.h"
 
-inline float half_to_float(uint16_t h) {
-  uint32_t sign = (uint32_t)(h & 0x8000) << 16;
-  uint32_t exp = (h >> 10) & 0x1f;
-  uint32_t man = h & 0x3ff;
-  if (exp == 0x1f) return bits_f32(sign | 0x7f800000u | (man << 13));
-  if (exp == 0) {
-    // zero or subnormal: value = man * 2^-24
-    float v = (float)man * 5.9604644775390625e-08f;
-    return sign ? -v : v;
-  }
-  return bits_f32(sign | ((exp + 112) << 23) | (man << 13));
-}
-
-inline uint16_t float_to_half(float f) {
-  uint32_t x = f32_bits(f);
-  uint32_t sign = (x >> 16) & 0x8000;
-  uint32_t ax = x & 0x7fffffffu;
-  if (ax >= 0x7f800000u) return (uint16_t)(sign | 0x7c00 | (ax > 0x7f800000u ? 0x200 : 0));
-  if (ax >= 0x477ff000u) return (uint16_t)(sign | 0x7c00);  // overflow -> inf
-  if (ax < 0x38800000u) {
-    // subnormal half (or zero): round to nearest even via float add
-    float v = bits_f32(ax) + 0.5f;
-    return (uint16_t)(sign | (f32_bits(v) - f32_bits(0.5f)));
-  }
-  uint32_t mant_odd = (ax >> 13) & 1;
-  ax += 0xc8000fffu + mant_odd;  // rebias exponent (-112 << 23) and round to nearest even
-  return (uint16_t)(sign | (ax >> 13));
-}
-
-inline float bf16_to_float(uint16_t b) { return bits_f32((uint32_t)b << 16); }
-inline uint16_t float_to_bf16(float f) {
-  uint32_t x = f32_bits(f);
-  if ((x & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((x >> 16) | 0x40);
-  x += 0x7fff + ((x >> 16) & 1);
-  return (uint16_t)(x >> 16);
-}
+inline float half_to_float(uint16_t h) { return em_h2f(h); }
+inline uint16_t float_to_half(float f) { return em_f2h(f); }
+inline float bf16_to_float(uint16_t b) { return em_b2f(b); }
+inline uint16_t float_to_bf16(float f) { return em_f2b(f); }
 
 struct float16_t {
   uint16_t bits;

@@ -235,33 +235,3 @@ inline int em_pow_kind(double e) {
   if (e == 0.5 || e == -0.5) return 2;
   return (e == (double)(int)e && e >= -4.0 && e <= 4.0) ? 1 : 0;
 }
-
-// float16 / bfloat16 <-> float without branches (generated kernels keep half values
-// as float between loads and stores); round to nearest even, NaN stays NaN.
-inline float em_h2f(uint16_t h) {
-  uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
-  uint32_t em = h & 0x7fffu;
-  // Exponent and mantissa moved into place; times 2^112 rebiases normals and scales
-  // subnormals exactly.
-  uint32_t bits = (uint32_t)as_int(as_float((int32_t)(em << 13)) * 5.192296858534828e+33f);
-  bits = em >= 0x7c00u ? (0x7f800000u | ((em & 0x3ffu) << 13)) : bits;
-  return as_float((int32_t)(bits | sign));
-}
-inline uint16_t em_f2h(float f) {
-  uint32_t x = (uint32_t)as_int(f);
-  uint32_t sign = (x >> 16) & 0x8000u;
-  uint32_t ax = x & 0x7fffffffu;
-  uint32_t normal = (ax + 0xc8000fffu + ((ax >> 13) & 1u)) >> 13;
-  uint32_t sub = (uint32_t)as_int(as_float((int32_t)ax) + 0.5f) - 0x3f000000u;
-  uint32_t h = ax < 0x38800000u ? sub : normal;
-  h = ax >= 0x477ff000u ? 0x7c00u : h;
-  h = ax > 0x7f800000u ? 0x7e00u : h;
-  return (uint16_t)(h | sign);
-}
-inline float em_b2f(uint16_t b) { return as_float((int32_t)((uint32_t)b << 16)); }
-inline uint16_t em_f2b(float f) {
-  uint32_t x = (uint32_t)as_int(f);
-  uint32_t r = (x + 0x7fffu + ((x >> 16) & 1u)) >> 16;
-  r = (x & 0x7fffffffu) > 0x7f800000u ? ((x >> 16) | 0x40u) : r;
-  return (uint16_t)r;
-}

@@ -1,4 +1,6 @@
 // Elementwise primitives with one input.
+#include <algorithm>
+
 #include "ember/backend/cpu/functors.h"
 #include "ember/backend/cpu/kernels.h"
 #include "ember/backend/cpu/simd.h"
@@ -28,6 +30,28 @@ void floating(const array& in, array& out, Op op, simd::Op vop = simd::Op::Count
     const float* src = in.data<float>();
     float* dst = out.data<float>();
     flat_for(in.data_size(), [&](size_t b, size_t e) { fn(src + b, dst + b, e - b); });
+    return;
+  }
+  if ((in.dtype() == float16 || in.dtype() == bfloat16) && vop != simd::Op::Count && in.flags().contiguous) {
+    // Half precision: blocks widened to float, through the vectorised function, narrowed back.
+    alloc_like(out, in);
+    simd::Fn fn = simd::get(vop);
+    dispatch_float(in.dtype(), [&](auto t) {
+      using T = typename decltype(t)::type;
+      if constexpr (std::is_same_v<T, float16_t> || std::is_same_v<T, bfloat16_t>) {
+        const T* src = in.data<T>();
+        T* dst = out.data<T>();
+        flat_for(in.data_size(), [&](size_t b, size_t e) {
+          float buf[1024];
+          for (size_t s0 = b; s0 < e; s0 += 1024) {
+            size_t w = std::min<size_t>(1024, e - s0);
+            for (size_t i = 0; i < w; ++i) buf[i] = static_cast<float>(src[s0 + i]);
+            fn(buf, buf, w);
+            for (size_t i = 0; i < w; ++i) dst[s0 + i] = T(buf[i]);
+          }
+        });
+      }
+    });
     return;
   }
   auto run = [&](auto t) {
