@@ -1713,3 +1713,20 @@ def test_power_scalar_exponent(name, e):
     # a broadcast 0-d exponent array and a strided base give the same values
     out2 = mx.power(x[::-1], mx.array(e, dtype=x.dtype))
     check(out2, ref[::-1], name, signed_zero=True)
+
+
+@pytest.mark.parametrize("op", ["sin", "cos"])
+@pytest.mark.parametrize("name", ["float32", "float16", "bfloat16"])
+def test_trig_huge_arguments_in_place(op, name):
+    """Huge and non-finite arguments among ordinary ones, also when the input buffer is
+    reused for the output (a temporary operand)."""
+    rng = np.random.default_rng(21)
+    xn = rng.uniform(-5, 5, 5000)
+    xn[[3, 400, 4999]] = [np.inf, -np.inf, np.nan]
+    if name != "float16":
+        xn[[7, 2500]] = [1e10, -4e8]
+    x = make(xn, name)
+    out = getattr(mx, op)(x * 1.0)
+    with np.errstate(invalid="ignore"):
+        ref = getattr(np, op)(to_np(x).astype(np.float64))
+    check(out, ref, name)

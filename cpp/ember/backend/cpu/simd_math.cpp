@@ -35,18 +35,22 @@ void log10_f32(const float* in, float* out, size_t n) {
 void log1p_f32(const float* in, float* out, size_t n) {
   for (size_t i = 0; i < n; ++i) out[i] = em_log1p(in[i]);
 }
-// Huge or non-finite arguments are rare: one vectorised test finds whether a span has
-// any, and only then are they redone by the library function.
+// Huge or non-finite arguments are rare: one vectorised test per block finds whether it
+// has any, and only such blocks go element by element. Works in place (in == out).
 template <typename Fast, typename Slow>
 void trig(const float* in, float* out, size_t n, Fast fast, Slow slow) {
-  int big = 0;
-  for (size_t i = 0; i < n; ++i) {
-    out[i] = fast(in[i]);
-    big |= !(std::fabs(in[i]) < kTrigBig);
+  for (size_t b = 0; b < n; b += 256) {
+    size_t w = n - b < 256 ? n - b : 256;
+    const float* x = in + b;
+    float* y = out + b;
+    int big = 0;
+    for (size_t i = 0; i < w; ++i) big |= !(std::fabs(x[i]) < kTrigBig);
+    if (!big) {
+      for (size_t i = 0; i < w; ++i) y[i] = fast(x[i]);
+    } else {
+      for (size_t i = 0; i < w; ++i) y[i] = std::fabs(x[i]) < kTrigBig ? fast(x[i]) : slow(x[i]);
+    }
   }
-  if (!big) return;
-  for (size_t i = 0; i < n; ++i)
-    if (!(std::fabs(in[i]) < kTrigBig)) out[i] = slow(in[i]);
 }
 void sin_f32(const float* in, float* out, size_t n) {
   trig(in, out, n, [](float x) { return sin1(x); }, [](float x) { return std::sin(x); });
