@@ -31,10 +31,10 @@ void describe(py::handle obj, std::string& out) {
     out += "}";
   } else if (obj.is_none() || PyBool_Check(obj.ptr()) || PyLong_Check(obj.ptr()) ||
              PyFloat_Check(obj.ptr()) || PyUnicode_Check(obj.ptr()) || PyComplex_Check(obj.ptr())) {
-    out += std::string(py::str(obj.get_type().attr("__name__"))) + "=" + std::string(py::repr(obj));
+    out += std::string(py::str(py::type::handle_of(obj).attr("__name__"))) + "=" + std::string(py::repr(obj));
   } else {
     // Other objects take part by identity.
-    out += "<" + std::string(py::str(obj.get_type().attr("__name__"))) + "@" +
+    out += "<" + std::string(py::str(py::type::handle_of(obj).attr("__name__"))) + "@" +
            std::to_string((uintptr_t)obj.ptr()) + ">";
   }
 }
@@ -130,7 +130,7 @@ struct CompiledFunction {
       tree_arrays(out, outs);
       if (outs.empty() && !out.is_none())
         throw py::value_error("[compile] The function must return arrays (or nested lists, tuples or "
-                              "dicts of arrays); got " + std::string(py::str(out.get_type())) + ".");
+                              "dicts of arrays); got " + std::string(py::str(py::type::handle_of(out))) + ".");
       fresh.out_tree = out;
       fresh.n_out = outs.size();
       std::vector<array> st;

@@ -32,7 +32,7 @@ Dtype as_dtype(const py::handle& obj) {
   if (obj.ptr() == (PyObject*)&PyBool_Type) return bool_;
   if (obj.ptr() == (PyObject*)&PyComplex_Type) return complex64;
   throw py::type_error("[dtype] Expected a dtype such as ember.core.float32, got " +
-                       std::string(py::str(obj.get_type())) + ".");
+                       std::string(py::str(py::type::handle_of(obj))) + ".");
 }
 
 namespace {
@@ -146,7 +146,7 @@ void walk(py::handle obj, int depth, Shape& shape, std::vector<py::handle>& leav
            py::hasattr(obj, "__array__")) {
     throw py::value_error("");  // handled by the caller through stacking
   } else {
-    throw py::type_error("[array] Invalid type " + std::string(py::str(obj.get_type())) +
+    throw py::type_error("[array] Invalid type " + std::string(py::str(py::type::handle_of(obj))) +
                          " received in array initialization.");
   }
   if ((int)k > (int)kind) kind = k;
@@ -249,7 +249,7 @@ array to_array(py::handle obj, std::optional<Dtype> dtype) {
     return from_numpy(np.attr("asarray")(obj), dtype);
   }
   throw py::type_error("[array] Cannot convert object of type " +
-                       std::string(py::str(obj.get_type())) + " to an array.");
+                       std::string(py::str(py::type::handle_of(obj))) + " to an array.");
 }
 
 array to_array_like(py::handle obj, const array& other) {

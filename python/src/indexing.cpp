@@ -71,7 +71,7 @@ std::vector<Index> parse(array& a, py::object obj) {
       ix.arr = e.cast<array>();
     } else {
       throw py::type_error("[index] Cannot index with an object of type " +
-                           std::string(py::str(e.get_type())) + ".");
+                           std::string(py::str(py::type::handle_of(e))) + ".");
     }
     out.push_back(ix);
   }

@@ -31,7 +31,7 @@ std::vector<array> flat_outputs(const py::object& out, const char* who) {
   if (arrs.empty() || !all_leaves_arrays(out))
     throw py::value_error(std::string("[") + who + "] The function must return an array or a "
                           "(nested) list, tuple or dict of arrays; got " +
-                          std::string(py::str(out.get_type())) + ".");
+                          std::string(py::str(py::type::handle_of(out))) + ".");
   return arrs;
 }
 
@@ -42,7 +42,7 @@ std::vector<array> as_array_list(const py::object& obj, const char* who, const c
     for (auto item : py::reinterpret_borrow<py::sequence>(obj)) {
       if (!py::isinstance<array>(item))
         throw py::type_error(std::string("[") + who + "] " + what + " must be arrays; got " +
-                             std::string(py::str(item.get_type())) + ".");
+                             std::string(py::str(py::type::handle_of(item))) + ".");
       v.push_back(item.cast<array>());
     }
     return v;
@@ -126,7 +126,7 @@ py::object value_and_grad_call(const py::object& fun, const GradSpec& spec, cons
     tree_arrays(args[a], primals);
     if (primals.size() == before)
       throw py::value_error("[grad] Argument " + std::to_string(a) + " holds no arrays to differentiate "
-                            "(got " + std::string(py::str(args[a].get_type())) + ").");
+                            "(got " + std::string(py::str(py::type::handle_of(args[a]))) + ").");
   }
   for (auto& name : spec.argnames) {
     if (!kwargs.contains(name.c_str()))
@@ -151,7 +151,7 @@ py::object value_and_grad_call(const py::object& fun, const GradSpec& spec, cons
     } else {
       throw py::value_error("[grad] The function must return a scalar array, or a tuple or list whose "
                             "first element is a scalar array; got " +
-                            std::string(py::str(py_out.get_type())) + ".");
+                            std::string(py::str(py::type::handle_of(py_out))) + ".");
     }
     if (loss.size() != 1)
       throw py::value_error("[grad] The function must return a scalar (size-1) array as its loss; got "
