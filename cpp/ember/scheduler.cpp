@@ -167,17 +167,27 @@ std::vector<array> order_by_depth(std::vector<array>& tape, const std::vector<ar
       auto it = depth.find(in.id());
       if (it != depth.end()) d = std::max(d, it->second + 1);
     }
-    for (auto& o : node.outputs()) depth[o.id()] = d;
+    if (node.has_siblings())
+      for (auto& o : node.outputs()) depth[o.id()] = d;
+    else
+      depth[node.id()] = d;
   }
   std::vector<array> ordered;
   ordered.reserve(tape.size());
   std::unordered_set<const void*> done;
+  done.reserve(tape.size() * 2);
   struct Frame {
     array node;
     std::vector<int> order;
     size_t pos;
   };
   std::vector<Frame> stack;
+  auto mark_done = [&](const array& a) {
+    if (a.has_siblings())
+      for (auto& s : a.outputs()) done.insert(s.id());
+    else
+      done.insert(a.id());
+  };
   auto push = [&](const array& a) {
     std::vector<int> order;
     auto& ins = a.inputs();
@@ -190,14 +200,14 @@ std::vector<array> order_by_depth(std::vector<array>& tape, const std::vector<ar
   };
   for (auto& o : outputs) {
     if (!depth.count(o.id()) || done.count(o.id())) continue;
-    for (auto& s : o.outputs()) done.insert(s.id());
+    mark_done(o);
     push(o);
     while (!stack.empty()) {
       Frame& f = stack.back();
       if (f.pos < f.order.size()) {
         const array& in = f.node.inputs()[f.order[f.pos++]];
         if (!done.count(in.id())) {
-          for (auto& s : in.outputs()) done.insert(s.id());
+          mark_done(in);
           push(in);
         }
         continue;
@@ -246,7 +256,10 @@ void schedule(std::vector<array>& outputs, bool sync) {
   }
   if (branching) tape = order_by_depth(tape, outputs);
   for (auto& a : tape) {
-    for (auto& o : a.outputs()) o.set_status(array::Status::scheduled);
+    if (a.has_siblings())
+      for (auto& o : a.outputs()) o.set_status(array::Status::scheduled);
+    else
+      a.set_status(array::Status::scheduled);
   }
   if (sync && !tape.empty()) {
     Stream s = tape[0].primitive().stream();
