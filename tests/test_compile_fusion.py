@@ -278,3 +278,14 @@ def test_fused_half_chains_match_eager(dtype):
     np.testing.assert_allclose(g32, r32, rtol=2 * ulp, atol=1e-3)
     # most elements agree bit for bit (the vector exp/sin/tanh may differ in the last place)
     assert (g32 == r32).mean() > 0.97
+
+
+@pytest.mark.parametrize("dtype", [mx.int8, mx.int16, mx.uint16, mx.uint64, mx.uint8, mx.uint32])
+def test_small_and_wide_integers_fused(dtype):
+    """Wrapping arithmetic, comparisons and selects in every integer width, as eager."""
+    a = mx.arange(0, 300).astype(dtype)
+    b = (mx.arange(0, 300) * 7 + 3).astype(dtype)
+    f = lambda a, b: mx.where(a > b, a * b + 3, mx.maximum(a, b) - a) * 5 + mx.abs(a - b)
+    got, ref = mx.compile(f)(a, b), f(a, b)
+    assert got.dtype == ref.dtype == dtype
+    assert np.array_equal(np.array(got), np.array(ref))

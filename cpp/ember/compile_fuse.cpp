@@ -42,7 +42,11 @@ const char* ctype(Dtype t) {
   switch (t) {
     case Dtype::Bool: return "bool";
     case Dtype::UInt8: return "uint8_t";
+    case Dtype::UInt16: return "uint16_t";
     case Dtype::UInt32: return "uint32_t";
+    case Dtype::UInt64: return "uint64_t";
+    case Dtype::Int8: return "int8_t";
+    case Dtype::Int16: return "int16_t";
     case Dtype::Int32: return "int32_t";
     case Dtype::Int64: return "int64_t";
     case Dtype::Float32: return "float";
