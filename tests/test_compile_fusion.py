@@ -115,6 +115,15 @@ def test_fallback_without_compiler(tmp_path):
     assert not [p for p in os.listdir(tmp_path / "ember") if p.endswith(".so")]
 
 
+def test_fallback_when_kernels_do_not_compile(tmp_path):
+    """A compiler that runs but fails: results still right, one note on stderr."""
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path), EMBER_CXX="false")
+    out = _run(CODE, env)
+    assert out.stdout.strip() == "ok", out.stderr
+    assert out.stderr.count("did not compile") == 1
+    assert not [p for p in os.listdir(tmp_path / "ember") if p.endswith(".so")]
+
+
 @pytest.mark.parametrize("dtype", [mx.float32, mx.float64])
 def test_power_by_scalar_in_fused_kernels(dtype):
     """Constant and argument exponents: small integers and +-1/2 are built into the

@@ -2,6 +2,7 @@
 
 #include <dlfcn.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -159,7 +160,7 @@ std::string hash_hex(const std::string& s) {
 struct KernelCache {
   std::mutex m;
   std::unordered_map<std::string, KernelFn> loaded;
-  bool compiler_failed = false;
+  bool compiler_failed = false, warned = false;
 };
 KernelCache& kcache() {
   static KernelCache* c = new KernelCache();
@@ -198,7 +199,15 @@ KernelFn load_kernel(const std::string& source) {
     if (std::getenv("EMBER_KEEP_KERNEL_SOURCE")) std::rename((tmp + ".cpp").c_str(), (dir + "/ember_kernel_" + key + ".cpp").c_str());
     else std::remove((tmp + ".cpp").c_str());
     if (rc != 0) {
-      kc.compiler_failed = true;
+      // A compiler that cannot run (127: not found) is not tried again; a kernel that
+      // does not compile only runs unfused, with one note on stderr.
+      if (rc == -1 || (WIFEXITED(rc) && WEXITSTATUS(rc) == 127)) {
+        kc.compiler_failed = true;
+      } else if (!kc.warned) {
+        kc.warned = true;
+        std::fprintf(stderr, "ember: a generated kernel did not compile (%s); running it unfused\n",
+                     compiler());
+      }
       std::remove((tmp + ".so").c_str());
       return nullptr;
     }
