@@ -68,9 +68,7 @@ void copy_to_row_contiguous(const array& in, array& out) {
         if constexpr (std::is_same_v<In, Out>) {
           flat_for(in.size(), [&](size_t b, size_t e) { std::memcpy(d + b, s + b, (e - b) * sizeof(In)); });
         } else {
-          flat_for(in.size(), [&](size_t b, size_t e) {
-            for (size_t i = b; i < e; ++i) d[i] = cast_to<Out>(s[i]);
-          });
+          flat_for(in.size(), [&](size_t b, size_t e) { convert_span(s + b, d + b, e - b); });
         }
       } else {
         copy_general<In, Out>(in, out);
@@ -125,9 +123,7 @@ void AsType::eval_cpu(const std::vector<array>& in, array& out) {
         using Out = typename decltype(to)::type;
         const In* s = a.data<In>();
         Out* d = out.data<Out>();
-        flat_for(a.data_size(), [&](size_t b, size_t e) {
-          for (size_t i = b; i < e; ++i) d[i] = cast_to<Out>(s[i]);
-        });
+        flat_for(a.data_size(), [&](size_t b, size_t e) { convert_span(s + b, d + b, e - b); });
       });
     });
     return;

@@ -9,6 +9,10 @@
 #include <memory>
 #include <vector>
 
+#if defined(__F16C__)
+#include <immintrin.h>
+#endif
+
 #include "ember/array.h"
 #include "ember/dispatch.h"
 #include "ember/threadpool.h"
@@ -165,6 +169,54 @@ void flat_for(size_t n, F&& f) {
   parallel_for(n, kParallelGrain, [&](size_t b, size_t e) { f(b, e); });
 }
 
+// ---------- float16 spans: bulk conversions (F16C when the build has it), so that
+// half-precision kernels convert blocks and compute in float.
+
+inline void half_to_float_n(const float16_t* in, float* out, size_t n) {
+  size_t i = 0;
+#if defined(__F16C__)
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(in + i))));
+#endif
+  for (; i < n; ++i) out[i] = static_cast<float>(in[i]);
+}
+inline void float_to_half_n(const float* in, float16_t* out, size_t n) {
+  size_t i = 0;
+#if defined(__F16C__)
+  for (; i + 8 <= n; i += 8)
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i),
+                     _mm256_cvtps_ph(_mm256_loadu_ps(in + i), _MM_FROUND_TO_NEAREST_INT));
+#endif
+  for (; i < n; ++i) out[i] = float16_t(in[i]);
+}
+
+// d[i] = cast_to<Out>(s[i]) over a contiguous span.
+template <typename In, typename Out>
+void convert_span(const In* s, Out* d, size_t n) {
+  if constexpr (std::is_same_v<In, float16_t> && std::is_same_v<Out, float>) half_to_float_n(s, d, n);
+  else if constexpr (std::is_same_v<In, float> && std::is_same_v<Out, float16_t>) float_to_half_n(s, d, n);
+  else
+    for (size_t i = 0; i < n; ++i) d[i] = cast_to<Out>(s[i]);
+}
+
+// o[i] = op(x[i], y[i]) for i in [s, e) over float16 values, in float blocks; a scalar
+// operand (x_scalar / y_scalar) repeats its first element.
+template <typename Op>
+void half_span2(const float16_t* x, bool x_scalar, const float16_t* y, bool y_scalar, float16_t* o,
+                size_t s, size_t e, Op& op) {
+  constexpr size_t B = 256;
+  float bx[B], by[B], bo[B];
+  if (x_scalar) std::fill(bx, bx + B, static_cast<float>(x[0]));
+  if (y_scalar) std::fill(by, by + B, static_cast<float>(y[0]));
+  for (size_t b = s; b < e; b += B) {
+    size_t w = std::min(B, e - b);
+    if (!x_scalar) half_to_float_n(x + b, bx, w);
+    if (!y_scalar) half_to_float_n(y + b, by, w);
+    for (size_t i = 0; i < w; ++i) bo[i] = op(bx[i], by[i]);
+    float_to_half_n(bo, o + b, w);
+  }
+}
+
 // ---------- unary: out[i] = op(in[i])
 
 template <typename In, typename Out, typename Op>
@@ -174,7 +226,17 @@ void unary_kernel(const array& in, array& out, Op op) {
     const In* src = in.data<In>();
     Out* dst = out.data<Out>();
     flat_for(in.data_size(), [&](size_t b, size_t e) {
-      for (size_t i = b; i < e; ++i) dst[i] = op(src[i]);
+      if constexpr (std::is_same_v<In, float16_t> && std::is_same_v<Out, float16_t>) {
+        float buf[256];
+        for (size_t s0 = b; s0 < e; s0 += 256) {
+          size_t w = std::min<size_t>(256, e - s0);
+          half_to_float_n(src + s0, buf, w);
+          for (size_t i = 0; i < w; ++i) buf[i] = op(buf[i]);
+          float_to_half_n(buf, dst + s0, w);
+        }
+      } else {
+        for (size_t i = b; i < e; ++i) dst[i] = op(src[i]);
+      }
     });
     return;
   }
@@ -198,6 +260,9 @@ inline Strides bstrides(const array& a, const array& out) {
 
 // ---------- binary: out[i] = op(a[i], b[i]) over broadcast inputs of out's shape
 
+template <typename T, typename Out>
+constexpr bool kHalfSpan = std::is_same_v<T, float16_t> && std::is_same_v<Out, float16_t>;
+
 template <typename T, typename Out, typename Op>
 void binary_kernel(const array& a, const array& b, array& out, Op op) {
   const T* pa = a.data<T>();
@@ -212,7 +277,9 @@ void binary_kernel(const array& a, const array& b, array& out, Op op) {
     T va = pa[0];
     pb = b.data<T>();
     flat_for(b.data_size(), [&](size_t s, size_t e) {
-      for (size_t i = s; i < e; ++i) o[i] = op(va, pb[i]);
+      if constexpr (kHalfSpan<T, Out>) half_span2(pa, true, pb, false, o, s, e, op);
+      else
+        for (size_t i = s; i < e; ++i) o[i] = op(va, pb[i]);
     });
     return;
   }
@@ -222,7 +289,9 @@ void binary_kernel(const array& a, const array& b, array& out, Op op) {
     T vb = pb[0];
     pa = a.data<T>();
     flat_for(a.data_size(), [&](size_t s, size_t e) {
-      for (size_t i = s; i < e; ++i) o[i] = op(pa[i], vb);
+      if constexpr (kHalfSpan<T, Out>) half_span2(pa, false, pb, true, o, s, e, op);
+      else
+        for (size_t i = s; i < e; ++i) o[i] = op(pa[i], vb);
     });
     return;
   }
@@ -233,7 +302,9 @@ void binary_kernel(const array& a, const array& b, array& out, Op op) {
       alloc_like(out, a);
     Out* o = out.data<Out>();
     flat_for(a.data_size(), [&](size_t s, size_t e) {
-      for (size_t i = s; i < e; ++i) o[i] = op(pa[i], pb[i]);
+      if constexpr (kHalfSpan<T, Out>) half_span2(pa, false, pb, false, o, s, e, op);
+      else
+        for (size_t i = s; i < e; ++i) o[i] = op(pa[i], pb[i]);
     });
     return;
   }
@@ -298,7 +369,7 @@ void copy_general(const array& in, array& out) {
       if constexpr (std::is_same_v<In, Out>) {
         std::memcpy(d, s, n * sizeof(In));
       } else {
-        for (int64_t i = 0; i < n; ++i) d[i] = cast_to<Out>(s[i]);
+        convert_span(s, d, (size_t)n);
       }
     } else {
       for (int64_t i = 0; i < n; ++i) d[i * ist[1]] = cast_to<Out>(s[i * ist[0]]);

@@ -143,7 +143,18 @@ Acc extremum_contiguous(const T* x, int64_t n, Op op) {
 // are bound by the add latency), blocks combined wide.
 template <typename T, typename Acc, typename Op>
 Acc reduce_contiguous(const T* x, int64_t n, Op op) {
-  if constexpr ((std::is_same_v<Op, MaxOp> || std::is_same_v<Op, MinOp>) &&
+  if constexpr (std::is_same_v<T, float16_t> && std::is_same_v<Acc, float>) {
+    // float16: widened a block at a time, then reduced as float.
+    float buf[1024];
+    using W = wide_t<Acc>;
+    W total = Op::template init<W>();
+    for (int64_t b = 0; b < n; b += 1024) {
+      int64_t w = std::min<int64_t>(1024, n - b);
+      half_to_float_n(x + b, buf, (size_t)w);
+      total = op(total, static_cast<W>(reduce_contiguous<float, float>(buf, w, op)));
+    }
+    return static_cast<Acc>(total);
+  } else if constexpr ((std::is_same_v<Op, MaxOp> || std::is_same_v<Op, MinOp>) &&
                 std::is_floating_point_v<Acc>) {
     return extremum_contiguous<T, Acc>(x, n, op);
   } else {
