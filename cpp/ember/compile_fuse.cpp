@@ -29,6 +29,7 @@ extern const char* const kMathSource;
 namespace {
 
 namespace jit_math {
+#include "ember/half_impl.h"
 #include "ember/backend/cpu/simd_math_impl.h"
 }  // namespace jit_math
 

@@ -44,6 +44,7 @@ void integer_only(const std::vector<array>& in, array& out, Op op) {
 }
 
 namespace pw {
+#include "ember/half_impl.h"
 #include "ember/backend/cpu/simd_math_impl.h"
 }  // namespace pw
 

@@ -14,6 +14,7 @@
 namespace ember::simd::EMBER_SIMD_NS {
 
 namespace {
+#include "ember/half_impl.h"
 #include "ember/backend/cpu/simd_math_impl.h"
 }  // namespace
 

@@ -1,18 +1,11 @@
 // Scalar float32 approximations of exp, expm1, log, sin and cos, branch-free so that
 // loops over them vectorise. Shared by the hand-written kernels and by generated
-// (compiled) kernels, which receive this text verbatim: it has no includes of its own
-// and expects <cmath>, <cstdint> and <cstring>.
+// (compiled) kernels, which receive this text verbatim: it has no includes of its own,
+// expects <cmath>, <cstdint> and <cstring>, and follows ember/half_impl.h.
 
-inline float as_float(int32_t i) {
-  float f;
-  std::memcpy(&f, &i, 4);
-  return f;
-}
-inline int32_t as_int(float f) {
-  int32_t i;
-  std::memcpy(&i, &f, 4);
-  return i;
-}
+// Bit casts, on those of half_impl.h (which always comes first).
+inline float as_float(int32_t i) { return em_bits_f32((uint32_t)i); }
+inline int32_t as_int(float f) { return (int32_t)em_f32_bits(f); }
 
 inline float clampf(float x, float lo, float hi) {
   x = x < lo ? lo : x;
