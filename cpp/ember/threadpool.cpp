@@ -32,15 +32,16 @@ class Pool {
   }
   int size() const { return n_; }
 
-  void run(size_t n, size_t grain, const std::function<void(size_t, size_t)>& fn) {
+  void run(size_t n, size_t grain, ChunkFn call, void* ctx) {
     size_t chunks = std::min<size_t>(n_, (n + grain - 1) / grain);
     if (chunks <= 1 || busy_.exchange(true)) {
       // Nested or concurrent use runs inline.
-      fn(0, n);
+      call(ctx, 0, n);
       return;
     }
     size_t per = (n + chunks - 1) / chunks;
-    fn_.store(&fn);
+    fn_.store(call);
+    ctx_.store(ctx);
     total_.store(n);
     per_.store(per);
     nchunks_.store(chunks);
@@ -53,7 +54,7 @@ class Pool {
       std::lock_guard<std::mutex> lk(m_);
       cv_.notify_all();
     }
-    fn(0, std::min(per, n));
+    call(ctx, 0, std::min(per, n));
     work(gen);
     spin_until([&] { return pending_.load() == 0; });
     if (pending_.load() != 0) {
@@ -91,7 +92,7 @@ class Pool {
       if (!ticket_.compare_exchange_weak(t, t + 1)) continue;
       size_t per = per_.load();
       size_t b = c * per, e = std::min(total_.load(), b + per);
-      (*fn_.load())(b, e);
+      fn_.load()(ctx_.load(), b, e);
       if (pending_.fetch_sub(1) == 1) {
         std::lock_guard<std::mutex> lk(m_);
         done_cv_.notify_all();
@@ -121,7 +122,8 @@ class Pool {
   std::atomic<bool> stop_{false};
   std::atomic<size_t> generation_{0};
   std::atomic<int> sleepers_{0};
-  std::atomic<const std::function<void(size_t, size_t)>*> fn_{nullptr};
+  std::atomic<ChunkFn> fn_{nullptr};
+  std::atomic<void*> ctx_{nullptr};
   std::atomic<size_t> total_{0}, per_{0}, nchunks_{0};
   std::atomic<uint64_t> ticket_{0};
   std::atomic<int> pending_{0};
@@ -137,13 +139,8 @@ Pool& pool() {
 
 int num_threads() { return pool().size(); }
 
-void parallel_for(size_t n, size_t grain, const std::function<void(size_t, size_t)>& fn) {
-  if (n == 0) return;
-  if (n <= grain) {
-    fn(0, n);
-    return;
-  }
-  pool().run(n, std::max<size_t>(grain, 1), fn);
+void parallel_for_chunks(size_t n, size_t grain, ChunkFn call, void* ctx) {
+  pool().run(n, std::max<size_t>(grain, 1), call, ctx);
 }
 
 }  // namespace ember
