@@ -581,8 +581,24 @@ class Compiled : public Primitive {
       s << "      for (; j < w; ++j) part = part " << op << " buf[j];\n";
       s << "      total = total " << op << " (double)part;\n";
     } else {
+      // Max/min with vector types (a select-based float reduction is never vectorised by
+      // the compiler): NaN-blind lanes plus a NaN mask, then the lanes and the tail.
       const char* cmp = rt == ReduceType::Max ? ">" : "<";
-      s << "      for (int64_t j = 0; j < w; ++j)\n";
+      bool f32 = outs_[0].dtype() == float32;
+      const char* it = f32 ? "int32_t" : "int64_t";
+      int lanes = f32 ? 8 : 4;
+      s << "      typedef " << t << " VT __attribute__((vector_size(32)));\n";
+      s << "      typedef " << it << " MT __attribute__((vector_size(32)));\n";
+      s << "      VT acc = VT{} + (" << t << ")total;\n      MT bad = MT{};\n      int64_t j = 0;\n";
+      s << "      for (; j + " << lanes << " <= w; j += " << lanes << ") {\n";
+      s << "        VT v;\n        std::memcpy(&v, buf + j, sizeof(VT));\n";
+      s << "        MT take = v " << cmp << " acc;\n";
+      s << "        acc = (VT)((take & (MT)v) | (~take & (MT)acc));\n";
+      s << "        bad |= (v != v);\n      }\n";
+      s << "      for (int l = 0; l < " << lanes << "; ++l) {\n";
+      s << "        total = (acc[l] " << cmp << " total || acc[l] != acc[l]) ? acc[l] : total;\n";
+      s << "        if (bad[l]) total = NAN;\n      }\n";
+      s << "      for (; j < w; ++j)\n";
       s << "        total = (buf[j] " << cmp << " total || buf[j] != buf[j]) ? buf[j] : total;\n";
     }
     s << "    }\n    out0[row] = (" << t << ")total;\n  }\n  (void)big;\n}\n";
