@@ -1054,3 +1054,18 @@ def test_logsumexp_softmax_long_rows_special(n):
     assert lse[2] == -np.inf and lse[3] == np.inf
     sm = np.array(mx.softmax(A(xn), axis=1))
     assert np.isnan(sm[0]).all() and np.isnan(sm[1]).all()
+
+
+@pytest.mark.parametrize("op", ["argmax", "argmin"])
+@pytest.mark.parametrize("dt", [np.float32, np.float64, np.int32, np.uint8, np.float16])
+@pytest.mark.parametrize("shape,axis", [((300, 600), 0), ((7, 50, 300), 1), ((40, 3, 257), -2)])
+def test_arg_reduce_leading_axes(op, dt, shape, axis):
+    """Reductions over a non-last axis (the column-block path): ties keep the first index,
+    the first NaN wins."""
+    rng = np.random.default_rng(41)
+    xn = rng.integers(0, 5, shape).astype(dt)  # many ties
+    if np.issubdtype(dt, np.floating):
+        flat = xn.reshape(-1)
+        flat[rng.choice(flat.size, 40, replace=False)] = np.nan
+    got = np.array(getattr(mx, op)(A(xn), axis=axis))
+    np.testing.assert_array_equal(got, getattr(np, op)(xn, axis=axis))

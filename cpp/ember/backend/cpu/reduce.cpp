@@ -317,6 +317,38 @@ void ArgReduce::eval_cpu(const std::vector<array>& in, array& out) {
         return is_max ? v > best : v < best;
       }
     };
+    if constexpr (!is_complex_v<C>) {
+      if (inner > 1) {
+        // Rows of the reduced axis are visited in order, a block of columns at a time,
+        // with branch-free updates so that the inner loop vectorises.
+        constexpr int64_t J = 256;
+        int64_t jblocks = (inner + J - 1) / J;
+        parallel_for(outer * jblocks, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(R * J, 1)),
+                     [&](size_t b, size_t e) {
+                       C best[J];
+                       uint32_t idx[J];
+                       for (size_t k = b; k < e; ++k) {
+                         int64_t o = k / jblocks, j0 = (k % jblocks) * J;
+                         int64_t w = std::min(J, inner - j0);
+                         const T* p = pa + o * R * inner + j0;
+                         for (int64_t j = 0; j < w; ++j) best[j] = static_cast<C>(p[j]), idx[j] = 0;
+                         for (int64_t r = 1; r < R; ++r) {
+                           const T* row = p + r * inner;
+                           for (int64_t j = 0; j < w; ++j) {
+                             C v = static_cast<C>(row[j]);
+                             bool take = is_max ? v > best[j] : v < best[j];
+                             if constexpr (std::is_floating_point_v<C>)
+                               take = (take || v != v) && best[j] == best[j];
+                             best[j] = take ? v : best[j];
+                             idx[j] = take ? (uint32_t)r : idx[j];
+                           }
+                         }
+                         std::memcpy(po + o * inner + j0, idx, w * sizeof(uint32_t));
+                       }
+                     });
+        return;
+      }
+    }
     parallel_for(outer * inner, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(R, 1)),
                  [&](size_t b, size_t e) {
                    for (size_t k = b; k < e; ++k) {
