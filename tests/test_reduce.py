@@ -1069,3 +1069,21 @@ def test_arg_reduce_leading_axes(op, dt, shape, axis):
         flat[rng.choice(flat.size, 40, replace=False)] = np.nan
     got = np.array(getattr(mx, op)(A(xn), axis=axis))
     np.testing.assert_array_equal(got, getattr(np, op)(xn, axis=axis))
+
+
+@pytest.mark.parametrize("inclusive", [True, False])
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("op", SCAN_OPS)
+@pytest.mark.parametrize("shape,axis", [((20, 300), 0), ((5, 7, 600), 1)])
+def test_scan_leading_axes_wide(op, reverse, inclusive, shape, axis):
+    """Scans over a non-last axis with rows wider than one column block, NaN included."""
+    rng = np.random.default_rng(44)
+    if op == "cumprod":
+        xn = rng.uniform(0.9, 1.1, shape).astype(np.float32)
+    else:
+        xn = rng.standard_normal(shape).astype(np.float32)
+    flat = xn.reshape(-1)
+    flat[rng.choice(flat.size, 10, replace=False)] = np.nan
+    out = call_scan(op, A(xn), axis, reverse, inclusive)
+    ref = scan_ref(op, xn.astype(np.float64), axis, reverse, inclusive, np.float64)
+    check(out, ref, "float32")

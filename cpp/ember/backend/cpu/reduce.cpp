@@ -388,6 +388,41 @@ void Scan::eval_cpu(const std::vector<array>& in, array& out) {
     using C = compute_t<T>;
     const T* pa = a.data<T>();
     T* po = out.data<T>();
+    if (inner > 1) {
+      // Rows of the scanned axis in order, a block of columns at a time (contiguous,
+      // vectorisable), instead of one strided column per output.
+      constexpr int64_t J = 256;
+      int64_t jblocks = (inner + J - 1) / J;
+      bool rev = reverse_, incl = inclusive_;
+      parallel_for(outer * jblocks, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(R * J, 1)),
+                   [&](size_t b, size_t e) {
+                     C acc[J];
+                     for (size_t k = b; k < e; ++k) {
+                       int64_t o = k / jblocks, j0 = (k % jblocks) * J;
+                       int64_t w = std::min(J, inner - j0);
+                       const T* p = pa + o * R * inner + j0;
+                       T* q = po + o * R * inner + j0;
+                       for (int64_t j = 0; j < w; ++j) acc[j] = Op::template init<C>();
+                       for (int64_t s = 0; s < R; ++s) {
+                         int64_t r = rev ? R - 1 - s : s;
+                         const T* x = p + r * inner;
+                         T* y = q + r * inner;
+                         if (incl) {
+                           for (int64_t j = 0; j < w; ++j) {
+                             acc[j] = op(acc[j], static_cast<C>(x[j]));
+                             y[j] = T(acc[j]);
+                           }
+                         } else {
+                           for (int64_t j = 0; j < w; ++j) {
+                             y[j] = T(acc[j]);
+                             acc[j] = op(acc[j], static_cast<C>(x[j]));
+                           }
+                         }
+                       }
+                     }
+                   });
+      return;
+    }
     parallel_for(outer * inner, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(R, 1)),
                  [&](size_t b, size_t e) {
                    for (size_t k = b; k < e; ++k) {
