@@ -495,7 +495,7 @@ class Compiled : public Primitive {
   // (dense), 'r' one per row (reduction kernels only).
   std::string source(const std::string& pattern, const std::vector<double>& expo) const {
     std::ostringstream s;
-    s << "#include <cmath>\n#include <cstdint>\n#include <cstring>\n";
+    s << "#include <cmath>\n#include <cstdint>\n#include <cstring>\n#include <type_traits>\n";
     s << jit::kMathSource << "\n";
     s << "extern \"C\" void ember_kernel(const void* const* in, void* const* out, int64_t n, int64_t cols, "
          "int64_t stride) {\n";
@@ -517,7 +517,7 @@ class Compiled : public Primitive {
     // with the exact body.
     std::string body = element_body(pattern, expo, false);
     if (body.empty()) return "";
-    bool trig = has_trig32();
+    bool trig = has_vector_trig();
     std::string exact = trig ? element_body(pattern, expo, true) : "";
     auto row_loads = [&] {
       for (size_t k = 0; k < ext_.size(); ++k)
@@ -581,25 +581,12 @@ class Compiled : public Primitive {
       s << "      for (; j < w; ++j) part = part " << op << " buf[j];\n";
       s << "      total = total " << op << " (double)part;\n";
     } else {
-      // Max/min with vector types (a select-based float reduction is never vectorised by
-      // the compiler): NaN-blind lanes plus a NaN mask, then the lanes and the tail.
-      const char* cmp = rt == ReduceType::Max ? ">" : "<";
-      bool f32 = outs_[0].dtype() == float32;
-      const char* it = f32 ? "int32_t" : "int64_t";
-      int lanes = f32 ? 8 : 4;
-      s << "      typedef " << t << " VT __attribute__((vector_size(32)));\n";
-      s << "      typedef " << it << " MT __attribute__((vector_size(32)));\n";
-      s << "      VT acc = VT{} + (" << t << ")total;\n      MT bad = MT{};\n      int64_t j = 0;\n";
-      s << "      for (; j + " << lanes << " <= w; j += " << lanes << ") {\n";
-      s << "        VT v;\n        std::memcpy(&v, buf + j, sizeof(VT));\n";
-      s << "        MT take = v " << cmp << " acc;\n";
-      s << "        acc = (VT)((take & (MT)v) | (~take & (MT)acc));\n";
-      s << "        bad |= (v != v);\n      }\n";
-      s << "      for (int l = 0; l < " << lanes << "; ++l) {\n";
-      s << "        total = (acc[l] " << cmp << " total || acc[l] != acc[l]) ? acc[l] : total;\n";
-      s << "        if (bad[l]) total = NAN;\n      }\n";
-      s << "      for (; j < w; ++j)\n";
-      s << "        total = (buf[j] " << cmp << " total || buf[j] != buf[j]) ? buf[j] : total;\n";
+      // The block's max/min by the shared vector-type helper; NaN wins.
+      bool mx = rt == ReduceType::Max;
+      const char* cmp = mx ? ">" : "<";
+      s << "      bool nan = false;\n";
+      s << "      const " << t << " m = em_extremum<" << t << ", " << (mx ? "true" : "false") << ">(buf, w, &nan);\n";
+      s << "      total = (nan || total != total) ? (" << t << ")NAN : (m " << cmp << " total ? m : total);\n";
     }
     s << "    }\n    out0[row] = (" << t << ")total;\n  }\n  (void)big;\n}\n";
     return s.str();
@@ -644,7 +631,7 @@ class Compiled : public Primitive {
                     : "em_pow_half(" + x + ", " + (expo[k] < 0 ? "true" : "false") + ")";
           }
       if (e.empty()) return "";
-      bool trig = is_trig32(node);
+      bool trig = vector_trig(node);
       if (trig && exact) e = std::string(node.primitive().name()) == "Sin" ? "std::sin(" + args[0] + ")"
                                                                          : "std::cos(" + args[0] + ")";
       s << "    const " << ctype(node.dtype()) << " t" << i << " = "
@@ -654,13 +641,13 @@ class Compiled : public Primitive {
     return s.str();
   }
 
-  static bool is_trig32(const array& node) {
+  static bool vector_trig(const array& node) {
     std::string n = node.primitive().name();
     return (n == "Sin" || n == "Cos") && (node.dtype() == float32 || is_half(node.dtype()));
   }
-  bool has_trig32() const {
+  bool has_vector_trig() const {
     for (auto& n : nodes_)
-      if (is_trig32(n)) return true;
+      if (vector_trig(n)) return true;
     return false;
   }
 

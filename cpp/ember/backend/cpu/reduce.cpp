@@ -88,49 +88,17 @@ struct OrOp {
   static A init() { return A(false); }
 };
 
-// Max (or min) of n contiguous float or double values, written with vector types
-// because compilers do not vectorise a select-based reduction of floats. NaN is
-// ignored in the result and reported through *nan.
-template <typename F, bool Max>
-F vec_extremum(const F* x, int64_t n, bool* nan) {
-  using I = std::conditional_t<sizeof(F) == 4, int32_t, int64_t>;
-  typedef F V __attribute__((vector_size(32)));
-  typedef I M __attribute__((vector_size(32)));
-  constexpr int W = 32 / sizeof(F);
-  const F init = Max ? -std::numeric_limits<F>::infinity() : std::numeric_limits<F>::infinity();
-  V acc[4];
-  for (auto& a : acc) a = V{} + init;
-  M bad = M{};
-  int64_t i = 0;
-  for (; i + 4 * W <= n; i += 4 * W)
-    for (int k = 0; k < 4; ++k) {
-      V v;
-      std::memcpy(&v, x + i + k * W, sizeof(V));
-      M take = Max ? (v > acc[k]) : (v < acc[k]);
-      acc[k] = (V)((take & (M)v) | (~take & (M)acc[k]));
-      bad |= (v != v);
-    }
-  F r = init;
-  bool any = false;
-  for (int k = 0; k < 4; ++k)
-    for (int l = 0; l < W; ++l) {
-      r = (Max ? acc[k][l] > r : acc[k][l] < r) ? acc[k][l] : r;
-      any |= bad[l] != 0;
-    }
-  for (; i < n; ++i) {
-    r = (Max ? x[i] > r : x[i] < r) ? x[i] : r;
-    any |= x[i] != x[i];
-  }
-  if (nan) *nan = any;
-  return r;
-}
+namespace fm {
+#include "ember/half_impl.h"
+#include "ember/backend/cpu/simd_math_impl.h"
+}  // namespace fm
 
 // Floating max/min of n contiguous values, NaN winning.
 template <typename T, typename Acc, typename Op>
 Acc extremum_contiguous(const T* x, int64_t n, Op op) {
   if constexpr (std::is_same_v<T, Acc>) {
     bool nan = false;
-    Acc r = vec_extremum<Acc, std::is_same_v<Op, MaxOp>>(x, n, &nan);
+    Acc r = fm::em_extremum<Acc, std::is_same_v<Op, MaxOp>>(x, n, &nan);
     return nan ? std::numeric_limits<Acc>::quiet_NaN() : r;
   } else {
     Acc r = Op::template init<Acc>();
@@ -482,12 +450,12 @@ inline float exp_shift_sum(const float* x, float* e, int64_t n, float m) {
 
 // Largest value of a row, NaN ignored. Softmax needs no NaN check: a NaN still
 // reaches every output through x - m and the sum.
-inline float row_max(const float* x, int64_t n) { return vec_extremum<float, true>(x, n, nullptr); }
+inline float row_max(const float* x, int64_t n) { return fm::em_extremum<float, true>(x, n, nullptr); }
 
 // As row_max, but NaN wins, for results that are not formed from x - m.
 inline float row_max_nan(const float* x, int64_t n) {
   bool nan = false;
-  float m = vec_extremum<float, true>(x, n, &nan);
+  float m = fm::em_extremum<float, true>(x, n, &nan);
   return nan ? NAN : m;
 }
 

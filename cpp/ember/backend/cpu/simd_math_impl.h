@@ -1,18 +1,13 @@
 // Scalar float32 approximations of exp, expm1, log, sin and cos, branch-free so that
 // loops over them vectorise. Shared by the hand-written kernels and by generated
 // (compiled) kernels, which receive this text verbatim: it has no includes of its own,
-// expects <cmath>, <cstdint> and <cstring>, and follows ember/half_impl.h.
+// expects <cmath>, <cstdint>, <cstring> and <type_traits>, and follows ember/half_impl.h.
 
 // Bit casts, on those of half_impl.h (which always comes first).
 inline float as_float(int32_t i) { return em_bits_f32((uint32_t)i); }
 inline int32_t as_int(float f) { return (int32_t)em_f32_bits(f); }
 
-inline float clampf(float x, float lo, float hi) {
-  x = x < lo ? lo : x;
-  return x > hi ? hi : x;
-}
-// Round to nearest integer (valid for |x| < 2^22), vectorisable everywhere.
-inline float rintf_(float x) { return (x + 12582912.0f) - 12582912.0f; }
+// Round to nearest integer (valid for |x| < 2^51), vectorisable everywhere.
 inline double rint_(double x) { return (x + 6755399441055744.0) - 6755399441055744.0; }
 
 // 2^k as a float for an integer k in [-126, 127], built from its bits.
@@ -136,23 +131,18 @@ inline float reduce(float x, int32_t& q) {
   return (float)r;
 }
 
-inline float sin1(float x) {
+// sin(x + shift * pi/2): shift 0 gives sin, 1 gives cos.
+inline float sin_shifted(float x, int32_t shift) {
   int32_t q;
   float r = reduce(x, q);
+  q += shift;
   float z = r * r;
   float s = sin_poly(r, z), c = cos_poly(z);
   float y = (q & 1) ? c : s;
   return (q & 2) ? -y : y;
 }
-
-inline float cos1(float x) {
-  int32_t q;
-  float r = reduce(x, q);
-  float z = r * r;
-  float s = sin_poly(r, z), c = cos_poly(z);
-  float y = (q & 1) ? s : c;
-  return ((q + 1) & 2) ? -y : y;
-}
+inline float sin1(float x) { return sin_shifted(x, 0); }
+inline float cos1(float x) { return sin_shifted(x, 1); }
 
 constexpr float kTrigBig = 1.0e7f;
 
@@ -227,4 +217,41 @@ inline F em_pow_half(F x, bool neg) {
 inline int em_pow_kind(double e) {
   if (e == 0.5 || e == -0.5) return 2;
   return (e == (double)(int)e && e >= -4.0 && e <= 4.0) ? 1 : 0;
+}
+
+// Max (Max = true) or min of n contiguous float or double values with vector types,
+// because compilers do not vectorise a select-based reduction of floats. NaN is
+// ignored in the result and reported through *nan.
+template <typename F, bool Max>
+F em_extremum(const F* x, int64_t n, bool* nan) {
+  typedef F V __attribute__((vector_size(32)));
+  typedef typename std::conditional<sizeof(F) == 4, int32_t, int64_t>::type I;
+  typedef I M __attribute__((vector_size(32)));
+  constexpr int W = 32 / sizeof(F);
+  const F init = Max ? -F(INFINITY) : F(INFINITY);
+  V acc[4];
+  for (auto& a : acc) a = V{} + init;
+  M bad = M{};
+  int64_t i = 0;
+  for (; i + 4 * W <= n; i += 4 * W)
+    for (int k = 0; k < 4; ++k) {
+      V v;
+      std::memcpy(&v, x + i + k * W, sizeof(V));
+      M take = Max ? (v > acc[k]) : (v < acc[k]);
+      acc[k] = (V)((take & (M)v) | (~take & (M)acc[k]));
+      bad |= (v != v);
+    }
+  F r = init;
+  bool any = false;
+  for (int k = 0; k < 4; ++k)
+    for (int l = 0; l < W; ++l) {
+      r = (Max ? acc[k][l] > r : acc[k][l] < r) ? acc[k][l] : r;
+      any |= bad[l] != 0;
+    }
+  for (; i < n; ++i) {
+    r = (Max ? x[i] > r : x[i] < r) ? x[i] : r;
+    any |= x[i] != x[i];
+  }
+  if (nan) *nan = any;
+  return r;
 }

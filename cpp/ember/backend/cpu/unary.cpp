@@ -45,13 +45,9 @@ void floating(const array& in, array& out, Op op, simd::Op vop = simd::Op::Count
           float buf[1024];
           for (size_t s0 = b; s0 < e; s0 += 1024) {
             size_t w = std::min<size_t>(1024, e - s0);
-            if constexpr (std::is_same_v<T, float16_t>) half_to_float_n(src + s0, buf, w);
-            else
-              for (size_t i = 0; i < w; ++i) buf[i] = static_cast<float>(src[s0 + i]);
+            convert_span(src + s0, buf, w);
             fn(buf, buf, w);
-            if constexpr (std::is_same_v<T, float16_t>) float_to_half_n(buf, dst + s0, w);
-            else
-              for (size_t i = 0; i < w; ++i) dst[s0 + i] = T(buf[i]);
+            convert_span(buf, dst + s0, w);
           }
         });
       }
