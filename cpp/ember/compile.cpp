@@ -136,6 +136,59 @@ Graph simplify(Graph g) {
   return g;
 }
 
+// Shapeless traces: a Broadcast that an elementwise op made to bring its operands to their
+// common shape gets those operands as extra inputs, so that a replay at new shapes derives
+// its target from them rather than from the shape fixed at trace time; an addmm takes its c
+// unbroadcast.
+Graph link_broadcasts(Graph g) {
+  std::unordered_map<const void*, array> subst;
+  auto get = [&](const array& a) -> array {
+    auto it = subst.find(a.id());
+    return it != subst.end() ? it->second : a;
+  };
+  auto is_broadcast = [](const array& a) {
+    return a.has_primitive() && a.inputs().size() == 1 && dynamic_cast<Broadcast*>(&a.primitive());
+  };
+  for (auto& node : g.tape) {
+    Arrays ins, src;
+    bool changed = false;
+    for (auto& in : node.inputs()) {
+      ins.push_back(get(in));
+      changed |= ins.back().id() != in.id();
+      src.push_back(is_broadcast(ins.back()) ? ins.back().inputs()[0] : ins.back());
+    }
+    if (ins.size() == 3 && is_broadcast(ins[2]) && dynamic_cast<Matmul*>(&node.primitive())) {
+      // The c of an addmm follows the product's shape by itself.
+      ins[2] = src[2];
+      changed = true;
+    } else if (ins.size() > 1 && dynamic_cast<Elementwise*>(&node.primitive())) {
+      Shape common;
+      for (auto& x : src) common = broadcast_shapes(common, x.shape());
+      for (size_t k = 0; k < ins.size(); ++k) {
+        if (!is_broadcast(ins[k]) || ins[k].shape() != common) continue;
+        Arrays operands{src[k]};
+        for (size_t j = 0; j < src.size(); ++j)
+          if (j != k) operands.push_back(src[j]);
+        ins[k] = array(ins[k].shape(), ins[k].dtype(), ins[k].primitive_ptr(), std::move(operands));
+        changed = true;
+      }
+    }
+    if (!changed) continue;
+    Arrays outs = node.outputs();
+    std::vector<Shape> shapes;
+    std::vector<Dtype> dtypes;
+    for (auto& o : outs) {
+      shapes.push_back(o.shape());
+      dtypes.push_back(o.dtype());
+    }
+    Arrays fresh = array::make_arrays(shapes, dtypes, node.primitive_ptr(), ins);
+    for (size_t j = 0; j < outs.size(); ++j) subst.emplace(outs[j].id(), fresh[j]);
+  }
+  for (auto& o : g.outputs) o = get(o);
+  g.tape = build_tape(g.outputs);
+  return g;
+}
+
 Graph trace(const Fn& fun, const Arrays& inputs, bool shapeless) {
   Graph g;
   for (auto& x : inputs) g.inputs.push_back(array(x.shape(), x.dtype(), nullptr, {}));
@@ -143,17 +196,7 @@ Graph trace(const Fn& fun, const Arrays& inputs, bool shapeless) {
   for (auto& o : g.outputs)
     if (!o.valid()) throw std::invalid_argument("[compile] The function must return arrays.");
   g.tape = build_tape(g.outputs);
-  if (shapeless) {
-    for (auto& node : g.tape) {
-      try {
-        node.primitive().output_shapes(node.inputs());
-      } catch (const std::invalid_argument&) {
-        throw std::invalid_argument(std::string("[compile] Cannot compile with shapeless=True: the "
-                                                "primitive ") +
-                                    node.primitive().name() + " cannot infer its output shape.");
-      }
-    }
-  }
+  if (shapeless) g = link_broadcasts(std::move(g));
   g = simplify(std::move(g));
   const char* fuse = std::getenv("EMBER_COMPILE_FUSE");
   if (!fuse || std::strcmp(fuse, "0") != 0) fuse_elementwise(g.tape, g.outputs);
@@ -175,7 +218,7 @@ Arrays replay(const Graph& g, const Arrays& inputs, bool shapeless) {
     std::vector<Shape> shapes;
     std::vector<Dtype> dtypes;
     if (shapeless) {
-      shapes = node.primitive().output_shapes(ins);
+      shapes = node.primitive().replay_shapes(ins, node.inputs(), outs);
     } else {
       for (auto& o : outs) shapes.push_back(o.shape());
     }

@@ -149,6 +149,7 @@ array cumsum(const array& a, S s = {});
 array cumprod(const array& a, int axis, bool reverse = false, bool inclusive = true, S s = {});
 array cummax(const array& a, int axis, bool reverse = false, bool inclusive = true, S s = {});
 array cummin(const array& a, int axis, bool reverse = false, bool inclusive = true, S s = {});
+array logcumsumexp(const array& a, int axis, bool reverse = false, bool inclusive = true, S s = {});
 
 // ---------- shape
 array reshape(const array& a, Shape shape, S s = {});

@@ -31,6 +31,12 @@ class Primitive {
                                                                 const std::vector<int>& axes);
   virtual bool is_equivalent(const Primitive& other) const { return false; }
   virtual std::vector<Shape> output_shapes(const std::vector<array>& inputs);
+  // Output shapes when a shapeless compiled graph is replayed on `inputs`; `traced_inputs` and
+  // `traced_outputs` are the node's arrays at trace time. The default takes output_shapes, or
+  // the traced shapes while the inputs keep theirs, and otherwise raises a clear error.
+  virtual std::vector<Shape> replay_shapes(const std::vector<array>& inputs,
+                                           const std::vector<array>& traced_inputs,
+                                           const std::vector<array>& traced_outputs);
 
   const Stream& stream() const { return stream_; }
   Device device() const { return stream_.device; }

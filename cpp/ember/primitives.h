@@ -190,7 +190,9 @@ class Copy : public UnaryPrimitive {
 
 class Reshape : public UnaryPrimitive {
  public:
-  Reshape(Stream s, Shape shape) : UnaryPrimitive(s), shape_(std::move(shape)) {}
+  // `inferred`: the requested shape when it had a -1 (shapeless replay infers it again).
+  Reshape(Stream s, Shape shape, Shape inferred = {})
+      : UnaryPrimitive(s), shape_(std::move(shape)), inferred_(std::move(inferred)) {}
   EMBER_PRIMITIVE_NAME(Reshape)
   void eval_cpu(const std::vector<array>& inputs, array& out) override;
   std::vector<array> vjp(const std::vector<array>&, const std::vector<array>&,
@@ -200,7 +202,10 @@ class Reshape : public UnaryPrimitive {
   std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>&,
                                                         const std::vector<int>&) override;
   bool is_equivalent(const Primitive& o) const override;
+  std::vector<Shape> replay_shapes(const std::vector<array>&, const std::vector<array>&,
+                                   const std::vector<array>&) override;
   Shape shape_;
+  Shape inferred_;
 };
 
 class Transpose : public UnaryPrimitive {
@@ -215,6 +220,7 @@ class Transpose : public UnaryPrimitive {
   std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>&,
                                                         const std::vector<int>&) override;
   bool is_equivalent(const Primitive& o) const override;
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;
   std::vector<int> axes_;
 };
 
@@ -230,6 +236,7 @@ class Broadcast : public UnaryPrimitive {
   std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>&,
                                                         const std::vector<int>&) override;
   bool is_equivalent(const Primitive& o) const override;
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;
   Shape shape_;
 };
 
@@ -247,6 +254,8 @@ class Slice : public UnaryPrimitive {
   std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>&,
                                                         const std::vector<int>&) override;
   bool is_equivalent(const Primitive& o) const override;
+  std::vector<Shape> replay_shapes(const std::vector<array>&, const std::vector<array>&,
+                                   const std::vector<array>&) override;
   Shape start_, stop_, strides_;
 };
 
@@ -264,6 +273,7 @@ class SliceUpdate : public UnaryPrimitive {
   std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>&,
                                                         const std::vector<int>&) override;
   bool is_equivalent(const Primitive& o) const override;
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;
   Shape start_, stop_, strides_;
 };
 
@@ -296,6 +306,7 @@ class Concatenate : public UnaryPrimitive {
   std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>&,
                                                         const std::vector<int>&) override;
   bool is_equivalent(const Primitive& o) const override;
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;
   int axis_;
 };
 
@@ -339,7 +350,7 @@ class ArgReduce : public UnaryPrimitive {
   int axis_;  // output keeps it as a size-1 dim
 };
 
-enum class ScanType { Sum, Prod, Max, Min };
+enum class ScanType { Sum, Prod, Max, Min, LogAddExp };
 
 class Scan : public UnaryPrimitive {
  public:
@@ -410,6 +421,8 @@ class Gather : public UnaryPrimitive {
   std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>&,
                                                         const std::vector<int>&) override;
   bool is_equivalent(const Primitive& o) const override;
+  std::vector<Shape> replay_shapes(const std::vector<array>&, const std::vector<array>&,
+                                   const std::vector<array>&) override;
   std::vector<int> axes_;
   Shape slice_sizes_;
 };
@@ -430,6 +443,7 @@ class Scatter : public UnaryPrimitive {
   std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>&,
                                                         const std::vector<int>&) override;
   bool is_equivalent(const Primitive& o) const override;
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;
   Kind kind_;
   std::vector<int> axes_;
 };
@@ -447,6 +461,7 @@ class GatherAxis : public UnaryPrimitive {
   std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>&,
                                                         const std::vector<int>&) override;
   bool is_equivalent(const Primitive& o) const override;
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;
   int axis_;
 };
 
@@ -462,6 +477,7 @@ class ScatterAxis : public UnaryPrimitive {
   std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>&,
                                                         const std::vector<int>&) override;
   bool is_equivalent(const Primitive& o) const override;
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;
   int axis_;
   bool add_;
 };
@@ -478,6 +494,7 @@ class Sort : public UnaryPrimitive {
   std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>&,
                                                         const std::vector<int>&) override;
   bool is_equivalent(const Primitive& o) const override;
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;
   int axis_;
   bool arg_;
 };
@@ -498,6 +515,7 @@ class Matmul : public UnaryPrimitive {
   std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>&,
                                                         const std::vector<int>&) override;
   bool is_equivalent(const Primitive& o) const override;
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;
   float alpha_, beta_;
 };
 

@@ -232,6 +232,8 @@ void schedule(std::vector<array>& outputs, bool sync) {
           "compile cannot be evaluated inside the transformed function.");
     if (o.status() != array::Status::unscheduled || !o.has_primitive()) continue;
     if (!seen.insert(o.id()).second) continue;
+    // Outputs of one multi-output node (a fused group returning several values) run once.
+    for (auto& s : o.siblings()) seen.insert(s.id());
     stack.emplace_back(o, 0);
     while (!stack.empty()) {
       auto& [node, i] = stack.back();

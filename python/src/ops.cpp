@@ -241,6 +241,7 @@ void init_ops(py::module_& m) {
   EMBER_SCAN("cumprod", cumprod)
   EMBER_SCAN("cummax", cummax)
   EMBER_SCAN("cummin", cummin)
+  EMBER_SCAN("logcumsumexp", logcumsumexp)
 #undef EMBER_SCAN
 
   // ---------- shapes

@@ -21,4 +21,9 @@ array make_node(Shape shape, Dtype dtype, std::vector<array> inputs, S s, Args&&
 // Integer and boolean inputs of float-valued ops become float32.
 array to_inexact(const array& a, S s);
 
+// The permutation that moves the sorted `axes` after all the others, and `a` with those axes
+// moved last and flattened into one.
+std::vector<int> axes_last_perm(int ndim, const std::vector<int>& axes);
+array to_last_axis(const array& a, const std::vector<int>& axes, S s = {});
+
 }  // namespace ember

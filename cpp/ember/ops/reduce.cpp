@@ -109,7 +109,7 @@ array std(const array& a, const std::vector<int>& axes, bool keepdims, int ddof,
 array std(const array& a, bool keepdims, int ddof, S s) { return std(a, all_axes(a), keepdims, ddof, s); }
 
 // The permutation that moves the (sorted) `axes` after all the others.
-static std::vector<int> axes_last_perm(int ndim, const std::vector<int>& axes) {
+std::vector<int> axes_last_perm(int ndim, const std::vector<int>& axes) {
   std::vector<int> perm;
   size_t j = 0;
   for (int i = 0; i < ndim; ++i) {
@@ -121,7 +121,7 @@ static std::vector<int> axes_last_perm(int ndim, const std::vector<int>& axes) {
 }
 
 // Moves `axes` to the end and flattens them into one axis.
-static array to_last_axis(const array& a, const std::vector<int>& axes, S s) {
+array to_last_axis(const array& a, const std::vector<int>& axes, S s) {
   array t = transpose(a, axes_last_perm(a.ndim(), axes), s);
   Shape shape(t.shape().begin(), t.shape().end() - axes.size());
   shape.push_back(-1);
@@ -218,6 +218,10 @@ array cummax(const array& a, int axis, bool reverse, bool inclusive, S s) {
 }
 array cummin(const array& a, int axis, bool reverse, bool inclusive, S s) {
   return scan(a, axis, reverse, inclusive, ScanType::Min, "cummin", s);
+}
+array logcumsumexp(const array& a, int axis, bool reverse, bool inclusive, S s) {
+  if (a.dtype() == complex64) op_error("logcumsumexp", "Complex inputs are not supported.");
+  return scan(to_inexact(a, s), axis, reverse, inclusive, ScanType::LogAddExp, "logcumsumexp", s);
 }
 
 }  // namespace ember

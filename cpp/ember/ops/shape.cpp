@@ -39,6 +39,7 @@ Shape broadcast_shapes(const Shape& a, const Shape& b) {
 
 array reshape(const array& a, Shape shape, S s) {
   int infer = -1;
+  Shape requested;
   int64_t known = 1;
   for (size_t i = 0; i < shape.size(); ++i) {
     if (shape[i] == -1) {
@@ -51,6 +52,7 @@ array reshape(const array& a, Shape shape, S s) {
     }
   }
   if (infer >= 0) {
+    requested = shape;
     if (known == 0 || (int64_t)a.size() % known != 0)
       op_error("reshape", "Cannot infer the shape of an array of size " + std::to_string(a.size()) +
                               " into shape " + shape_str(shape) + ".");
@@ -60,7 +62,7 @@ array reshape(const array& a, Shape shape, S s) {
     op_error("reshape", "Cannot reshape array of size " + std::to_string(a.size()) +
                             " into shape " + shape_str(shape) + ".");
   if (shape == a.shape()) return a;
-  return make_node<Reshape>(shape, a.dtype(), {a}, s, shape);
+  return make_node<Reshape>(shape, a.dtype(), {a}, s, shape, std::move(requested));
 }
 
 array flatten(const array& a, int start_axis, int end_axis, S s) {

@@ -3,6 +3,7 @@
 // Each elementwise primitive states its partial derivatives once, as
 // `partials(x, out, ct, argnums)` = ct * d out / d x_i for each i in argnums;
 // vjp applies it to the cotangent and jvp sums it over the tangents.
+#include <algorithm>
 #include <cmath>
 
 #include "ember/ops/common.h"
@@ -15,15 +16,24 @@ using Arrays = std::vector<array>;
 
 array zeros_for(const array& x) { return zeros_like(x); }
 
-// Batched inputs move their batch axis to the front; unbatched ones broadcast.
+// Batched inputs move their batch axis to the front; unbatched ones gain a leading axis of one.
+// The per-example ranks may differ (a batched scalar beside a batched matrix), so each input's
+// per-example dims are padded with ones after the batch axis before broadcasting.
 std::pair<Arrays, Shape> align_batch(const Arrays& inputs, const std::vector<int>& axes) {
-  int B = -1;
-  for (size_t i = 0; i < inputs.size(); ++i)
+  int B = -1, rank = 0;
+  for (size_t i = 0; i < inputs.size(); ++i) {
     if (axes[i] >= 0) B = inputs[i].shape()[axes[i]];
+    rank = std::max(rank, inputs[i].ndim() - (axes[i] >= 0 ? 1 : 0));
+  }
   Arrays moved;
-  Shape shape;
+  Shape shape(rank + 1, 1);
   for (size_t i = 0; i < inputs.size(); ++i) {
     array x = axes[i] >= 0 ? moveaxis(inputs[i], axes[i], 0) : expand_dims(inputs[i], 0);
+    if (x.ndim() < rank + 1) {
+      Shape s = x.shape();
+      s.insert(s.begin() + 1, rank + 1 - x.ndim(), 1);
+      x = reshape(x, s);
+    }
     moved.push_back(x);
     shape = broadcast_shapes(shape, x.shape());
   }

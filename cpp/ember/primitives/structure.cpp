@@ -13,6 +13,16 @@ using Axes = std::vector<int>;
 
 array batch_first(const array& x, int ax) { return ax > 0 ? moveaxis(x, ax, 0) : x; }
 
+// The cotangent of an operand broadcast to ct's shape: summed over the broadcast dims.
+array sum_to_shape(const array& ct, const Shape& in) {
+  if (ct.shape() == in) return ct;
+  int diff = ct.ndim() - (int)in.size();
+  Axes axes;
+  for (int d = 0; d < ct.ndim(); ++d)
+    if (d < diff || (in[d - diff] == 1 && ct.shape()[d] != 1)) axes.push_back(d);
+  return reshape(axes.empty() ? ct : sum(ct, axes, true), in);
+}
+
 }  // namespace
 
 // ---------- creation
@@ -68,21 +78,28 @@ bool Transpose::is_equivalent(const Primitive& o) const {
 
 // ---------- Broadcast
 
-Arrays Broadcast::vjp(const Arrays& p, const Arrays& ct, const Axes&, const Arrays&) {
-  const Shape& in = p[0].shape();
-  int diff = (int)shape_.size() - (int)in.size();
-  Axes axes;
-  for (int i = 0; i < (int)shape_.size(); ++i)
-    if (i < diff || (in[i - diff] == 1 && shape_[i] != 1)) axes.push_back(i);
-  array r = axes.empty() ? ct[0] : sum(ct[0], axes, true);
-  return {reshape(r, in)};
+// Inputs after the first (operands linked by a shapeless trace) only inform the shape.
+Arrays Broadcast::vjp(const Arrays& p, const Arrays& ct, const Axes& argnums, const Arrays&) {
+  Arrays r;
+  for (int i : argnums) {
+    if (i != 0) {
+      r.push_back(zeros_like(p[i]));
+      continue;
+    }
+    r.push_back(sum_to_shape(ct[0], p[0].shape()));
+  }
+  return r;
 }
-Arrays Broadcast::jvp(const Arrays&, const Arrays& t, const Axes&) {
-  return {broadcast_to(t[0], shape_)};
+Arrays Broadcast::jvp(const Arrays& p, const Arrays& t, const Axes& argnums) {
+  for (size_t k = 0; k < argnums.size(); ++k)
+    if (argnums[k] == 0) return {broadcast_to(t[k], shape_)};
+  return {zeros(shape_, p[0].dtype())};
 }
 std::pair<Arrays, Axes> Broadcast::vmap(const Arrays& in, const Axes& axes) {
-  array x = batch_first(in[0], axes[0]);
-  int B = x.shape()[0];
+  int B = 1;
+  for (size_t i = 0; i < in.size(); ++i)
+    if (axes[i] >= 0) B = in[i].shape()[axes[i]];
+  array x = axes[0] >= 0 ? batch_first(in[0], axes[0]) : expand_dims(in[0], 0);
   Shape xs = x.shape();
   // Insert ones after the batch axis so the remaining dims align on the right.
   int diff = (int)shape_.size() - (x.ndim() - 1);
@@ -206,6 +223,24 @@ bool Concatenate::is_equivalent(const Primitive& o) const {
 
 // ---------- Reduce
 
+namespace {
+
+// For each element, the product of the other elements of its reduction group (the derivative of
+// the group's product), from exclusive products in both directions: no division, so zeros are
+// exact. The reduced axes are moved last and flattened, then put back.
+array product_of_others(const array& x, const Axes& axes) {
+  std::vector<int> perm = axes_last_perm(x.ndim(), axes);
+  array flat = to_last_axis(x, axes);
+  array r = multiply(cumprod(flat, -1, false, false), cumprod(flat, -1, true, false));
+  Shape tshape;
+  for (int p : perm) tshape.push_back(x.shape()[p]);
+  Axes inv(perm.size());
+  for (size_t i = 0; i < perm.size(); ++i) inv[perm[i]] = (int)i;
+  return transpose(reshape(r, tshape), inv);
+}
+
+}  // namespace
+
 Arrays Reduce::vjp(const Arrays& p, const Arrays& ct, const Axes&, const Arrays& outs) {
   const array& x = p[0];
   const array& c = ct[0];
@@ -213,7 +248,7 @@ Arrays Reduce::vjp(const Arrays& p, const Arrays& ct, const Axes&, const Arrays&
     case ReduceType::Sum:
       return {broadcast_to(c, x.shape())};
     case ReduceType::Prod:
-      return {divide(multiply(broadcast_to(c, x.shape()), outs[0]), x)};
+      return {multiply(broadcast_to(c, x.shape()), product_of_others(x, axes_))};
     case ReduceType::Max:
     case ReduceType::Min: {
       array mask = astype(equal(x, outs[0]), c.dtype());
@@ -229,10 +264,8 @@ Arrays Reduce::jvp(const Arrays& p, const Arrays& t, const Axes&) {
   switch (type_) {
     case ReduceType::Sum:
       return {sum(t[0], axes_, true)};
-    case ReduceType::Prod: {
-      array o = prod(x, axes_, true);
-      return {multiply(o, sum(divide(t[0], x), axes_, true))};
-    }
+    case ReduceType::Prod:
+      return {sum(multiply(t[0], product_of_others(x, axes_)), axes_, true)};
     case ReduceType::Max:
     case ReduceType::Min: {
       array o = type_ == ReduceType::Max ? max(x, axes_, true) : min(x, axes_, true);
@@ -283,47 +316,125 @@ bool ArgReduce::is_equivalent(const Primitive& o) const {
 
 // ---------- Scan
 
+namespace {
+
+// Moves every value one position along `axis`: toward the end (out[k] = x[k-1]) or toward the
+// start (out[k] = x[k+1]); the vacated position holds zero.
+array shift_along(const array& x, int axis, bool toward_end) {
+  int n = x.shape()[axis];
+  if (n == 0) return x;
+  Shape b(x.ndim(), 0), e = x.shape();
+  if (toward_end) e[axis] = n - 1;
+  else b[axis] = 1;
+  std::vector<std::pair<int, int>> pw(x.ndim(), {0, 0});
+  pw[axis] = toward_end ? std::make_pair(1, 0) : std::make_pair(0, 1);
+  return pad(slice(x, b, e), pw, array(0, x.dtype()));
+}
+
+// Position of each element along `axis`, broadcast to `shape`.
+array positions(const Shape& shape, int axis) {
+  Shape s(shape.size(), 1);
+  s[axis] = shape[axis];
+  return broadcast_to(reshape(arange(0, shape[axis], 1), s), shape);
+}
+
+// The zero structure of a cumprod's input, in scan order: `before` marks the positions ahead of
+// the first zero, `first` the first zero itself, `after` it and everything later; `y1` is the
+// cumprod with the first zero replaced by one.
+struct ZeroSplit {
+  array before, first, after, y1;
+};
+ZeroSplit split_at_first_zero(const array& x, int axis, bool reverse) {
+  array is_zero = equal(x, array(0, x.dtype()));
+  array zc = cumsum(astype(is_zero, int32), axis, reverse, true);
+  array first = logical_and(is_zero, equal(zc, array(1)));
+  array y1 = cumprod(where(first, array(1, x.dtype()), x), axis, reverse, true);
+  return {equal(zc, array(0)), first, greater(zc, array(0)), y1};
+}
+
+// vjp and jvp of an inclusive cumprod that never divide by a zero input: ahead of the first
+// zero every factor is nonzero and the quotient form is exact; at the first zero the products
+// are those with it replaced by one; past it every partial derivative is zero.
+array cumprod_vjp(const array& x, const array& ct, const array& y, int axis, bool reverse) {
+  ZeroSplit z = split_at_first_zero(x, axis, reverse);
+  array zero = array(0, ct.dtype());
+  array a = cumsum(where(z.before, multiply(ct, y), zero), axis, !reverse, true);
+  array b = cumsum(where(z.after, multiply(ct, z.y1), zero), axis, !reverse, true);
+  array safe_x = where(z.before, x, array(1, x.dtype()));
+  return where(z.before, divide(a, safe_x), where(z.first, b, zero));
+}
+array cumprod_jvp(const array& x, const array& t, const array& y, int axis, bool reverse) {
+  ZeroSplit z = split_at_first_zero(x, axis, reverse);
+  array zero = array(0, t.dtype());
+  array safe_x = where(z.before, x, array(1, x.dtype()));
+  array ratio = cumsum(where(z.before, divide(t, safe_x), zero), axis, reverse, true);
+  array tz = cumsum(where(z.first, t, zero), axis, reverse, true);
+  return where(z.before, multiply(y, ratio), multiply(tz, z.y1));
+}
+
+// exp(offset + log sum over the scan of w_k * exp(v_k)) for a signed `w`, as the difference of
+// two log-domain scans so that no term overflows on its own.
+array signed_exp_scan(const array& v, const array& w, const array& offset, int axis, bool reverse) {
+  array zero = array(0, w.dtype());
+  array pos = logcumsumexp(add(v, log(maximum(w, zero))), axis, reverse, true);
+  array neg = logcumsumexp(add(v, log(maximum(negative(w), zero))), axis, reverse, true);
+  return subtract(exp(add(offset, pos)), exp(add(offset, neg)));
+}
+
+// The inclusive scan of `x` with the same type, axis and direction as `s`.
+array inclusive_like(const Scan& s, const array& x) {
+  return array(x.shape(), x.dtype(),
+               std::make_shared<Scan>(s.stream(), s.type_, s.axis_, s.reverse_, true), {x});
+}
+
+// Which input position set each output of an inclusive cummax/cummin: the latest one.
+array scan_source(const array& x, const array& y, int axis, bool reverse) {
+  int n = x.shape()[axis];
+  array pos = positions(x.shape(), axis);
+  array hit = equal(x, y);
+  return reverse ? cummin(where(hit, pos, array(n - 1)), axis, true, true)
+                 : cummax(where(hit, pos, array(0)), axis, false, true);
+}
+
+}  // namespace
+
+// An exclusive scan is the inclusive scan shifted by one position: its rules are the inclusive
+// rules with the cotangent shifted back (vjp) or the tangent shifted forward (jvp).
 Arrays Scan::vjp(const Arrays& p, const Arrays& ct, const Axes&, const Arrays& outs) {
-  if (type_ == ScanType::Sum) return {cumsum(ct[0], axis_, !reverse_, inclusive_)};
-  if (type_ == ScanType::Prod) {
-    // d/dx_i prod_{j<=i} x_j, valid for nonzero inputs.
-    array g = cumsum(multiply(ct[0], outs[0]), axis_, !reverse_, inclusive_);
-    return {divide(g, p[0])};
-  }
-  // cummax / cummin: each output takes its gradient from the last position that set it.
   const array& x = p[0];
-  int n = x.shape()[axis_];
-  Shape s(x.ndim(), 1);
-  s[axis_] = n;
-  array pos = broadcast_to(reshape(arange(0, n, 1), s), x.shape());
-  array hit = equal(x, outs[0]);
-  if (reverse_) {
-    array rpos = where(hit, pos, array(n - 1), {});
-    array src = cummin(rpos, axis_, true, true);
-    return {array(x.shape(), x.dtype(), std::make_shared<ScatterAxis>(stream(), axis_, true),
-                  {zeros_like(x), src, ct[0]})};
+  array c = inclusive_ ? ct[0] : shift_along(ct[0], axis_, reverse_);
+  array y = inclusive_ ? outs[0] : inclusive_like(*this, x);
+  switch (type_) {
+    case ScanType::Sum:
+      return {cumsum(c, axis_, !reverse_, true)};
+    case ScanType::Prod:
+      return {cumprod_vjp(x, c, y, axis_, reverse_)};
+    case ScanType::LogAddExp:
+      // d y_k / d x_i = exp(x_i - y_k) for every i in the prefix of k.
+      return {signed_exp_scan(negative(y), c, x, axis_, !reverse_)};
+    default:
+      return {array(x.shape(), x.dtype(), std::make_shared<ScatterAxis>(stream(), axis_, true),
+                    {zeros_like(x), scan_source(x, y, axis_, reverse_), c})};
   }
-  array src = cummax(where(hit, pos, array(0), {}), axis_, false, true);
-  return {array(x.shape(), x.dtype(), std::make_shared<ScatterAxis>(stream(), axis_, true),
-                {zeros_like(x), src, ct[0]})};
 }
 Arrays Scan::jvp(const Arrays& p, const Arrays& t, const Axes&) {
-  if (type_ == ScanType::Sum) return {cumsum(t[0], axis_, reverse_, inclusive_)};
-  if (type_ == ScanType::Prod) {
-    array o = cumprod(p[0], axis_, reverse_, inclusive_);
-    return {multiply(o, cumsum(divide(t[0], p[0]), axis_, reverse_, inclusive_))};
-  }
-  // cummax / cummin: the tangent of the position that set each output.
   const array& x = p[0];
-  int n = x.shape()[axis_];
-  Shape s(x.ndim(), 1);
-  s[axis_] = n;
-  array pos = broadcast_to(reshape(arange(0, n, 1), s), x.shape());
-  array o = type_ == ScanType::Max ? cummax(x, axis_, reverse_, inclusive_) : cummin(x, axis_, reverse_, inclusive_);
-  array hit = equal(x, o);
-  array src = reverse_ ? cummin(where(hit, pos, array(n - 1), {}), axis_, true, true)
-                       : cummax(where(hit, pos, array(0), {}), axis_, false, true);
-  return {take_along_axis(t[0], src, axis_)};
+  array y = inclusive_like(*this, x);
+  array r;
+  switch (type_) {
+    case ScanType::Sum:
+      r = cumsum(t[0], axis_, reverse_, true);
+      break;
+    case ScanType::Prod:
+      r = cumprod_jvp(x, t[0], y, axis_, reverse_);
+      break;
+    case ScanType::LogAddExp:
+      r = signed_exp_scan(x, t[0], negative(y), axis_, reverse_);
+      break;
+    default:
+      r = take_along_axis(t[0], scan_source(x, y, axis_, reverse_), axis_);
+  }
+  return {inclusive_ ? r : shift_along(r, axis_, !reverse_)};
 }
 std::pair<Arrays, Axes> Scan::vmap(const Arrays& in, const Axes& axes) {
   array x = batch_first(in[0], axes[0]);
@@ -515,7 +626,7 @@ Arrays Matmul::vjp(const Arrays& p, const Arrays& ct, const Axes& argnums, const
   for (int i : argnums) {
     if (i == 0) r.push_back(matmul(g, swapaxes(p[1], -1, -2)));
     else if (i == 1) r.push_back(matmul(swapaxes(p[0], -1, -2), g));
-    else r.push_back(multiply(ct[0], astype(array(beta_), ct[0].dtype())));
+    else r.push_back(sum_to_shape(multiply(ct[0], astype(array(beta_), ct[0].dtype())), p[2].shape()));
   }
   return r;
 }
@@ -528,6 +639,9 @@ Arrays Matmul::jvp(const Arrays& p, const Arrays& t, const Axes& argnums) {
     else d = multiply(t[k], astype(array(beta_ / alpha_), t[k].dtype()));
     total = total.valid() ? add(total, d) : d;
   }
+  Shape out = p[0].shape();
+  out.back() = p[1].shape().back();
+  if (total.shape() != out) total = broadcast_to(total, out);
   if (alpha_ != 1.0f) total = multiply(total, astype(array(alpha_), total.dtype()));
   return {total};
 }
@@ -602,6 +716,12 @@ std::pair<Arrays, Axes> SliceUpdate::vmap(const Arrays& in, const Axes& axes) {
 std::pair<Arrays, Axes> Matmul::vmap(const Arrays& in, const Axes& axes) {
   int B;
   Arrays x = batch_all(in, axes, B);
+  if (x.size() == 3 && x[2].ndim() < x[0].ndim()) {
+    // c of a lower rank than the product (a shapeless trace keeps it unbroadcast).
+    Shape cs = x[2].shape();
+    cs.insert(cs.begin() + 1, x[0].ndim() - x[2].ndim(), 1);
+    x[2] = reshape(x[2], cs);
+  }
   array r = x.size() == 3 ? addmm(x[2], x[0], x[1], alpha_, beta_) : matmul(x[0], x[1]);
   if (x.size() == 2 && alpha_ != 1.0f) r = multiply(r, astype(array(alpha_), r.dtype()));
   return {{r}, {0}};
@@ -652,29 +772,6 @@ std::pair<Arrays, Axes> ScatterAxis::vmap(const Arrays& in, const Axes& axes) {
 std::pair<Arrays, Axes> Sort::vmap(const Arrays& in, const Axes& axes) {
   array x = axes[0] > 0 ? moveaxis(in[0], axes[0], 0) : in[0];
   return {{arg_ ? argsort(x, axis_ + 1) : sort(x, axis_ + 1)}, {0}};
-}
-
-}  // namespace ember
-
-// ---------- output shapes for shapeless compilation
-
-namespace ember {
-
-std::vector<Shape> Copy::output_shapes(const std::vector<array>& in) { return {in[0].shape()}; }
-std::vector<Shape> Reduce::output_shapes(const std::vector<array>& in) {
-  return {reduced_keepdims_shape(in[0].shape())};
-}
-std::vector<Shape> ArgReduce::output_shapes(const std::vector<array>& in) {
-  Shape s = in[0].shape();
-  s[axis_] = 1;
-  return {s};
-}
-std::vector<Shape> Scan::output_shapes(const std::vector<array>& in) { return {in[0].shape()}; }
-std::vector<Shape> Softmax::output_shapes(const std::vector<array>& in) { return {in[0].shape()}; }
-std::vector<Shape> LogSumExp::output_shapes(const std::vector<array>& in) {
-  Shape s = in[0].shape();
-  s.back() = 1;
-  return {s};
 }
 
 }  // namespace ember

@@ -56,10 +56,12 @@ void Gather::eval_cpu(const std::vector<array>& in, array& out) {
   alloc_out(out);
   auto idx = read_indices(in, 1, axes_.size());
   size_t n_idx = idx.empty() ? 1 : idx[0].size();
-  int64_t slice_size = shape_size(slice_sizes_);
+  // The slice sizes as the output has them (a shapeless replay may widen full slices).
+  Shape slice_sizes(out.shape().end() - slice_sizes_.size(), out.shape().end());
+  int64_t slice_size = shape_size(slice_sizes);
   if (out.size() == 0) return;
   // A view over `a` with the slice's shape, moved per index position.
-  array slice_view(slice_sizes_, a.dtype(), nullptr, {});
+  array slice_view(slice_sizes, a.dtype(), nullptr, {});
   std::vector<int64_t> bases(n_idx, 0);
   for (size_t p = 0; p < n_idx; ++p) {
     int64_t off = 0;
@@ -67,7 +69,7 @@ void Gather::eval_cpu(const std::vector<array>& in, array& out) {
       off += wrap(idx[k][p], a.shape()[axes_[k]], "gather") * a.strides()[axes_[k]];
     bases[p] = off;
   }
-  Shape shape = slice_sizes_;
+  Shape shape = slice_sizes;
   std::array<Strides, 1> st{a.strides()};
   collapse(shape, st);
   dispatch_all(a.dtype(), [&](auto t) {

@@ -75,7 +75,12 @@ void Matmul::eval_cpu(const std::vector<array>& in, array& out) {
   int nd = out.ndim();
   int64_t M = out.shape()[nd - 2], N = out.shape()[nd - 1], K = a0.shape()[nd - 1];
   // Start from C (broadcast into out) or zeros.
-  if (in.size() == 3) {
+  if (in.size() == 3 && in[2].shape() != out.shape()) {
+    // c as given (a shapeless trace keeps it unbroadcast): read through a broadcast view.
+    array c(out.shape(), in[2].dtype(), nullptr, {});
+    Broadcast(stream(), out.shape()).eval_cpu({in[2]}, c);
+    copy_to_row_contiguous(c, out);
+  } else if (in.size() == 3) {
     copy_to_row_contiguous(in[2], out);
   } else {
     alloc_out(out);

@@ -75,6 +75,26 @@ struct MinOp {
   template <typename A>
   static A init() { return Limits<A>::max(); }
 };
+// log(exp(a) + exp(b)) without overflow; the scan of logcumsumexp (floating types only).
+struct LogAddExpOp {
+  template <typename A>
+  A operator()(A a, A b) const {
+    if constexpr (std::is_floating_point_v<A>) {
+      if (a != a || b != b) return a + b;
+      A hi = a > b ? a : b, lo = a > b ? b : a;
+      if (lo == -std::numeric_limits<A>::infinity() || hi == std::numeric_limits<A>::infinity())
+        return hi;
+      return hi + std::log1p(std::exp(lo - hi));
+    } else {
+      return a + b;
+    }
+  }
+  template <typename A>
+  static A init() {
+    if constexpr (std::is_floating_point_v<A>) return -std::numeric_limits<A>::infinity();
+    else return A(0);
+  }
+};
 struct AndOp {
   template <typename A>
   A operator()(A a, A b) const { return a && b; }
@@ -340,7 +360,7 @@ void ArgReduce::eval_cpu(const std::vector<array>& in, array& out) {
 // ---------- scans
 
 const char* Scan::name() const {
-  static const char* names[] = {"CumSum", "CumProd", "CumMax", "CumMin"};
+  static const char* names[] = {"CumSum", "CumProd", "CumMax", "CumMin", "CumLogSumExp"};
   return names[(int)type_];
 }
 
@@ -419,6 +439,9 @@ void Scan::eval_cpu(const std::vector<array>& in, array& out) {
       case ScanType::Prod: run(t, ProdOp{}); break;
       case ScanType::Max: run(t, MaxOp{}); break;
       case ScanType::Min: run(t, MinOp{}); break;
+      case ScanType::LogAddExp:
+        if constexpr (!is_complex_v<T>) run(t, LogAddExpOp{});
+        break;
     }
   };
   if (a.dtype() == complex64) {

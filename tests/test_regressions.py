@@ -1,0 +1,415 @@
+"""Regression tests for crashes and wrong derivatives found running MLX programs.
+
+Each test states the program that used to fail; values are checked against eager
+evaluation, numpy, finite differences or the real MLX when it is installed.
+"""
+import itertools
+
+import numpy as np
+import pytest
+
+import ember.core as mx
+
+try:
+    import mlx.core as mlx
+except ImportError:  # the differential checks skip without it
+    mlx = None
+
+needs_mlx = pytest.mark.skipif(mlx is None, reason="mlx is not installed")
+
+
+def fd_grad(f, x, eps=1e-6):
+    """Central differences of a scalar numpy function f at x (float64)."""
+    x = np.array(x, dtype=np.float64)
+    g = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        d = np.zeros_like(x)
+        d[i] = eps
+        g[i] = (f(x + d) - f(x - d)) / (2 * eps)
+    return g
+
+
+# ---------- compile: outputs that are also inputs of other outputs
+
+
+def _eager_and_compiled(fun, *args, shapeless=False):
+    expect = fun(*args)
+    got = mx.compile(fun, shapeless=shapeless)(*args)
+    return expect, got
+
+
+COMPILE_PROGRAMS = {
+    # The reported program: an intermediate returned beside a value computed from it.
+    "intermediate_and_derived": lambda x: (mx.abs(mx.negative(x)), mx.abs(mx.abs(mx.negative(x)))),
+    "output_used_inside": lambda x: (lambda a: (a, mx.exp(a) * 2 + a))(mx.sin(x) + 1),
+    "output_used_twice_inside": lambda x: (lambda a: (a * 3, a, a + 1))(mx.cos(x) * x),
+    "same_array_twice": lambda x: (lambda a: (a, a))(mx.exp(x) - 1),
+    "input_as_is": lambda x: (x, x * 2 + 1),
+    "input_only": lambda x: x,
+    "input_twice": lambda x: (x, x),
+    "constant": lambda x: (mx.array(3.0), x + 1),
+    "constant_only": lambda x: mx.array([1.0, 2.0]),
+    "middle_and_reduction": lambda x: (lambda a: (a, mx.sum(a * a, axis=-1 if a.ndim else None)))(mx.tanh(x) + 1),
+    "chain_of_outputs": lambda x: (lambda a: (lambda b: (a, b, b * a))(mx.abs(a) + 2))(-x * 3),
+    "list_and_dict": lambda x: [mx.abs(x), {"y": mx.abs(mx.abs(x)) + 1}],
+}
+
+
+def _flat(tree):
+    if isinstance(tree, (list, tuple)):
+        return [v for t in tree for v in _flat(t)]
+    if isinstance(tree, dict):
+        return [v for k in sorted(tree) for v in _flat(tree[k])]
+    return [tree]
+
+
+@pytest.mark.parametrize("name", sorted(COMPILE_PROGRAMS))
+@pytest.mark.parametrize("shape", [(), (5,), (3, 4), (2, 70000)])
+def test_compile_outputs_aliasing(name, shape):
+    fun = COMPILE_PROGRAMS[name]
+    x = mx.array(np.random.default_rng(0).normal(size=shape).astype(np.float32))
+    for _ in range(2):  # the trace, then a replay
+        expect, got = _eager_and_compiled(fun, x)
+        e, g = _flat(expect), _flat(got)
+        assert len(e) == len(g)
+        mx.eval(*g)
+        for a, b in zip(e, g):
+            assert a.shape == b.shape and a.dtype == b.dtype
+            np.testing.assert_allclose(np.array(b), np.array(a), rtol=2e-6, atol=1e-6)
+
+
+def test_compile_reported_program():
+    @mx.compile
+    def fun(x):
+        x = mx.abs(mx.negative(x))
+        y = mx.abs(x)
+        return x, y
+
+    a, b = fun(mx.array(-1.0))
+    mx.eval(a, b)
+    assert a.item() == 1.0 and b.item() == 1.0
+    a, b = fun(mx.array([-2.0, 3.0]))
+    assert np.array(a).tolist() == [2.0, 3.0] and np.array(b).tolist() == [2.0, 3.0]
+
+
+def test_compile_outputs_aliasing_identity():
+    fun = mx.compile(lambda x: (lambda a: (a, a))(mx.exp(x) - 1))
+    a, b = fun(mx.array([0.5, 1.0]))
+    np.testing.assert_allclose(np.array(a), np.expm1([0.5, 1.0]), rtol=1e-6)
+    np.testing.assert_allclose(np.array(b), np.array(a))
+    x = mx.array([1.0, 2.0])
+    y, z = mx.compile(lambda x: (x, x * 2))(x)
+    assert np.array(y).tolist() == [1.0, 2.0] and np.array(z).tolist() == [2.0, 4.0]
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float64", "int32", "int64"])
+def test_compile_outputs_aliasing_dtypes(dtype):
+    dt = getattr(mx, dtype)
+    x = mx.array([-3, -1, 2, 5]).astype(dt)
+    fun = COMPILE_PROGRAMS["intermediate_and_derived"]
+    expect, got = _eager_and_compiled(fun, x)
+    for a, b in zip(expect, got):
+        assert b.dtype == dt
+        np.testing.assert_array_equal(np.array(b.astype(mx.float32)), np.array(a.astype(mx.float32)))
+
+
+def test_compile_outputs_aliasing_in_grad():
+    def f(x):
+        a = mx.abs(mx.negative(x))
+        return a, mx.abs(a) * x
+
+    cf = mx.compile(f)
+    loss = lambda fn: (lambda x: sum(mx.sum(v) for v in fn(x)))
+    x = mx.array([-1.5, 0.5, 2.0])
+    np.testing.assert_allclose(np.array(mx.grad(loss(cf))(x)), np.array(mx.grad(loss(f))(x)), rtol=1e-6)
+
+
+# ---------- prod: derivatives with zeros
+
+
+def _others_product(x, axis):
+    """d prod / d x_i = product of the other elements of the reduction group (numpy, brute force)."""
+    x = np.asarray(x, dtype=np.float64)
+    axes = tuple(range(x.ndim)) if axis is None else ((axis,) if isinstance(axis, int) else tuple(axis))
+    axes = tuple(a % x.ndim for a in axes)
+    out = np.empty_like(x)
+    for idx in np.ndindex(x.shape):
+        sl = tuple(slice(None) if d in axes else idx[d] for d in range(x.ndim))
+        group = x[sl].copy()
+        pos = tuple(idx[d] for d in range(x.ndim) if d in axes)
+        group[pos] = 1.0
+        out[idx] = np.prod(group)
+    return out
+
+
+PROD_INPUTS = {
+    "no_zero": [1.5, -2.0, 3.0, 0.5],
+    "one_zero_first": [0.0, 1.0, 2.0, 3.0],
+    "one_zero_middle": [2.0, 0.0, -1.5, 3.0],
+    "two_zeros": [0.0, 2.0, 0.0, 3.0],
+    "all_zeros": [0.0, 0.0, 0.0, 0.0],
+}
+
+
+def test_prod_grad_reported():
+    g = mx.grad(mx.prod)(mx.array([0.0, 1.0, 2.0, 3.0]))
+    assert np.array(g).tolist() == [6.0, 0.0, 0.0, 0.0]
+    _, t = mx.jvp(mx.prod, [mx.array([0.0, 1.0, 2.0, 3.0])], [mx.array([1.0, 1.0, 1.0, 1.0])])
+    assert t[0].item() == 6.0
+
+
+@pytest.mark.parametrize("name", sorted(PROD_INPUTS))
+def test_prod_vjp_jvp_with_zeros(name):
+    x = np.array(PROD_INPUTS[name], dtype=np.float32)
+    expect = _others_product(x, None)
+    g = mx.grad(mx.prod)(mx.array(x))
+    np.testing.assert_allclose(np.array(g), expect, rtol=1e-6)
+    t = np.array([0.5, -1.0, 2.0, 1.5], dtype=np.float32)
+    _, (jv,) = mx.jvp(mx.prod, [mx.array(x)], [mx.array(t)])
+    np.testing.assert_allclose(jv.item(), float(expect @ t), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("axis", [0, 1, -1, (0, 2), (1, 2), None])
+def test_prod_grad_axes_with_zeros(axis):
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(3, 4, 2)).astype(np.float32)
+    x[0, 1, :] = 0.0
+    x[2, 0, 1] = 0.0
+    x[2, 3, 1] = 0.0
+    w = rng.normal(size=np.prod(x, axis=axis).shape).astype(np.float32)
+    f = lambda a: mx.sum(mx.prod(a, axis=axis) * mx.array(w))
+    g = np.array(mx.grad(f)(mx.array(x)))
+    others = _others_product(x, axis)
+    wk = np.expand_dims(w, axis) if axis is not None else w
+    np.testing.assert_allclose(g, others * wk, rtol=1e-5, atol=1e-6)
+    # jvp against the same Jacobian.
+    t = rng.normal(size=x.shape).astype(np.float32)
+    _, (jv,) = mx.jvp(lambda a: mx.prod(a, axis=axis), [mx.array(x)], [mx.array(t)])
+    expect = np.sum(others * t, axis=axis)
+    np.testing.assert_allclose(np.array(jv), expect, rtol=1e-5, atol=1e-5)
+
+
+def test_prod_grad_vmap_and_second_order():
+    x = np.array([[0.0, 1.0, 2.0, 3.0], [1.0, 2.0, 3.0, 4.0], [0.0, 0.0, 5.0, 1.0]], np.float32)
+    g = mx.vmap(mx.grad(mx.prod))(mx.array(x))
+    np.testing.assert_allclose(np.array(g), np.stack([_others_product(r, None) for r in x]), rtol=1e-6)
+    # Second derivative of prod([0, 1, 2, 3]): d2/dx0 dx1 = 2 * 3 = 6, never nan.
+    h = mx.jacrev(mx.grad(mx.prod))(mx.array(x[0]))
+    h = np.array(h)
+    assert np.isfinite(h).all()
+    xf = x[0].astype(np.float64)
+    expect = np.array([[0.0 if i == j else np.prod(np.delete(xf, [i, j])) for j in range(4)] for i in range(4)])
+    np.testing.assert_allclose(h, expect, rtol=1e-6)
+
+
+# ---------- vmap of a full reduction broadcast back
+
+
+@pytest.mark.parametrize(
+    "fun",
+    [
+        lambda x: mx.max(mx.sum(x) + x),
+        lambda x: mx.max(mx.logsumexp(x) + x),
+        lambda x: mx.sum(mx.mean(x) * x),
+        lambda x: mx.sum(mx.prod(x) * x),
+        lambda x: mx.sum(mx.min(x) - x * x),
+        lambda x: mx.sum(mx.var(x) + x),
+        lambda x: mx.sum(mx.std(x) * x),
+        lambda x: mx.sum(mx.max(x, axis=(0, 1)) * x),
+        lambda x: mx.sum(mx.softmax(x.reshape(-1)) * mx.sum(x)),
+    ],
+)
+def test_vmap_grad_full_reduction_broadcast(fun):
+    x = np.random.default_rng(2).normal(size=(2, 4, 3)).astype(np.float32)
+    batched = np.array(mx.vmap(mx.grad(fun))(mx.array(x)))
+    looped = np.stack([np.array(mx.grad(fun)(mx.array(r))) for r in x])
+    np.testing.assert_allclose(batched, looped, rtol=1e-5, atol=1e-6)
+
+
+def test_vmap_batched_scalar_with_batched_matrix():
+    x = np.random.default_rng(3).normal(size=(3, 2, 5)).astype(np.float32)
+    f = lambda a: mx.sum(a) + a
+    np.testing.assert_allclose(np.array(mx.vmap(f)(mx.array(x))), x.sum(axis=(1, 2), keepdims=True) + x, rtol=1e-5)
+    # Batch axis elsewhere, the scalar on the other side.
+    g = lambda a, b: b * mx.sum(a)
+    y = np.random.default_rng(4).normal(size=(2, 5, 3)).astype(np.float32)
+    out = mx.vmap(g, in_axes=(2, 2))(mx.array(y), mx.array(y))
+    expect = np.stack([y[..., i] * y[..., i].sum() for i in range(3)])
+    np.testing.assert_allclose(np.array(out), expect, rtol=1e-5)
+    # where with a batched scalar condition.
+    h = lambda a: mx.where(mx.sum(a) > 0, a, -a)
+    np.testing.assert_allclose(np.array(mx.vmap(h)(mx.array(x))),
+                               np.where(x.sum(axis=(1, 2), keepdims=True) > 0, x, -x))
+
+
+# ---------- scans: every type and flag combination
+
+
+SCANS = ["cumsum", "cumprod", "cummax", "cummin", "logcumsumexp"]
+FLAGS = list(itertools.product([False, True], [False, True]))  # (reverse, inclusive)
+
+
+def _np_scan(name, x, axis, reverse, inclusive):
+    x = np.moveaxis(np.asarray(x, dtype=np.float64), axis, -1)
+    if reverse:
+        x = x[..., ::-1]
+    n = x.shape[-1]
+    out = np.empty_like(x)
+    init = {"cumsum": 0.0, "cumprod": 1.0, "cummax": -np.inf, "cummin": np.inf, "logcumsumexp": -np.inf}[name]
+    op = {
+        "cumsum": np.add,
+        "cumprod": np.multiply,
+        "cummax": np.maximum,
+        "cummin": np.minimum,
+        "logcumsumexp": np.logaddexp,
+    }[name]
+    acc = np.full(x.shape[:-1], init)
+    for k in range(n):
+        if inclusive:
+            acc = op(acc, x[..., k])
+            out[..., k] = acc
+        else:
+            out[..., k] = acc
+            acc = op(acc, x[..., k])
+    if reverse:
+        out = out[..., ::-1]
+    return np.moveaxis(out, -1, axis)
+
+
+def test_cummax_exclusive_grad_reported():
+    g = mx.grad(lambda y: mx.cummax(y, inclusive=False).sum())(mx.array([3.0, 3.0, 1.0, 5.0, 5.0]))
+    assert np.array(g).tolist() == [1.0, 2.0, 0.0, 1.0, 0.0]
+
+
+@pytest.mark.parametrize("name", SCANS)
+@pytest.mark.parametrize("reverse,inclusive", FLAGS)
+@pytest.mark.parametrize("axis", [0, 1, -1])
+def test_scan_values_and_grads_vs_finite_differences(name, reverse, inclusive, axis):
+    rng = np.random.default_rng(5)
+    x = rng.uniform(0.5, 1.5, size=(3, 4, 5)) * rng.choice([-1, 1], size=(3, 4, 5))
+    if name == "cumprod":
+        x[1, 2, :] = 0.0  # zeros along every axis
+        x[0, 0, 3] = 0.0
+    w = rng.normal(size=x.shape)
+    fn = getattr(mx, name)
+    out = fn(mx.array(x.astype(np.float32)), axis=axis, reverse=reverse, inclusive=inclusive)
+    np.testing.assert_allclose(np.array(out), _np_scan(name, x, axis, reverse, inclusive), rtol=1e-5, atol=1e-5)
+
+    def loss_np(v):
+        y = _np_scan(name, v, axis, reverse, inclusive)
+        return float(np.sum(np.where(np.isfinite(y), y, 0.0) * w))
+
+    def loss_mx(v):
+        y = fn(v, axis=axis, reverse=reverse, inclusive=inclusive)
+        return mx.sum(mx.where(mx.isinf(y), 0.0, y) * mx.array(w.astype(np.float32)))
+
+    xm = mx.array(x.astype(np.float32))
+    g = np.array(mx.grad(loss_mx)(xm))
+    expect = fd_grad(loss_np, x)
+    np.testing.assert_allclose(g, expect, rtol=1e-3, atol=1e-3)
+    # jvp is the transpose of the same Jacobian: <jvp(t), w> = <grad, t>.
+    t = rng.normal(size=x.shape)
+    _, (jv,) = mx.jvp(
+        lambda v: fn(v, axis=axis, reverse=reverse, inclusive=inclusive), [xm], [mx.array(t.astype(np.float32))]
+    )
+    jv = np.where(np.isfinite(np.array(jv)), np.array(jv), 0.0)
+    np.testing.assert_allclose(np.sum(jv * w), np.sum(expect * t), rtol=1e-3, atol=1e-3)
+    # vmap of the gradient over the first axis matches the loop.
+    if axis != 0:
+        ax = axis - 1 if axis > 0 else axis
+        lf = lambda v, wv: mx.sum(mx.where(mx.isinf(fn(v, axis=ax, reverse=reverse, inclusive=inclusive)), 0.0,
+                                           fn(v, axis=ax, reverse=reverse, inclusive=inclusive)) * wv)
+        wm = mx.array(w.astype(np.float32))
+        gb = mx.vmap(mx.grad(lf))(xm, wm)
+        np.testing.assert_allclose(np.array(gb), g, rtol=1e-5, atol=1e-5)
+
+
+@needs_mlx
+@pytest.mark.parametrize("name", SCANS)
+@pytest.mark.parametrize("reverse,inclusive", FLAGS)
+def test_scan_grads_with_ties_match_mlx(name, reverse, inclusive):
+    vals = [[3.0, 3.0, 1.0, 5.0, 5.0, 0.0, 2.0, 2.0], [1.0, 0.0, 0.0, 2.0, 2.0, 2.0, -1.0, 4.0]]
+    w = np.arange(1, 17, dtype=np.float32).reshape(2, 8) / 4.0
+    for axis in (1, 0):
+        def make(m, fn):
+            return lambda v: m.sum(
+                m.where(m.isinf(fn(v, axis=axis, reverse=reverse, inclusive=inclusive)), 0.0,
+                        fn(v, axis=axis, reverse=reverse, inclusive=inclusive)) * m.array(w))
+
+        got = mx.grad(make(mx, getattr(mx, name)))(mx.array(vals))
+        ref = mlx.grad(make(mlx, getattr(mlx, name)))(mlx.array(vals))
+        np.testing.assert_allclose(np.array(got), np.array(ref), rtol=1e-5, atol=1e-6)
+
+
+@needs_mlx
+@pytest.mark.parametrize("reverse,inclusive", FLAGS)
+@pytest.mark.parametrize("dtype", ["int32", "float16", "float32"])
+def test_logcumsumexp_matches_mlx(reverse, inclusive, dtype):
+    x = np.array([[0.5, -1.0, 80.0, 3.0], [-200.0, 1.0, 1.0, 2.0]])
+    a = mx.logcumsumexp(mx.array(x).astype(getattr(mx, dtype)), axis=-1, reverse=reverse, inclusive=inclusive)
+    b = mlx.logcumsumexp(mlx.array(x).astype(getattr(mlx, dtype)), axis=-1, reverse=reverse, inclusive=inclusive)
+    assert str(a.dtype).split(".")[-1] == str(b.dtype).split(".")[-1]
+    np.testing.assert_allclose(np.array(a.astype(mx.float32)), np.array(b.astype(mlx.float32)), rtol=1e-3)
+    flat = mx.logcumsumexp(mx.array([1.0, 2.0, 3.0]))
+    np.testing.assert_allclose(np.array(flat), np.logaddexp.accumulate([1.0, 2.0, 3.0]), rtol=1e-6)
+
+
+# ---------- shapeless compile: shapes follow the inputs, or a clear error
+
+
+SHAPELESS_PROGRAMS = {
+    "reshape_flat": (lambda x: x.reshape(-1) * 2, [(2, 3), (4, 5)]),
+    "transpose": (lambda x: x.T + 1, [(2, 3), (5, 4)]),
+    "broadcast_constant": (lambda x: x + mx.ones((1,)), [(2, 3), (4, 7)]),
+    "broadcast_both": (lambda x: x[:, None] * x[None, :], [(3,), (6,)]),
+    "flatten_transpose": (lambda x: mx.flatten(x, 1).T, [(2, 3, 4), (5, 2, 3)]),
+    "matmul": (lambda x: x @ x.T, [(2, 3), (4, 6)]),
+    "addmm": (lambda x: mx.addmm(mx.ones((1,)), x, x.T), [(2, 3), (5, 2)]),
+    "expand_sum": (lambda x: mx.expand_dims(x, 0).sum(axis=0), [(2, 3), (4, 5)]),
+    "reshape_first_dim": (lambda x: x.reshape(x.shape[0], -1), [(2, 4, 2), (3, 4, 2)]),
+    "squeeze": (lambda x: mx.squeeze(x[:, None, :], 1) - 1, [(2, 3), (6, 1)]),
+    "sum_keep": (lambda x: x - x.sum(axis=1, keepdims=True), [(2, 3), (4, 9)]),
+    "softmax_rows": (lambda x: mx.softmax(x, axis=-1) * x.shape[-1], [(2, 3), (2, 3)]),
+    "take_rows": (lambda x: x[mx.array([0, 1])] + 1, [(2, 3), (4, 5)]),
+    "concat": (lambda x: mx.concatenate([x, x * 2], axis=0), [(2, 3), (3, 5)]),
+    "full_slice": (lambda x: x[1:, :] * 2, [(3, 4), (3, 6)]),
+    "addmm_bias_row": (lambda x: mx.addmm(mx.ones((x.shape[1],)), x, x.T @ x), [(2, 3), (4, 3)]),
+    "grad_in_compile": (lambda x: mx.grad(lambda y: (y * y).sum())(x), [(3,), (7,)]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SHAPELESS_PROGRAMS))
+def test_shapeless_compile_replays_at_new_shapes(name):
+    fun, shapes = SHAPELESS_PROGRAMS[name]
+    cf = mx.compile(fun, shapeless=True)
+    rng = np.random.default_rng(6)
+    for shape in shapes + shapes[:1]:
+        x = mx.array(rng.normal(size=shape).astype(np.float32))
+        expect = fun(x)
+        got = cf(x)
+        assert got.shape == expect.shape, (shape, got.shape, expect.shape)
+        np.testing.assert_allclose(np.array(got), np.array(expect), rtol=1e-5, atol=1e-5)
+
+
+def test_shapeless_compile_never_silently_wrong():
+    # A slice whose bounds were fixed at trace time cannot follow a new size: a clear error.
+    cf = mx.compile(lambda x: x[1:3] * 2, shapeless=True)
+    np.testing.assert_allclose(np.array(cf(mx.array([1.0, 2.0, 3.0, 4.0]))), [4.0, 6.0])
+    with pytest.raises(ValueError, match="shapeless"):
+        cf(mx.array([1.0, 2.0, 3.0, 4.0, 5.0]))
+    # A split of one dim into several is undetermined without a -1: a clear error.
+    cf = mx.compile(lambda x: x.reshape(2, 3), shapeless=True)
+    assert cf(mx.arange(6.0)).shape == (2, 3)
+    with pytest.raises(ValueError, match=r"\(2, 3\)"):
+        cf(mx.arange(8.0))
+    # With a -1 it is inferred again.
+    cf = mx.compile(lambda x: x.reshape(-1, 4), shapeless=True)
+    assert cf(mx.arange(8.0)).shape == (2, 4)
+    assert cf(mx.arange(12.0)).shape == (3, 4)
+    # An explicit broadcast target is kept while the input still broadcasts to it.
+    cf = mx.compile(lambda x: mx.broadcast_to(x, (2, 3)), shapeless=True)
+    assert cf(mx.array([1.0, 2.0, 3.0])).shape == (2, 3)
+    with pytest.raises(ValueError, match="shapeless"):
+        cf(mx.array([1.0, 2.0, 3.0, 4.0]))
+    # The process goes on.
+    assert mx.compile(lambda x: x + 1, shapeless=True)(mx.array([1.0])).item() == 2.0
