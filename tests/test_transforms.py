@@ -888,7 +888,8 @@ def test_custom_function_functional_form():
     fun = lambda x, s: x * s
     f = mx.custom_function(
         fun,
-        fun_vjp=lambda primals, cotangent, output: (cotangent * 5.0, mx.sum(cotangent) * 0.5),
+        # the functional form hands the rules lists (one entry per argument / output)
+        fun_vjp=lambda primals, cotangents, outputs: [cotangents[0] * 5.0, mx.sum(cotangents[0]) * 0.5],
         fun_jvp=lambda primals, tangents: tangents[0] * 6.0,
         fun_vmap=lambda inputs, axes: (inputs[0] * 3.0, axes[0]),
     )

@@ -6,6 +6,7 @@
 #include "ember/device.h"
 #include "ember/dispatch.h"
 #include "ember/dtype.h"
+#include "ember/graph_export.h"
 #include "ember/ops.h"
 #include "ember/primitives.h"
 #include "ember/random.h"

@@ -1,10 +1,20 @@
-"""Utilities for nested containers ("trees") of arrays: lists, tuples and dicts."""
+"""Utilities for nested containers ("trees") of arrays: lists, tuples and dicts.
+
+Tuple subclasses keep their type: a NamedTuple comes back as the same NamedTuple.
+"""
 
 from collections import defaultdict
 
 
 def _is_container(x):
     return isinstance(x, (list, tuple, dict))
+
+
+def _rebuild(like, children):
+    """A list or tuple of ``like``'s type holding ``children``."""
+    if isinstance(like, tuple) and hasattr(type(like), "_fields"):
+        return type(like)(*children)
+    return type(like)(children)
 
 
 def tree_map(fn, tree, *rest, is_leaf=None):
@@ -17,7 +27,7 @@ def tree_map(fn, tree, *rest, is_leaf=None):
         return fn(tree, *rest)
     if isinstance(tree, (list, tuple)):
         children = [tree_map(fn, child, *[r[i] for r in rest], is_leaf=is_leaf) for i, child in enumerate(tree)]
-        return type(tree)(children) if not hasattr(tree, "_fields") else type(tree)(*children)
+        return _rebuild(tree, children)
     if isinstance(tree, dict):
         return {k: tree_map(fn, child, *[r[k] for r in rest], is_leaf=is_leaf) for k, child in tree.items()}
     return fn(tree, *rest)
@@ -36,7 +46,7 @@ def tree_map_with_path(fn, tree, *rest, is_leaf=None, path=None):
             tree_map_with_path(fn, child, *[r[i] for r in rest], is_leaf=is_leaf, path=join(i))
             for i, child in enumerate(tree)
         ]
-        return type(tree)(children) if not hasattr(tree, "_fields") else type(tree)(*children)
+        return _rebuild(tree, children)
     if isinstance(tree, dict):
         return {
             k: tree_map_with_path(fn, child, *[r[k] for r in rest], is_leaf=is_leaf, path=join(k))
@@ -122,7 +132,7 @@ def tree_merge(tree_a, tree_b, merge_fn=None):
             tree_merge(tree_a[i] if i < len(tree_a) else None, tree_b[i] if i < len(tree_b) else None, merge_fn)
             for i in range(n)
         ]
-        return type(tree_a)(merged)
+        return _rebuild(tree_a, merged)
     if _is_container(tree_a) != _is_container(tree_b):
         raise ValueError("[tree_merge] Cannot merge a container with a leaf.")
     if merge_fn is None:

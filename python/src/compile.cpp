@@ -4,6 +4,7 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "gc_function.h"
 #include "trees.h"
 
 using namespace pybind11::literals;
@@ -15,6 +16,10 @@ void describe(py::handle obj, std::string& out) {
   if (py::isinstance<array>(obj)) {
     out += "A";
   } else if (PyList_Check(obj.ptr()) || PyTuple_Check(obj.ptr())) {
+    // Tuple subclasses (NamedTuples) are told apart by their type.
+    if (PyTuple_Check(obj.ptr()) && !PyTuple_CheckExact(obj.ptr()))
+      out += std::string(py::str(py::type::handle_of(obj).attr("__qualname__"))) + "@" +
+             std::to_string((uintptr_t)Py_TYPE(obj.ptr()));
     out += PyList_Check(obj.ptr()) ? "[" : "(";
     for (auto item : py::reinterpret_borrow<py::sequence>(obj)) {
       describe(item, out);
@@ -70,12 +75,27 @@ struct TraceInfo {
   size_t n_out = 0;
 };
 
-struct CompiledFunction {
-  py::object fun, inputs_state, outputs_state;
+struct CompiledFunction : WrappedFunction {
+  py::object inputs_state, outputs_state;
   bool shapeless = false;
   std::unordered_map<std::string, TraceInfo> traces;
 
-  py::object call(py::args args, py::kwargs kwargs) {
+  int traverse(visitproc visit, void* arg) override {
+    Py_VISIT(inputs_state.ptr());
+    Py_VISIT(outputs_state.ptr());
+    for (auto& [key, info] : traces) Py_VISIT(info.out_tree.ptr());
+    return WrappedFunction::traverse(visit, arg);
+  }
+  // Breaking a cycle also drops the traced graphs: they may hold what the function read.
+  void clear() override {
+    inputs_state = py::none();
+    outputs_state = py::none();
+    traces.clear();
+    compile_clear_cache((uintptr_t)this);
+    WrappedFunction::clear();
+  }
+
+  py::object call(py::args args, py::kwargs kwargs) override {
     if (!compile_enabled()) return fun(*args, **kwargs);
     py::tuple args_t(args);
     py::dict kw(kwargs);
@@ -180,21 +200,14 @@ struct CompileSwitch {
 }  // namespace
 
 void init_compile(py::module_& m) {
-  py::class_<CompiledFunction>(m, "CompiledFunction")
-      .def("__call__", &CompiledFunction::call)
-      .def("__get__", [](py::object self, py::object obj, py::object) -> py::object {
-        if (obj.is_none()) return self;
-        return py::module_::import("functools").attr("partial")(self, obj);
-      });
   m.def("compile", [](py::object fun, py::object inputs, py::object outputs, bool shapeless) {
-    if (!PyCallable_Check(fun.ptr())) throw py::type_error("[compile] Expected a callable.");
+    check_callable(fun, "compile");
     auto cf = std::make_unique<CompiledFunction>();
     cf->fun = fun;
     cf->inputs_state = inputs;
     cf->outputs_state = outputs;
     cf->shapeless = shapeless;
-    py::object obj = py::cast(std::move(cf));
-    return obj;
+    return wrap_function(std::move(cf));
   }, "fun"_a, "inputs"_a = py::none(), "outputs"_a = py::none(), "shapeless"_a = false,
         "Compile `fun` into a cached, simplified graph.");
 

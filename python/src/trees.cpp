@@ -1,8 +1,28 @@
 #include "trees.h"
 
+#include <unordered_set>
+
 static bool is_list(py::handle h) { return PyList_Check(h.ptr()); }
 static bool is_tuple(py::handle h) { return PyTuple_Check(h.ptr()); }
 static bool is_dict(py::handle h) { return PyDict_Check(h.ptr()); }
+
+static std::string type_name(py::handle h) {
+  return py::str(py::type::handle_of(h).attr("__name__"));
+}
+
+void check_callable(py::handle fun, const char* who, const char* what) {
+  if (!PyCallable_Check(fun.ptr()))
+    throw py::type_error(std::string("[") + who + "] Expected a callable for `" + what + "`; got " +
+                         type_name(fun) + ".");
+}
+
+py::object make_tuple_like(py::handle like, const py::list& items) {
+  if (PyTuple_CheckExact(like.ptr())) return py::tuple(items);
+  py::handle type = py::type::handle_of(like);
+  // NamedTuples take their fields as positional arguments, other tuple types an iterable.
+  if (py::hasattr(type, "_fields")) return type(*items);
+  return type(items);
+}
 
 void tree_arrays(py::handle tree, std::vector<array>& out) {
   if (py::isinstance<array>(tree)) {
@@ -14,25 +34,133 @@ void tree_arrays(py::handle tree, std::vector<array>& out) {
   }
 }
 
-py::object tree_fill(py::handle tree, const std::vector<array>& vals, size_t& idx) {
-  if (py::isinstance<array>(tree)) return py::cast(vals.at(idx++));
+// Rebuilds the containers of `tree`, mapping each leaf through `leaf`.
+template <typename Leaf>
+static py::object rebuild(py::handle tree, Leaf&& leaf) {
   if (is_list(tree)) {
     py::list l;
-    for (auto item : py::reinterpret_borrow<py::list>(tree)) l.append(tree_fill(item, vals, idx));
+    for (auto item : py::reinterpret_borrow<py::list>(tree)) l.append(rebuild(item, leaf));
     return l;
   }
   if (is_tuple(tree)) {
-    auto t = py::reinterpret_borrow<py::tuple>(tree);
-    py::tuple r(t.size());
-    for (size_t i = 0; i < t.size(); ++i) r[i] = tree_fill(t[i], vals, idx);
-    return r;
+    py::list items;
+    for (auto item : py::reinterpret_borrow<py::tuple>(tree)) items.append(rebuild(item, leaf));
+    return make_tuple_like(tree, items);
   }
   if (is_dict(tree)) {
     py::dict d;
-    for (auto item : py::reinterpret_borrow<py::dict>(tree)) d[item.first] = tree_fill(item.second, vals, idx);
+    for (auto item : py::reinterpret_borrow<py::dict>(tree)) d[item.first] = rebuild(item.second, leaf);
     return d;
   }
+  return leaf(tree);
+}
+
+py::object tree_fill(py::handle tree, const std::vector<array>& vals, size_t& idx) {
+  return rebuild(tree, [&](py::handle h) -> py::object {
+    if (py::isinstance<array>(h)) return py::cast(vals.at(idx++));
+    return py::reinterpret_borrow<py::object>(h);
+  });
+}
+
+py::object tree_fill_objects(py::handle tree, const std::vector<py::object>& vals, size_t& idx) {
+  return rebuild(tree, [&](py::handle h) -> py::object {
+    if (py::isinstance<array>(h)) return vals.at(idx++);
+    return py::reinterpret_borrow<py::object>(h);
+  });
+}
+
+py::object tree_snapshot(py::handle tree) {
+  return rebuild(tree, [](py::handle h) { return py::reinterpret_borrow<py::object>(h); });
+}
+
+static void record(SwapRecord& sw, py::object now, py::handle orig) {
+  sw.back[now.ptr()] = orig.ptr();
+  sw.pairs.emplace_back(std::move(now), py::reinterpret_borrow<py::object>(orig));
+}
+
+py::object tree_fill_in_place(py::handle tree, const std::vector<array>& vals, size_t& idx,
+                              SwapRecord& sw) {
+  if (py::isinstance<array>(tree)) {
+    py::object now = py::cast(vals.at(idx++));
+    record(sw, now, tree);
+    return now;
+  }
+  if (is_list(tree)) {
+    auto l = py::reinterpret_borrow<py::list>(tree);
+    for (size_t i = 0; i < l.size(); ++i) {
+      py::object item = l[i];
+      py::object now = tree_fill_in_place(item, vals, idx, sw);
+      if (now.ptr() != item.ptr()) l[i] = now;
+    }
+    return l;
+  }
+  if (is_dict(tree)) {
+    auto d = py::reinterpret_borrow<py::dict>(tree);
+    std::vector<std::pair<py::object, py::object>> items;
+    for (auto item : d)
+      items.emplace_back(py::reinterpret_borrow<py::object>(item.first),
+                         py::reinterpret_borrow<py::object>(item.second));
+    for (auto& [k, v] : items) {
+      py::object now = tree_fill_in_place(v, vals, idx, sw);
+      if (now.ptr() != v.ptr()) d[k] = now;
+    }
+    return d;
+  }
+  if (is_tuple(tree)) {
+    py::list items;
+    bool changed = false;
+    for (auto item : py::reinterpret_borrow<py::tuple>(tree)) {
+      py::object now = tree_fill_in_place(item, vals, idx, sw);
+      changed |= now.ptr() != item.ptr();
+      items.append(now);
+    }
+    if (!changed) return py::reinterpret_borrow<py::object>(tree);
+    py::object now = make_tuple_like(tree, items);
+    record(sw, now, tree);
+    return now;
+  }
   return py::reinterpret_borrow<py::object>(tree);
+}
+
+static void restore(py::handle tree, const SwapRecord& sw, std::unordered_set<PyObject*>& seen) {
+  auto original = [&](py::handle h) -> PyObject* {
+    auto it = sw.back.find(h.ptr());
+    return it == sw.back.end() ? nullptr : it->second;
+  };
+  if (is_list(tree)) {
+    if (!seen.insert(tree.ptr()).second) return;
+    auto l = py::reinterpret_borrow<py::list>(tree);
+    for (size_t i = 0; i < l.size(); ++i) {
+      py::object item = l[i];
+      if (PyObject* o = original(item)) {
+        item = py::reinterpret_borrow<py::object>(o);
+        l[i] = item;
+      }
+      restore(item, sw, seen);
+    }
+  } else if (is_dict(tree)) {
+    if (!seen.insert(tree.ptr()).second) return;
+    auto d = py::reinterpret_borrow<py::dict>(tree);
+    std::vector<std::pair<py::object, py::object>> items;
+    for (auto item : d)
+      items.emplace_back(py::reinterpret_borrow<py::object>(item.first),
+                         py::reinterpret_borrow<py::object>(item.second));
+    for (auto& [k, v] : items) {
+      if (PyObject* o = original(v)) {
+        v = py::reinterpret_borrow<py::object>(o);
+        d[k] = v;
+      }
+      restore(v, sw, seen);
+    }
+  } else if (is_tuple(tree)) {
+    if (!seen.insert(tree.ptr()).second) return;
+    for (auto item : py::reinterpret_borrow<py::tuple>(tree)) restore(item, sw, seen);
+  }
+}
+
+void tree_restore(py::handle tree, const SwapRecord& sw) {
+  std::unordered_set<PyObject*> seen;
+  restore(tree, sw, seen);
 }
 
 void tree_axes(py::handle tree, py::handle prefix, std::vector<int>& out, const char* what,
@@ -59,6 +187,9 @@ void tree_axes(py::handle tree, py::handle prefix, std::vector<int>& out, const 
     }
     return;
   }
+  if (!is_list(prefix) && !is_tuple(prefix) && !is_dict(prefix))
+    throw py::value_error(std::string("[vmap] ") + what + " must hold ints or None (possibly in "
+                          "lists, tuples or dicts); got " + type_name(prefix) + ".");
   if ((is_list(prefix) || is_tuple(prefix)) && (is_list(tree) || is_tuple(tree))) {
     auto t = py::reinterpret_borrow<py::sequence>(tree);
     auto p = py::reinterpret_borrow<py::sequence>(prefix);
