@@ -59,8 +59,12 @@ def test_shapeless():
         x = mx.ones(shape)
         np.testing.assert_allclose(np.array(cf(x)), np.full(shape, 2 * np.e + 1), rtol=1e-6)
     assert len(calls) == 2  # a change of rank traces again, a change of size does not
+    # Broadcasting operands follow their new shapes; incompatible ones raise a clear error.
+    add = mx.compile(lambda a, b: a + b, shapeless=True)
+    assert add(mx.ones((2, 3)), mx.ones((3,))).shape == (2, 3)
+    np.testing.assert_allclose(np.array(add(mx.ones((4, 5)), mx.arange(5.0))), np.ones((4, 5)) + np.arange(5.0))
     with pytest.raises(ValueError, match="shapeless"):
-        mx.compile(lambda a, b: a + b, shapeless=True)(mx.ones((2, 3)), mx.ones((3,)))
+        add(mx.ones((4, 3)), mx.ones((5,)))
 
 
 def test_state_capture_training_step():
