@@ -413,3 +413,28 @@ def test_shapeless_compile_never_silently_wrong():
         cf(mx.array([1.0, 2.0, 3.0, 4.0]))
     # The process goes on.
     assert mx.compile(lambda x: x + 1, shapeless=True)(mx.array([1.0])).item() == 2.0
+
+
+# ---------- multi-output nodes with a dropped output
+
+
+def test_custom_function_rule_sees_dropped_outputs():
+    seen = []
+
+    @mx.custom_function
+    def f(x, y):
+        return x * y, x + y
+
+    @f.vjp
+    def f_vjp(primals, cotangents, outputs):
+        seen.append([o.item() for o in outputs])  # evaluates the dropped output too
+        x, y = primals
+        cx, cy = cotangents
+        return cx * y + cy, cx * x + cy
+
+    x, y = mx.array(2.0), mx.array(3.0)
+    gx, gy = mx.grad(lambda a, b: f(a, b)[0], argnums=(0, 1))(x, y)
+    assert (gx.item(), gy.item()) == (3.0, 2.0)
+    gx, gy = mx.grad(lambda a, b: f(a, b)[1], argnums=(0, 1))(x, y)
+    assert (gx.item(), gy.item()) == (1.0, 1.0)
+    assert seen == [[6.0, 5.0], [6.0, 5.0]]

@@ -115,12 +115,25 @@ std::vector<array> array::outputs() const {
   if (!dd.siblings) return {*this};
   std::vector<array> out;
   for (size_t i = 0; i < dd.siblings->size(); ++i) {
+    if ((int)i == dd.position) {
+      out.push_back(*this);
+      continue;
+    }
     array a;
     a.desc_ = (*dd.siblings)[i].lock();
     if (!a.desc_) {
-      // A dropped output still needs somewhere to be written.
+      // A dropped output: a new node of the same primitive and inputs, so that it can be
+      // written by the node's evaluation or, handed to a transformation rule, evaluated on
+      // its own.
       auto& [s, t] = (*dd.sibling_meta)[i];
       a.desc_ = std::make_shared<Desc>(s, t);
+      a.desc_->prim = dd.prim;
+      a.desc_->inputs = dd.inputs;
+      a.desc_->siblings = dd.siblings;
+      a.desc_->sibling_meta = dd.sibling_meta;
+      a.desc_->position = (int)i;
+      a.desc_->tracer = dd.tracer;
+      if (dd.status.load() == Status::scheduled) a.desc_->status = Status::scheduled;
     }
     out.push_back(std::move(a));
   }
