@@ -438,3 +438,33 @@ def test_custom_function_rule_sees_dropped_outputs():
     gx, gy = mx.grad(lambda a, b: f(a, b)[1], argnums=(0, 1))(x, y)
     assert (gx.item(), gy.item()) == (1.0, 1.0)
     assert seen == [[6.0, 5.0], [6.0, 5.0]]
+
+
+# ---------- vmap where the batch axis is the only axis left (differential against MLX)
+
+VMAP_PROGRAMS = {
+    "argmax": lambda m: (lambda a: m.argmax(a) + a),
+    "argmin_axis": lambda m: (lambda a: m.argmin(a, axis=0) * a),
+    "all": lambda m: (lambda a: m.where(m.all(a > -5), a, 0)),
+    "any": lambda m: (lambda a: m.where(m.any(a > 1), a, -a)),
+    "logsumexp_keep": lambda m: (lambda a: m.logsumexp(a, keepdims=True) - a),
+    "cumsum_flat": lambda m: (lambda a: m.cumsum(a)[-1] + a),
+    "sort_flat": lambda m: (lambda a: m.sort(a.reshape(-1))[0] + a),
+    "softmax_all": lambda m: (lambda a: m.softmax(a) + m.sum(a)),
+    "var_grad": lambda m: m.grad(lambda a: m.max(m.var(a) * a)),
+    "lse_grad": lambda m: m.grad(lambda a: m.max(m.logsumexp(a) + a)),
+    "mean_axes_grad": lambda m: m.grad(lambda a: m.sum(m.mean(a, axis=(0, 1)) * a)),
+    "broadcast_to": lambda m: (lambda a: m.broadcast_to(m.sum(a), (2, 3)) + 1),
+    "matmul_scalar": lambda m: (lambda a: (m.sum(a) * a) @ a.T),
+}
+
+
+@needs_mlx
+@pytest.mark.parametrize("name", sorted(VMAP_PROGRAMS))
+def test_vmap_reductions_to_batch_axis_match_mlx(name):
+    x = np.random.default_rng(7).normal(size=(3, 4, 2)).astype(np.float32)
+    prog = VMAP_PROGRAMS[name]
+    got = np.array(mx.vmap(prog(mx))(mx.array(x)))
+    ref = np.array(mlx.vmap(prog(mlx))(mlx.array(x)))
+    assert got.shape == ref.shape
+    np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-5)
