@@ -116,16 +116,7 @@ Graph simplify(Graph g) {
     bool changed = false;
     for (size_t i = 0; i < ins.size(); ++i) changed |= ins[i].id() != node.inputs()[i].id();
     Arrays new_outs = outs;
-    if (changed) {
-      std::vector<Shape> shapes;
-      std::vector<Dtype> dtypes;
-      for (auto& o : outs) {
-        shapes.push_back(o.shape());
-        dtypes.push_back(o.dtype());
-      }
-      new_outs = array::make_arrays(shapes, dtypes, node.primitive_ptr(), ins);
-      for (size_t j = 0; j < outs.size(); ++j) subst.emplace(outs[j].id(), new_outs[j]);
-    }
+    if (changed) new_outs = remake(node, ins, subst);
     tape.push_back(new_outs[0]);
     if (new_outs.size() == 1) seen[key].push_back(new_outs[0]);
   }
@@ -173,16 +164,7 @@ Graph link_broadcasts(Graph g) {
         changed = true;
       }
     }
-    if (!changed) continue;
-    Arrays outs = node.outputs();
-    std::vector<Shape> shapes;
-    std::vector<Dtype> dtypes;
-    for (auto& o : outs) {
-      shapes.push_back(o.shape());
-      dtypes.push_back(o.dtype());
-    }
-    Arrays fresh = array::make_arrays(shapes, dtypes, node.primitive_ptr(), ins);
-    for (size_t j = 0; j < outs.size(); ++j) subst.emplace(outs[j].id(), fresh[j]);
+    if (changed) remake(node, std::move(ins), subst);
   }
   for (auto& o : g.outputs) o = get(o);
   g.tape = build_tape(g.outputs);

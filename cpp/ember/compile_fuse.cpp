@@ -832,18 +832,6 @@ void fuse_elementwise(Arrays& tape, Arrays& outputs) {
     auto it = map.find(a.id());
     return it != map.end() ? it->second : a;
   };
-  auto rebuild = [&](const array& node, const Arrays& ins, std::shared_ptr<Primitive> prim) {
-    Arrays outs = node.outputs();
-    std::vector<Shape> shapes;
-    std::vector<Dtype> dtypes;
-    for (auto& o : outs) {
-      shapes.push_back(o.shape());
-      dtypes.push_back(o.dtype());
-    }
-    Arrays nn = array::make_arrays(shapes, dtypes, std::move(prim), ins);
-    for (size_t k = 0; k < outs.size(); ++k) map[outs[k].id()] = nn[k];
-    return nn[0];
-  };
   std::vector<char> fused_group(groups.size(), 0);
   Arrays new_tape;
   bool any = false;
@@ -895,7 +883,7 @@ void fuse_elementwise(Arrays& tape, Arrays& outputs) {
       ins.push_back(get(in));
       changed |= ins.back().id() != in.id();
     }
-    new_tape.push_back(changed ? rebuild(node, ins, node.primitive_ptr()) : node);
+    new_tape.push_back(changed ? remake(node, std::move(ins), map)[0] : node);
   }
   if (!any) return;
   for (auto& o : outputs) o = get(o);
