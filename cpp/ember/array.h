@@ -5,8 +5,10 @@
 #include <cstdint>
 #include <exception>
 #include <initializer_list>
+#include <iosfwd>
 #include <memory>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "ember/device.h"
@@ -154,6 +156,15 @@ class array {
   }
   void init_from(const void* data, Dtype from);
 };
+
+// ---------- printing
+
+// An array's text as MLX prints it, e.g. "array([1, 2], dtype=int32)" (evaluates the
+// array). Booleans read True/False in Python's spelling, true/false in C++'s, as in MLX.
+std::string array_to_string(const array& a, bool python_bools = false);
+std::ostream& operator<<(std::ostream& os, const array& a);
+std::ostream& operator<<(std::ostream& os, Dtype t);
+std::ostream& operator<<(std::ostream& os, const Shape& s);  // (2,3), as MLX writes shapes
 
 // ---------- templates
 
