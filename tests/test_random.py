@@ -326,7 +326,12 @@ def test_compile_captures_the_state():
     np.testing.assert_array_equal(state_after, np.array(mx.random.state[0]))
     # Without the state captured, the traced key is a constant, as in MLX.
     g = mx.compile(noisy)
-    np.testing.assert_array_equal(np.array(g(mx.zeros(3))), np.array(g(mx.zeros(3))))
+    first = np.array(g(mx.zeros(3)))
+    np.testing.assert_array_equal(first, np.array(g(mx.zeros(3))))
+    # Drawing from the state in between leaves the traced constant intact.
+    mx.random.uniform(shape=(2,)).tolist()
+    f(mx.zeros(3)).tolist()
+    np.testing.assert_array_equal(first, np.array(g(mx.zeros(3))))
 
 
 @needs_mlx

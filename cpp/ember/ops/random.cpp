@@ -9,8 +9,10 @@
 #include <cmath>
 #include <limits>
 #include <mutex>
+#include <unordered_set>
 
 #include "ember/ops/common.h"
+#include "ember/scheduler.h"
 
 namespace ember::random {
 
@@ -48,6 +50,21 @@ array get_key(const std::optional<array>& key, const char* op) {
   auto& g = global();
   std::lock_guard<std::mutex> lk(g.m);
   return next_key(g.key);
+}
+
+// Whether `a` is computed from an input placeholder of a trace (a node with neither a
+// primitive nor data).
+bool depends_on_placeholder(const array& a) {
+  std::vector<array> stack{a};
+  std::unordered_set<const void*> seen;
+  while (!stack.empty()) {
+    array x = std::move(stack.back());
+    stack.pop_back();
+    if (x.is_available() || !seen.insert(x.id()).second) continue;
+    if (!x.has_primitive()) return true;
+    for (auto& in : x.inputs()) stack.push_back(in);
+  }
+  return false;
 }
 
 void check_shape(const Shape& shape, const char* op) {
@@ -106,6 +123,9 @@ array key(uint64_t seed) {
 array next_key(array& state, S s) {
   auto [next, sub] = split(state, s);
   state = next;
+  // Computed at once unless the state is being traced (compile capturing it), so that
+  // the state never carries a graph that a traced function has taken in as a constant.
+  if (!depends_on_placeholder(state)) eval(std::vector<array>{next, sub});
   return sub;
 }
 
