@@ -1,5 +1,9 @@
 #include "ember/array.h"
 
+#include <cmath>
+#include <cstdio>
+#include <ostream>
+
 #include "ember/allocator.h"
 #include "ember/dispatch.h"
 #include "ember/primitive.h"
@@ -221,5 +225,84 @@ void array::detach() {
 }
 
 void array::set_error(std::exception_ptr e) { d().error = e; }
+
+// ---------- printing, in MLX's format
+//
+// Elements as C++ streams write them by default (6 significant digits, like printf's %g);
+// a dimension longer than 6 shows its first and last 3 entries around "...". Rows of a
+// nested dimension start on a new line, aligned one column right of their bracket.
+
+namespace {
+
+constexpr int kEdge = 3;
+
+std::string format_float(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%g", v);
+  return buf;
+}
+
+std::string format_element(const array& a, int64_t offset, bool python_bools) {
+  std::string s;
+  dispatch_all(a.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    T v = a.data<T>()[offset];
+    if constexpr (std::is_same_v<T, bool>) {
+      s = v ? (python_bools ? "True" : "true") : (python_bools ? "False" : "false");
+    } else if constexpr (std::is_same_v<T, complex64_t>) {
+      std::string im = format_float(v.imag());
+      s = format_float(v.real()) + (im[0] == '-' ? "" : "+") + im + "j";
+    } else if constexpr (std::is_integral_v<T>) {
+      s = std::to_string(v);
+    } else if constexpr (std::is_same_v<T, double>) {
+      s = format_float(v);
+    } else {
+      s = format_float(static_cast<float>(v));  // float, float16, bfloat16
+    }
+  });
+  return s;
+}
+
+void format_dim(const array& a, int dim, int64_t offset, bool python_bools, std::string& out) {
+  if (dim == a.ndim()) {
+    out += format_element(a, offset, python_bools);
+    return;
+  }
+  int n = a.shape(dim);
+  bool last = dim == a.ndim() - 1;
+  // Between entries: on one line in the last dimension, else a new line indented past
+  // "array(" and one column per enclosing bracket.
+  std::string sep = last ? ", " : ",\n" + std::string(6 + dim + 1, ' ');
+  out += "[";
+  for (int i = 0; i < n; ++i) {
+    if (n > 2 * kEdge && i == kEdge) {
+      out += "..." + sep;
+      i = n - kEdge;
+    }
+    format_dim(a, dim + 1, offset + i * a.strides(dim), python_bools, out);
+    if (i + 1 < n) out += sep;
+  }
+  out += "]";
+}
+
+}  // namespace
+
+std::string array_to_string(const array& a, bool python_bools) {
+  array x = a;
+  x.eval();
+  std::string body;
+  format_dim(x, 0, 0, python_bools, body);
+  return "array(" + body + ", dtype=" + dtype_name(x.dtype()) + ")";
+}
+
+std::ostream& operator<<(std::ostream& os, const array& a) { return os << array_to_string(a); }
+
+std::ostream& operator<<(std::ostream& os, Dtype t) { return os << dtype_name(t); }
+
+std::ostream& operator<<(std::ostream& os, const Shape& s) {
+  os << "(";
+  for (size_t i = 0; i < s.size(); ++i) os << (i ? "," : "") << s[i];
+  return os << ")";
+}
 
 }  // namespace ember

@@ -5,8 +5,11 @@
 #include <cstdint>
 #include <exception>
 #include <initializer_list>
+#include <iterator>
+#include <iosfwd>
 #include <memory>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "ember/device.h"
@@ -40,6 +43,17 @@ struct Flags {
   bool col_contiguous = true;  // Fortran order
 };
 
+// The dtype a C++ value makes when none is given, as in MLX: a double makes float32 (like
+// a Python float); every other type makes its own dtype.
+template <typename T>
+struct default_dtype_of {
+  static constexpr Dtype value = dtype_of<T>::value;
+};
+template <>
+struct default_dtype_of<double> {
+  static constexpr Dtype value = float32;
+};
+
 int64_t shape_size(const Shape& s);
 Strides row_strides(const Shape& s);
 
@@ -48,14 +62,18 @@ class array {
   enum class Status : uint8_t { unscheduled, scheduled, available };
 
   array() = default;
-  // Scalars and initializer lists.
+  // Scalars and initializer lists (default dtypes as in MLX: see default_dtype_of).
   template <typename T, typename = std::enable_if_t<std::is_arithmetic_v<T> ||
                                                     std::is_same_v<T, complex64_t>>>
-  explicit array(T v, Dtype dtype = dtype_of<T>::value);
+  explicit array(T v, Dtype dtype = default_dtype_of<T>::value);
   template <typename T>
-  array(std::initializer_list<T> data, Dtype dtype = dtype_of<T>::value);
+  array(std::initializer_list<T> data, Dtype dtype = default_dtype_of<T>::value);
   template <typename T>
-  array(std::initializer_list<T> data, Shape shape, Dtype dtype = dtype_of<T>::value);
+  array(std::initializer_list<T> data, Shape shape, Dtype dtype = default_dtype_of<T>::value);
+  // shape_size(shape) elements read from an iterator (a pointer, vector.begin(), ...).
+  template <typename It, typename V = typename std::iterator_traits<It>::value_type,
+            typename = std::enable_if_t<std::is_arithmetic_v<V> || std::is_same_v<V, complex64_t>>>
+  array(It data, Shape shape, Dtype dtype = default_dtype_of<V>::value);
   // Raw data of dtype `from`, converted to `dtype`.
   array(const void* data, Shape shape, Dtype from, Dtype dtype);
   // An unevaluated node.
@@ -101,6 +119,10 @@ class array {
   void eval();
   template <typename T>
   T item();
+  template <typename T>
+  T item() const {
+    return array(*this).item<T>();
+  }
   template <typename T>
   T* data() { return static_cast<T*>(d().ptr); }
   template <typename T>
@@ -155,6 +177,15 @@ class array {
   void init_from(const void* data, Dtype from);
 };
 
+// ---------- printing
+
+// An array's text as MLX prints it, e.g. "array([1, 2], dtype=int32)" (evaluates the
+// array). Booleans read True/False in Python's spelling, true/false in C++'s, as in MLX.
+std::string array_to_string(const array& a, bool python_bools = false);
+std::ostream& operator<<(std::ostream& os, const array& a);
+std::ostream& operator<<(std::ostream& os, Dtype t);
+std::ostream& operator<<(std::ostream& os, const Shape& s);  // (2,3), as MLX writes shapes
+
 // ---------- templates
 
 void convert_scalar_to(const void* src, Dtype from, void* dst, Dtype to);
@@ -167,8 +198,7 @@ array::array(T v, Dtype dtype) : desc_(std::make_shared<Desc>(Shape{}, dtype)) {
 template <typename T>
 array::array(std::initializer_list<T> data, Dtype dtype)
     : desc_(std::make_shared<Desc>(Shape{(int32_t)data.size()}, dtype)) {
-  std::vector<T> v(data);
-  init_from(v.data(), dtype_of<T>::value);
+  init_from(data.begin(), dtype_of<T>::value);
 }
 
 template <typename T>
@@ -176,8 +206,14 @@ array::array(std::initializer_list<T> data, Shape shape, Dtype dtype)
     : desc_(std::make_shared<Desc>(std::move(shape), dtype)) {
   if ((size_t)shape_size(this->shape()) != data.size())
     throw std::invalid_argument("[array] Data size does not match the shape.");
-  std::vector<T> v(data);
-  init_from(v.data(), dtype_of<T>::value);
+  init_from(data.begin(), dtype_of<T>::value);
+}
+
+template <typename It, typename V, typename>
+array::array(It data, Shape shape, Dtype dtype) : desc_(std::make_shared<Desc>(std::move(shape), dtype)) {
+  std::unique_ptr<V[]> v(new V[this->size()]);
+  for (size_t i = 0; i < this->size(); ++i) v[i] = *data++;
+  init_from(v.get(), dtype_of<V>::value);
 }
 
 template <typename T>

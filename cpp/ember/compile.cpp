@@ -255,6 +255,17 @@ Fn compile(const Fn& fun, std::uintptr_t fun_id, bool shapeless, std::string sig
   };
 }
 
+Fn compile(const Fn& fun, bool shapeless) {
+  // The id is the address of a token that every copy of the returned function shares;
+  // the last copy to go takes the cached graphs with it.
+  struct Owner {
+    ~Owner() { compile_clear_cache((std::uintptr_t)this); }
+  };
+  auto owner = std::make_shared<Owner>();
+  Fn cached = compile(fun, (std::uintptr_t)owner.get(), shapeless);
+  return [owner, cached](const Arrays& inputs) { return cached(inputs); };
+}
+
 void disable_compile() { g_enabled = false; }
 void enable_compile() { g_enabled = true; }
 bool compile_enabled() { return g_enabled.load(); }

@@ -13,6 +13,9 @@ namespace ember {
 // knows beyond the arrays' shapes and dtypes (tree structure, non-array constants).
 // With `shapeless`, a change of shape alone reuses the traced graph.
 Fn compile(const Fn& fun, std::uintptr_t fun_id, bool shapeless = false, std::string signature = "");
+// As MLX's C++ compile: the returned function owns its cache entry, dropped with the
+// function's last copy.
+Fn compile(const Fn& fun, bool shapeless = false);
 
 void disable_compile();
 void enable_compile();

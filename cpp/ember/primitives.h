@@ -535,6 +535,21 @@ class RandomBits : public UnaryPrimitive {
   int width_;
 };
 
+// The symmetric square root of each (n, n) positive semi-definite matrix in the last two
+// axes (multivariate_normal's noise transform).
+class CovarianceRoot : public UnaryPrimitive {
+ public:
+  using UnaryPrimitive::UnaryPrimitive;
+  EMBER_PRIMITIVE_NAME(CovarianceRoot)
+  void eval_cpu(const std::vector<array>& inputs, array& out) override;
+  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>&,
+                                                        const std::vector<int>&) override;
+  bool is_equivalent(const Primitive& o) const override { return typeid(*this) == typeid(o); }
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) override {
+    return {inputs[0].shape()};
+  }
+};
+
 #undef EMBER_PRIMITIVE_NAME
 
 }  // namespace ember

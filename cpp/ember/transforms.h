@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "ember/array.h"
+#include "ember/scheduler.h"  // eval and async_eval, which MLX declares with the transforms
 
 namespace ember {
 

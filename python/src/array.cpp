@@ -5,72 +5,8 @@
 
 #include "utils.h"
 
-namespace {
-
-// ---------- printing in MLX's format
-
-std::string fmt_float(double v) {
-  if (std::isnan(v)) return "nan";
-  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), "%g", v);
-  return buf;
-}
-
-std::string fmt_elem(const array& a, size_t off) {
-  const char* base = static_cast<const char*>(a.raw_ptr());
-  std::string s;
-  dispatch_all(a.dtype(), [&](auto t) {
-    using T = typename decltype(t)::type;
-    T v = *reinterpret_cast<const T*>(base + off * sizeof(T));
-    if constexpr (std::is_same_v<T, bool>) s = v ? "True" : "False";
-    else if constexpr (is_complex_v<T>) {
-      s = fmt_float(v.real());
-      std::string im = fmt_float(v.imag());
-      s += (im[0] == '-' ? "" : "+") + im + "j";
-    } else if constexpr (std::is_integral_v<T>) s = std::to_string(v);
-    else s = fmt_float(static_cast<double>(static_cast<compute_t<T>>(v)));
-  });
-  return s;
-}
-
-void fmt_dim(const array& a, int dim, int64_t off, int indent, std::string& out, bool summarize) {
-  if (dim == a.ndim()) {
-    out += fmt_elem(a, off);
-    return;
-  }
-  out += "[";
-  int n = a.shape()[dim];
-  const int edge = 3;
-  for (int i = 0; i < n; ++i) {
-    if (summarize && n > 2 * edge && i == edge) {
-      out += "...";
-      out += (dim == a.ndim() - 1) ? ", " : ",\n" + std::string(indent + 1, ' ');
-      i = n - edge - 1;
-      continue;
-    }
-    fmt_dim(a, dim + 1, off + i * a.strides()[dim], indent + 1, out, summarize);
-    if (i + 1 < n) {
-      if (dim == a.ndim() - 1) out += ", ";
-      else out += "," + std::string(a.ndim() - dim - 1, '\n') + std::string(indent + 1, ' ');
-    }
-  }
-  out += "]";
-}
-
-std::string format_body(array& a) {
-  a.eval();
-  std::string out;
-  if (a.ndim() == 0) return fmt_elem(a, 0);
-  fmt_dim(a, 0, 0, 6, out, a.size() > 1000);
-  return out;
-}
-
-}  // namespace
-
-std::string array_repr(array& a) {
-  return "array(" + format_body(a) + ", dtype=" + dtype_name(a.dtype()) + ")";
-}
+// Printing is the engine's (shared with C++'s operator<<), with Python's True/False.
+std::string array_repr(array& a) { return array_to_string(a, true); }
 
 // ---------- tolist / item
 
