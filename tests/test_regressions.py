@@ -468,3 +468,16 @@ def test_vmap_reductions_to_batch_axis_match_mlx(name):
     ref = np.array(mlx.vmap(prog(mlx))(mlx.array(x)))
     assert got.shape == ref.shape
     np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-5)
+
+
+def test_compile_captured_array_evaluated_after_trace():
+    base = mx.arange(4.0)
+    c = base * 2
+    w = base + 1
+    f = mx.compile(lambda x: x * c)
+    expect = np.arange(4.0) + 1
+    for _ in range(3):
+        w = f(w)
+        mx.eval(w)
+        expect = expect * np.arange(4.0) * 2
+        np.testing.assert_allclose(np.array(w), expect)

@@ -193,6 +193,9 @@ Arrays replay(const Graph& g, const Arrays& inputs, bool shapeless) {
     return it != env.end() ? it->second : a;
   };
   for (auto& node : g.tape) {
+    // A node computed outside the function (captured from the caller) that has been
+    // evaluated since the trace: its value stands for it.
+    if (!node.has_primitive()) continue;
     Arrays ins;
     ins.reserve(node.inputs().size());
     for (auto& in : node.inputs()) ins.push_back(get(in));
