@@ -1418,7 +1418,9 @@ def error_cases():
 # all op cases
 # --------------------------------------------------------------------------
 def all_op_cases():
-    cases = (unary_cases() + binary_cases() + reduction_cases() + scan_cases()
-             + shape_cases() + index_cases() + misc_cases() + creation_cases()
-             + random_cases() + runtime_cases() + error_cases())
-    return cases
+    from conformance_api import api_cases
+    from conformance_large import large_cases
+    return (unary_cases() + binary_cases() + reduction_cases() + scan_cases()
+            + shape_cases() + index_cases() + misc_cases() + creation_cases()
+            + random_cases() + runtime_cases() + error_cases() + large_cases()
+            + api_cases())

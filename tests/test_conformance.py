@@ -77,6 +77,9 @@ KNOWN_BUGS = {
     "error:pad-bad-mode": "pad has no mode= argument (TypeError instead of ValueError)",
     "shape:atleast_?d:multi*": "atleast_1d/2d/3d accept a single array only",
     "runtime:new_stream": "StreamContext(stream) cannot be constructed",
+    "api:cumsum-dtype*": "cumsum has no dtype= argument",
+    "api:repr[*-(2, 2, 2)]": "repr of a 3-d array puts a blank line between blocks; MLX "
+                             "does not",
     "create:array.real*": "array.real is a method; in MLX it is a property",
     "create:array.imag*": "array.imag is a method; in MLX it is a property",
     "create:array(numpy-bfloat16)":
@@ -125,8 +128,7 @@ ACCEPTED = {
         "float16 cummax/cummin across nan: MLX drops the nan (gives 0), Ember propagates it",
     "unary:exp[float64-c4x5-special]":
         "exp(100.0) in float64: MLX overflows to inf (float32 accuracy), Ember is exact",
-    r"re:^reduce:logsumexp\[(bool_|uint\d+)-(c2x3x4-(|axis=\(0, 2\),keepdims=True|axis=0|"
-    r"axis=1,keepdims=True)|T3x4x5-axis=\(1, 2\)|s3x4-axis=0|c130x7-axis=0)\]$":
+    r"re:^(reduce|big):logsumexp\[(bool_|uint\d+)-":
         "logsumexp of bool/unsigned: MLX subtracts the max in the integer type and wraps",
     r"re:^reduce:logsumexp\[.*-c0x3-":
         "logsumexp of an empty array: MLX raises, Ember returns -inf / an empty result",
@@ -138,8 +140,14 @@ ACCEPTED = {
         "shape",
     r"re:^softmax\[(bool_|u?int\d+)-":
         "softmax of integer input: MLX returns integers (all zeros), Ember returns float32",
-    r"re:^linalg:(matmul|inner|tensordot)\[(bool_|u?int\d+)-":
+    r"re:^(linalg|big):(matmul|inner|tensordot)\[(bool_|u?int\d+)-":
         "integer matmul: MLX rejects it, Ember computes it",
+    r"re:^big:cumsum\[(float16|bfloat16)-c70001-":
+        "long half-precision cumsum: MLX accumulates in the half type (stalls at 8192 in "
+        "float16), Ember accumulates in float32",
+    r"re:^binary:(floor_divide|divmod)\[float16-.*-big\]$":
+        "float16 floor_divide: MLX floors the quotient rounded to float16 "
+        "(floor_divide(-5.76, -1.921) = 3), Ember the exact quotient (2)",
     "binary:floor_divide[*complex64*":
         "floor_divide of complex: MLX returns the true quotient, Ember rejects it",
     "create:array(9223372036854775808)": "array(2**63): MLX fails (bad_cast), Ember gives uint64",
@@ -173,6 +181,12 @@ ACCEPTED = {
 
 # Public callables shared by both modules that the suite deliberately leaves out.
 SKIP = {
+    "clear_streams": "destroys the process's streams: later MLX calls fail with 'There is "
+                     "no Stream(cpu, 0) in current thread'",
+    "ArrayLike": "a typing alias, not an operation",
+    "fast.metal_kernel": "takes Metal shader source: no CPU behaviour to compare",
+    "fast.cuda_kernel": "takes CUDA source and needs a GPU",
+    "fast.precompiled_cuda_kernel": "takes a CUDA binary and needs a GPU",
 }
 
 
@@ -240,7 +254,7 @@ def test_conformance(case):
 # --------------------------------------------------------------------------
 # coverage of the shared public API
 # --------------------------------------------------------------------------
-SUBMODULES = ["random", "linalg", "fft", "fast"]
+SUBMODULES = ["random", "linalg", "fft", "fast", "distributed"]
 
 
 def _public_callables(mod):
