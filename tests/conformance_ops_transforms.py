@@ -42,11 +42,11 @@ def _vmap_case(label, names, f, inputs, in_axes, out_axes=0, tol=4.0):
                                      out_axes=out_axes)(*a), inputs, tol=tol)
 
 
-def _compile_case(label, names, f, inputs, tol=4.0, slow=False):
+def _compile_case(label, names, f, inputs, tol=4.0, slow=False, approx=None):
     def run(M, *a):
         g = M.compile(lambda *z: f(M, *z))
         return [g(*a), g(*a)]
-    return Case(f"optx:compile:{label}", names, run, inputs, tol=tol, slow=slow)
+    return Case(f"optx:compile:{label}", names, run, inputs, tol=tol, slow=slow, approx=approx)
 
 
 GRAD_DTYPES = ["float32"]
@@ -213,6 +213,32 @@ def shape_transform_cases():
     return out
 
 
+def compile_promotion_cases():
+    """Generated kernels that mix dtypes and weakly typed Python scalars."""
+    out = []
+    fast = {"int8", "uint8", "float16", "bfloat16", "int64", "bool_", "float32", "uint32"}
+    for op in ("add", "multiply", "divide", "maximum", "less", "subtract"):
+        f = (lambda M, a, b, op=op: M.exp(M.negative(getattr(M, op)(M.abs(a), b)) * 0.1)
+             if op != "less" else M.logical_not(M.less(M.abs(a), b)))
+        for i, a in enumerate(DTYPES):
+            for j, b in enumerate(DTYPES):
+                if a == b:
+                    continue
+                x, y = Inp((3, 4), a, "c", "any"), Inp((4,), b, "c", "nz", tag=1)
+                slow = not (a in fast and b in fast and (i + j) % 3 == 0)
+                out.append(_compile_case(f"{op}[{x}|{y}-mixed]", [op, "compile"], f, [x, y],
+                                         slow=slow, approx=True))
+    for d in DTYPES:
+        x = Inp((3, 4), d, "c", "any")
+        out.append(_compile_case(
+            f"pyscalars[{x}]", ["compile", "multiply", "add"],
+            lambda M, a: [a * 2 + 1, a * 1.5, M.maximum(a, 3) - 1, (a > 2) * 1.0], [x]))
+        out.append(Case(f"optx:compile:pyscalar-arg[{x}]", ["compile"],
+                        lambda M, a: [M.compile(lambda p, s: p * s + s)(a, 2),
+                                      M.compile(lambda p, s: p * s + s)(a, 0.5)], [x]))
+    return out
+
+
 def op_transform_cases():
     return (unary_transform_cases() + binary_transform_cases() + reduce_transform_cases()
-            + shape_transform_cases())
+            + shape_transform_cases() + compile_promotion_cases())
