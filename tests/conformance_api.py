@@ -38,7 +38,7 @@ def linalg_cases():
         rect = Inp((4, 3), d, tag=3)
         for ordv, ax in [(None, None), (2, None), ("fro", None), (np.inf, None), (1, None),
                          (-1, None), ("nuc", None), (None, 0), (2, (0, 1)), (3, None), (0, None)]:
-            x = rect if ordv in ("fro", "nuc") or isinstance(ax, tuple) else (vec if ordv in (3, 0) else rect)
+            x = vec if ordv in (3, 0) else rect
             C(f"norm[{d}-ord={ordv},axis={ax}]", ["norm"],
               lambda M, a, o=ordv, ax=ax: M.linalg.norm(a, ord=o, axis=ax), [x])
         C(f"norm-keepdims[{d}]", ["norm"],
@@ -525,7 +525,8 @@ def distributed_cases():
 
     C("singleton", ["init", "is_available", "Group"],
       lambda M: [M.distributed.is_available(), M.distributed.init().rank(),
-                 M.distributed.init().size(), isinstance(M.distributed.init(), M.distributed.Group)])
+                 M.distributed.init().size(),
+                 isinstance(M.distributed.init(), M.distributed.Group)])
     for name in ("all_sum", "all_max", "all_min", "all_gather", "sum_scatter"):
         C(f"{name}-singleton", [name, "init"],
           lambda M, a, n=name: getattr(M.distributed, n)(a), [Inp((2, 4))])
@@ -534,6 +535,60 @@ def distributed_cases():
     return out
 
 
+def _donation(M, x):
+    """Values must survive whatever buffer reuse the engine does behind the scenes."""
+    out = []
+    y = M.exp(x)
+    M.eval(y)
+    out.append(x * 2)                       # x still intact after exp(x) was evaluated
+    t = M.sin(x)
+    u, v = t + 1, t * 2
+    M.eval(u)
+    out += [u, v]                           # t read by v after u was evaluated
+    w = x[::2]
+    z = M.negative(x)
+    M.eval(z)
+    out += [w, z]                           # view of x after x was consumed
+    a = x + 0
+    b = a[1:3]
+    a[1] = 5
+    out += [a, b]                           # b is a view of the old a
+    c = M.exp(x.T)
+    M.eval(c)
+    out += [c, x.T + 1]
+    d = M.abs(x)
+    M.async_eval(d)
+    e = d * d
+    out += [d, e]
+    f = x
+    for _ in range(200):
+        f = f * 1.001 + 0.001
+    out.append(f)
+    return out
+
+
+def _long_chain(M, x):
+    y = x
+    for i in range(3000):
+        y = y + (i % 3)
+    return y
+
+
+def evaluation_cases():
+    out = []
+    for d in ("float32", "int32", "float16"):
+        for shape, lay in (((8, 6), "c"), ((300, 301), "c"), ((8, 6), "T")):
+            x = Inp(shape, d, lay, "pos")
+            out.append(Case(f"eval:donation[{x}]", ["eval", "async_eval"], _donation, [x],
+                            tol=20.0))
+    out.append(Case("eval:long-chain", ["eval"], _long_chain, [Inp((4,), "int32")]))
+    out.append(Case("eval:shared-subgraph", ["eval"],
+                    lambda M, x: (lambda t: [M.sum(t), t[0], M.exp(t) - t])(M.sin(x) * 2),
+                    [Inp((5, 7))], tol=4.0))
+    return out
+
+
 def api_cases():
     return (linalg_cases() + fft_cases() + conv_cases() + fast_cases() + quant_cases()
-            + matmul_cases() + misc_api_cases() + io_cases() + distributed_cases())
+            + matmul_cases() + misc_api_cases() + io_cases() + distributed_cases()
+            + evaluation_cases())

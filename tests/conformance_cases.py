@@ -183,7 +183,8 @@ class Inp:
 
     def __repr__(self):
         s = "x".join(map(str, self.shape)) or "scalar"
-        return f"{self.dtype}-{self.layout}{s}" + ("" if self.domain == "any" else f"-{self.domain}")
+        dom = "" if self.domain == "any" else f"-{self.domain}"
+        return f"{self.dtype}-{self.layout}{s}{dom}"
 
 
 # --------------------------------------------------------------------------
@@ -525,6 +526,11 @@ def binary_cases():
             tol = 4.0 if name in _TRANSC else 1.0
             out.append(_binary_case(name, da, db, a, b, (("c", (2, 3)), ("c", (3,))),
                                     tol, name not in fast_ops, tag="-mixed"))
+    # shapes that do not broadcast
+    for name, da, db in BINARY:
+        for d in ("float32", "int32"):
+            out.append(_binary_case(name, da, db, d, d, (("c", (2, 3)), ("c", (4,))), 1.0,
+                                    False, tag="-nobcast"))
     # integer division semantics on negative operands
     for name in ("floor_divide", "remainder", "divmod"):
         for d in SINTS + ["float32", "float16", "float64"]:
@@ -829,7 +835,8 @@ def index_cases():
         a = Inp((3, 4), d)
         idx = Inp((2, 3), "int32", domain="idx", tag=5)
         out += [
-            Case(f"index:take-axis0[{d}]", ["take"], lambda M, x, i: M.take(x, i, axis=0), [a, idx]),
+            Case(f"index:take-axis0[{d}]", ["take"], lambda M, x, i: M.take(x, i, axis=0),
+                 [a, idx]),
             Case(f"index:take-flat[{d}]", ["take"], lambda M, x, i: M.take(x, i), [a, idx]),
             Case(f"index:take-neg[{d}]", ["take"],
                  lambda M, x: M.take(x, M.array([-1, 0]), axis=1), [a]),
@@ -1097,7 +1104,8 @@ def creation_cases():
       [Inp((2, 3), "bool_"), Inp((2, 3), "bool_", tag=1)])
     C("array.len-iter", ["array"], lambda M, x: [len(x), [r for r in x]], [Inp((3, 2))])
     C("array.bool-ambiguous", ["array"], lambda M, x: bool(x), [Inp((3, 2))])
-    C("array.float-scalar", ["array"], lambda M, x: [float(x), int(x), bool(x)], [Inp((), domain="pos")])
+    C("array.float-scalar", ["array"], lambda M, x: [float(x), int(x), bool(x)],
+      [Inp((), domain="pos")])
     C("array.getitem-oob", ["array"], lambda M, x: x[3], [Inp((3, 2))])
     for args in [(5,), (2, 9), (1, 2, 0.5), (5, 1, -1), (0,), (3, 1), (0.5, 3), (1, 5, 0),
                  (0, 10, 3), (-3, 3, 2.5), (1.5,)]:

@@ -5,7 +5,7 @@ generated-kernel rules are exercised on their own, not only inside larger progra
 """
 import numpy as np
 
-from conformance_cases import BINARY, DTYPES, INTS, REDUCE, UNARY, Case, Inp, _kw, resolve
+from conformance_cases import BINARY, DTYPES, REDUCE, UNARY, Case, Inp, _kw, resolve
 
 
 def _w(M, shape, k=0):

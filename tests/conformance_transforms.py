@@ -120,7 +120,8 @@ PROGRAMS = [
             [((3, 4), "any")]),
     Program("tri", lambda M: lambda x: M.tril(x) @ M.triu(x).T, [((3, 3), "any")]),
     Program("argmax-gather", lambda M: lambda x: M.take_along_axis(
-        x, M.stop_gradient(M.expand_dims(M.argmax(x, axis=-1), -1)), axis=-1) * M.sum(x, axis=-1, keepdims=True),
+        x, M.stop_gradient(M.expand_dims(M.argmax(x, axis=-1), -1)), axis=-1)
+        * M.sum(x, axis=-1, keepdims=True),
         [((3, 4), "any")]),
     Program("trig-chain", lambda M: lambda x: M.cos(M.arcsin(M.tanh(x))) * M.log1p(M.exp(x))
             + M.rsqrt(M.square(x) + 1) + M.expm1(x * 0.1) + M.cosh(x) - M.sinh(x),

@@ -245,7 +245,8 @@ def binary_case(draw):
     fn, alo, ahi, blo, bhi = BINARY[name]
     if dtype in INTS and name in ("power", "arctan2", "logaddexp"):
         dtype = "float32"
-    sa, sb = draw(hnp.mutually_broadcastable_shapes(num_shapes=2, max_dims=4, max_side=4)).input_shapes
+    sa, sb = draw(hnp.mutually_broadcastable_shapes(num_shapes=2, max_dims=4,
+                                                    max_side=4)).input_shapes
     a = draw(arrays(dtype, shape=sa, lo=alo, hi=ahi))
     b = draw(arrays(dtype, shape=sb, lo=blo, hi=bhi))
     if draw(st.booleans()) and name in ("divide", "floor_divide", "remainder"):
