@@ -220,7 +220,6 @@ array cummin(const array& a, int axis, bool reverse, bool inclusive, S s) {
   return scan(a, axis, reverse, inclusive, ScanType::Min, "cummin", s);
 }
 array logcumsumexp(const array& a, int axis, bool reverse, bool inclusive, S s) {
-  if (a.dtype() == complex64) op_error("logcumsumexp", "Complex inputs are not supported.");
   return scan(to_inexact(a, s), axis, reverse, inclusive, ScanType::LogAddExp, "logcumsumexp", s);
 }
 

@@ -372,12 +372,23 @@ array cumprod_jvp(const array& x, const array& t, const array& y, int axis, bool
   return where(z.before, multiply(y, ratio), multiply(tz, z.y1));
 }
 
+// log(w) where w > 0, -inf elsewhere; its derivative stays finite where w <= 0.
+array log_positive(const array& w) {
+  array pos = greater(w, array(0, w.dtype()));
+  return where(pos, log(where(pos, w, array(1, w.dtype()))), array(-INFINITY, w.dtype()));
+}
+
+// -y, with -inf where y is -inf (a prefix of -inf inputs contributes nothing).
+array negate_finite(const array& y) {
+  array ninf = array(-INFINITY, y.dtype());
+  return where(equal(y, ninf), ninf, negative(y));
+}
+
 // exp(offset + log sum over the scan of w_k * exp(v_k)) for a signed `w`, as the difference of
 // two log-domain scans so that no term overflows on its own.
 array signed_exp_scan(const array& v, const array& w, const array& offset, int axis, bool reverse) {
-  array zero = array(0, w.dtype());
-  array pos = logcumsumexp(add(v, log(maximum(w, zero))), axis, reverse, true);
-  array neg = logcumsumexp(add(v, log(maximum(negative(w), zero))), axis, reverse, true);
+  array pos = logcumsumexp(add(v, log_positive(w)), axis, reverse, true);
+  array neg = logcumsumexp(add(v, log_positive(negative(w))), axis, reverse, true);
   return subtract(exp(add(offset, pos)), exp(add(offset, neg)));
 }
 
@@ -411,7 +422,7 @@ Arrays Scan::vjp(const Arrays& p, const Arrays& ct, const Axes&, const Arrays& o
       return {cumprod_vjp(x, c, y, axis_, reverse_)};
     case ScanType::LogAddExp:
       // d y_k / d x_i = exp(x_i - y_k) for every i in the prefix of k.
-      return {signed_exp_scan(negative(y), c, x, axis_, !reverse_)};
+      return {signed_exp_scan(negate_finite(y), c, x, axis_, !reverse_)};
     default:
       return {array(x.shape(), x.dtype(), std::make_shared<ScatterAxis>(stream(), axis_, true),
                     {zeros_like(x), scan_source(x, y, axis_, reverse_), c})};
@@ -429,7 +440,7 @@ Arrays Scan::jvp(const Arrays& p, const Arrays& t, const Axes&) {
       r = cumprod_jvp(x, t[0], y, axis_, reverse_);
       break;
     case ScanType::LogAddExp:
-      r = signed_exp_scan(x, t[0], negative(y), axis_, reverse_);
+      r = signed_exp_scan(x, t[0], negate_finite(y), axis_, reverse_);
       break;
     default:
       r = take_along_axis(t[0], scan_source(x, y, axis_, reverse_), axis_);

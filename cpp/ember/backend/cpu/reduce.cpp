@@ -75,7 +75,7 @@ struct MinOp {
   template <typename A>
   static A init() { return Limits<A>::max(); }
 };
-// log(exp(a) + exp(b)) without overflow; the scan of logcumsumexp (floating types only).
+// log(exp(a) + exp(b)) without overflow; the scan of logcumsumexp (inexact types).
 struct LogAddExpOp {
   template <typename A>
   A operator()(A a, A b) const {
@@ -85,6 +85,12 @@ struct LogAddExpOp {
       if (lo == -std::numeric_limits<A>::infinity() || hi == std::numeric_limits<A>::infinity())
         return hi;
       return hi + std::log1p(std::exp(lo - hi));
+    } else if constexpr (is_complex_v<A>) {
+      // log(exp(a) + exp(b)) on the branch of the operand of larger real part.
+      if (std::isinf(a.real()) && a.real() < 0) return b;
+      if (std::isinf(b.real()) && b.real() < 0) return a;
+      A hi = a.real() >= b.real() ? a : b, lo = a.real() >= b.real() ? b : a;
+      return hi + std::log(A(1) + std::exp(lo - hi));
     } else {
       return a + b;
     }
@@ -92,6 +98,7 @@ struct LogAddExpOp {
   template <typename A>
   static A init() {
     if constexpr (std::is_floating_point_v<A>) return -std::numeric_limits<A>::infinity();
+    else if constexpr (is_complex_v<A>) return A(-std::numeric_limits<typename A::value_type>::infinity(), 0);
     else return A(0);
   }
 };
@@ -439,9 +446,7 @@ void Scan::eval_cpu(const std::vector<array>& in, array& out) {
       case ScanType::Prod: run(t, ProdOp{}); break;
       case ScanType::Max: run(t, MaxOp{}); break;
       case ScanType::Min: run(t, MinOp{}); break;
-      case ScanType::LogAddExp:
-        if constexpr (!is_complex_v<T>) run(t, LogAddExpOp{});
-        break;
+      case ScanType::LogAddExp: run(t, LogAddExpOp{}); break;
     }
   };
   if (a.dtype() == complex64) {
