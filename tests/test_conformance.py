@@ -92,9 +92,6 @@ KNOWN_BUGS = {
     # wrong values
     "shape:split:[3, 1]*": "split with unsorted indices [3, 1]: last piece is a[3:], "
                            "MLX (like numpy) gives a[1:]",
-    "transform-api:grad-complex":
-        "complex multiply VJP does not conjugate: grad(sum(abs(z*z)))(1+2j) gives -4.4-0.8j, "
-        "MLX 2+4j",
 }
 
 # Differences judged acceptable (Ember right, or at least as good): such a case is

@@ -90,6 +90,19 @@ Arrays no_grad(const Arrays& x, const std::vector<int>& argnums) {
 
 array scalar_like(double v, const array& like) { return astype(array(v, float64), like.dtype()); }
 
+// Complex derivatives: the JVP of a holomorphic f is t * f'(z) and its VJP is ct * conj(f'(z)),
+// so that the gradient of a real-valued loss is dL/dx + i dL/dy (the steepest-ascent direction).
+// The partials give ct * f'(z); conj(partials(conj(ct))) is the VJP for any input being complex.
+Arrays vjp_from_partials(const Arrays& x, const array& out, const array& ct,
+                         const std::vector<int>& argnums, PartialsFn fn) {
+  bool cplx = is_complex(ct.dtype());
+  for (auto& a : x) cplx = cplx || is_complex(a.dtype());
+  if (!cplx) return fn(x, out, ct, argnums);
+  Arrays r = fn(x, out, conjugate(ct), argnums);
+  for (auto& a : r) a = conjugate(a);
+  return r;
+}
+
 }  // namespace
 
 #define EMBER_PARTIALS(NAME)                                                                  \
@@ -97,7 +110,7 @@ array scalar_like(double v, const array& like) { return astype(array(v, float64)
                                 const std::vector<int>& argnums);                            \
   std::vector<array> NAME::vjp(const Arrays& p, const Arrays& ct, const std::vector<int>& an, \
                                const Arrays& outs) {                                          \
-    return NAME##_partials(p, outs[0], ct[0], an);                                            \
+    return vjp_from_partials(p, outs[0], ct[0], an, NAME##_partials);                          \
   }                                                                                           \
   std::vector<array> NAME::jvp(const Arrays& p, const Arrays& t, const std::vector<int>& an) { \
     array out(output_shapes(p)[0], output_dtype(p), clone(stream()), p);                      \
@@ -112,7 +125,6 @@ array scalar_like(double v, const array& like) { return astype(array(v, float64)
   EMBER_PARTIALS(NAME) { return no_grad(x, argnums); }
 
 EMBER_PARTIALS(Negative) { return {negative(ct)}; }
-EMBER_PARTIALS(Abs) { return {multiply(ct, sign(x[0]))}; }
 EMBER_NO_GRAD(Sign)
 EMBER_PARTIALS(Square) { return {multiply(ct, multiply(scalar_like(2, x[0]), x[0]))}; }
 EMBER_PARTIALS(Sqrt) { return {divide(ct, multiply(scalar_like(2, out), out))}; }
@@ -141,7 +153,10 @@ EMBER_PARTIALS(Cosh) { return {multiply(ct, sinh(x[0]))}; }
 EMBER_PARTIALS(Tanh) { return {multiply(ct, subtract(scalar_like(1, out), square(out)))}; }
 EMBER_PARTIALS(ArcSinh) { return {divide(ct, sqrt(add(square(x[0]), scalar_like(1, x[0]))))}; }
 EMBER_PARTIALS(ArcCosh) {
-  return {divide(ct, sqrt(subtract(square(x[0]), scalar_like(1, x[0]))))};
+  // sqrt(x - 1) * sqrt(x + 1) rather than sqrt(x^2 - 1): the same for real x, and the
+  // principal branch for complex x.
+  array one = scalar_like(1, x[0]);
+  return {divide(ct, multiply(sqrt(subtract(x[0], one)), sqrt(add(x[0], one))))};
 }
 EMBER_PARTIALS(ArcTanh) { return {divide(ct, subtract(scalar_like(1, x[0]), square(x[0])))}; }
 EMBER_PARTIALS(Sigmoid) {
@@ -161,11 +176,6 @@ EMBER_NO_GRAD(IsNaN)
 EMBER_NO_GRAD(IsInf)
 EMBER_NO_GRAD(IsPosInf)
 EMBER_NO_GRAD(IsNegInf)
-EMBER_PARTIALS(Real) { return {astype(ct, complex64)}; }
-EMBER_PARTIALS(Imag) {
-  return {multiply(astype(ct, complex64), array(complex64_t(0.0f, -1.0f)))};
-}
-EMBER_PARTIALS(Conjugate) { return {conjugate(ct)}; }
 EMBER_NO_GRAD(BitwiseInvert)
 EMBER_NO_GRAD(StopGradient)
 
@@ -194,7 +204,10 @@ EMBER_PARTIALS(Power) {
       array y = x[1];
       return multiply(ct, multiply(y, power(x[0], subtract(y, scalar_like(1, y)))));
     }
-    array lx = where(greater(x[0], scalar_like(0, x[0])), log(x[0]), zeros_like(x[0]));
+    // log(x), taken as 0 where x^y has no derivative in y (x = 0, and real x < 0).
+    array ok = is_complex(x[0].dtype()) ? not_equal(x[0], scalar_like(0, x[0]))
+                                        : greater(x[0], scalar_like(0, x[0]));
+    array lx = where(ok, log(x[0]), zeros_like(x[0]));
     return multiply(ct, multiply(out, lx));
   });
 }
@@ -244,6 +257,38 @@ EMBER_PARTIALS(Select) {
 
 #undef EMBER_PARTIALS
 #undef EMBER_NO_GRAD
+
+// Abs, Real, Imag and Conjugate are not holomorphic: each states its VJP and JVP directly
+// (the JVP is linear in the tangent over the reals, the VJP is its adjoint).
+std::vector<array> Abs::vjp(const Arrays& p, const Arrays& ct, const std::vector<int>&,
+                            const Arrays&) {
+  return {multiply(ct[0], sign(p[0]))};
+}
+std::vector<array> Abs::jvp(const Arrays& p, const Arrays& t, const std::vector<int>&) {
+  if (!is_complex(p[0].dtype())) return {multiply(t[0], sign(p[0]))};
+  return {real(multiply(conjugate(sign(p[0])), t[0]))};
+}
+std::vector<array> Real::vjp(const Arrays&, const Arrays& ct, const std::vector<int>&,
+                             const Arrays&) {
+  return {astype(ct[0], complex64)};
+}
+std::vector<array> Real::jvp(const Arrays&, const Arrays& t, const std::vector<int>&) {
+  return {real(t[0])};
+}
+std::vector<array> Imag::vjp(const Arrays&, const Arrays& ct, const std::vector<int>&,
+                             const Arrays&) {
+  return {multiply(astype(ct[0], complex64), array(complex64_t(0.0f, 1.0f)))};
+}
+std::vector<array> Imag::jvp(const Arrays&, const Arrays& t, const std::vector<int>&) {
+  return {imag(t[0])};
+}
+std::vector<array> Conjugate::vjp(const Arrays&, const Arrays& ct, const std::vector<int>&,
+                                  const Arrays&) {
+  return {conjugate(ct[0])};
+}
+std::vector<array> Conjugate::jvp(const Arrays&, const Arrays& t, const std::vector<int>&) {
+  return {conjugate(t[0])};
+}
 
 std::vector<array> AsType::vjp(const Arrays& p, const Arrays& ct, const std::vector<int>&,
                                const Arrays&) {

@@ -248,7 +248,8 @@ Arrays Reduce::vjp(const Arrays& p, const Arrays& ct, const Axes&, const Arrays&
     case ReduceType::Sum:
       return {broadcast_to(c, x.shape())};
     case ReduceType::Prod:
-      return {multiply(broadcast_to(c, x.shape()), product_of_others(x, axes_))};
+      // conj: a complex VJP is ct * conj(dy/dx), as for the elementwise primitives.
+      return {multiply(broadcast_to(c, x.shape()), conjugate(product_of_others(x, axes_)))};
     case ReduceType::Max:
     case ReduceType::Min: {
       array mask = astype(equal(x, outs[0]), c.dtype());
@@ -411,6 +412,8 @@ array scan_source(const array& x, const array& y, int axis, bool reverse) {
 
 // An exclusive scan is the inclusive scan shifted by one position: its rules are the inclusive
 // rules with the cotangent shifted back (vjp) or the tangent shifted forward (jvp).
+// A complex VJP is ct * conj(dy/dx) (as for the elementwise primitives): the rules below give
+// ct * dy/dx, so for complex input they run on conj(ct) and their result is conjugated.
 Arrays Scan::vjp(const Arrays& p, const Arrays& ct, const Axes&, const Arrays& outs) {
   const array& x = p[0];
   array c = inclusive_ ? ct[0] : shift_along(ct[0], axis_, reverse_);
@@ -419,10 +422,10 @@ Arrays Scan::vjp(const Arrays& p, const Arrays& ct, const Axes&, const Arrays& o
     case ScanType::Sum:
       return {cumsum(c, axis_, !reverse_, true)};
     case ScanType::Prod:
-      return {cumprod_vjp(x, c, y, axis_, reverse_)};
+      return {conjugate(cumprod_vjp(x, conjugate(c), y, axis_, reverse_))};
     case ScanType::LogAddExp:
       // d y_k / d x_i = exp(x_i - y_k) for every i in the prefix of k.
-      return {signed_exp_scan(negate_finite(y), c, x, axis_, !reverse_)};
+      return {conjugate(signed_exp_scan(negate_finite(y), conjugate(c), x, axis_, !reverse_))};
     default:
       return {array(x.shape(), x.dtype(), std::make_shared<ScatterAxis>(stream(), axis_, true),
                     {zeros_like(x), scan_source(x, y, axis_, reverse_), c})};
@@ -635,8 +638,9 @@ Arrays Matmul::vjp(const Arrays& p, const Arrays& ct, const Axes& argnums, const
   Arrays r;
   array g = alpha_ != 1.0f ? multiply(ct[0], astype(array(alpha_), ct[0].dtype())) : ct[0];
   for (int i : argnums) {
-    if (i == 0) r.push_back(matmul(g, swapaxes(p[1], -1, -2)));
-    else if (i == 1) r.push_back(matmul(swapaxes(p[0], -1, -2), g));
+    // Complex: ct * conj(dy/dx), hence the conjugate transposes.
+    if (i == 0) r.push_back(matmul(g, conjugate(swapaxes(p[1], -1, -2))));
+    else if (i == 1) r.push_back(matmul(conjugate(swapaxes(p[0], -1, -2)), g));
     else r.push_back(sum_to_shape(multiply(ct[0], astype(array(beta_), ct[0].dtype())), p[2].shape()));
   }
   return r;
