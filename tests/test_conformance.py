@@ -90,8 +90,6 @@ KNOWN_BUGS = {
     "transform-api:vmap-in_axes-dict":
         "vmap(f, in_axes={'u': 0, 'v': 1}) for a one-argument f is rejected",
     # wrong values
-    "shape:split:[3, 1]*": "split with unsorted indices [3, 1]: last piece is a[3:], "
-                           "MLX (like numpy) gives a[1:]",
 }
 
 # Differences judged acceptable (Ember right, or at least as good): such a case is

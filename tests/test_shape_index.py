@@ -60,6 +60,13 @@ def test_concat_stack_split(x):
     parts = mx.split(a, [1, 3], axis=2)
     for p, q in zip(parts, np.split(x, [1, 3], axis=2)):
         np.testing.assert_array_equal(npa(p), q)
+    # unsorted, repeated, negative and out-of-range indices slice as numpy does
+    for idx in ([3, 1], [3, 1, 4], [2, 2], [-1, 1], [10, 2], [-10, 3]):
+        parts = mx.split(a, idx, axis=2)
+        ref = np.split(x, idx, axis=2)
+        assert len(parts) == len(ref)
+        for p, q in zip(parts, ref):
+            np.testing.assert_array_equal(npa(p), q)
     with pytest.raises(ValueError):
         mx.concatenate([mx.ones((2, 3)), mx.ones((3, 3))], axis=1)
     # mixed dtypes promote

@@ -254,7 +254,7 @@ std::vector<array> split(const array& a, const Shape& indices, int axis, S s) {
     b[axis] = start;
     e[axis] = stop;
     out.push_back(slice(a, b, e, s));
-    prev = std::max(prev, stop);
+    prev = stop;  // piece i is a[indices[i-1]:indices[i]], as in numpy (unsorted indices too)
   }
   return out;
 }
