@@ -70,8 +70,6 @@ KNOWN_BUGS = {
     "transform-api:vmap-bad-axis":
         "vmap with an out-of-range in_axes raises ValueError; MLX raises IndexError",
     "error:result_type-none": "result_type() returns bool; MLX raises ValueError",
-    "create:full((2, 3),300,uint8)":
-        "full(..., 300, dtype=uint8) wraps to 44; MLX raises ValueError (overflow)",
     # missing arguments / API shape
     "create:arange(start=,stop=)": "arange does not accept start=/stop=/step= keywords",
     "shape:pad:*mode=edge*": "pad has no mode= argument",

@@ -428,7 +428,9 @@ void init_ops(py::module_& m) {
   }, "shape"_a, "dtype"_a = none, py::kw_only(), "stream"_a = none);
   m.def("full", [dtype_or](const py::object& shape, const py::object& vals, const py::object& dtype,
                            const py::object& s) {
-    array v = A(vals);
+    // A Python integer must fit the requested integer dtype (as an operand beside such an array).
+    array v = !dtype.is_none() && PyLong_Check(vals.ptr()) ? to_array_like(vals, array(0, as_dtype(dtype)))
+                                                           : A(vals);
     return full(to_shape(shape), v, dtype_or(dtype, v.dtype()), sd(s));
   }, "shape"_a, "vals"_a, "dtype"_a = none, py::kw_only(), "stream"_a = none);
   m.def("zeros_like", [](const py::object& a, const py::object& s) { return zeros_like(A(a), sd(s)); },
