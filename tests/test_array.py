@@ -148,3 +148,28 @@ def test_bfloat16_roundtrip():
     assert a.dtype == mx.bfloat16
     assert a.astype(mx.float32).tolist() == [1.0, 2.5, -3.0]
     assert a.tolist() == [1.0, 2.5, -3.0]
+
+
+def test_bfloat16_to_numpy_refused():
+    # numpy has no bfloat16: the buffer says so (numpy raises ValueError) and __array__ refuses,
+    # instead of handing out the raw bits as uint16.
+    a = mx.array([1.0, 2.5], dtype=mx.bfloat16)
+    assert memoryview(a).format == "bfloat16"
+    with pytest.raises(ValueError):
+        np.array(a)
+    with pytest.raises(TypeError):
+        a.__array__()
+    np.testing.assert_array_equal(np.array(a.astype(mx.float32)), [1.0, 2.5])
+    np.testing.assert_array_equal(mx.array([1, 2]).__array__(np.float32), np.array([1.0, 2.0]))
+
+
+def test_full_checks_integer_overflow():
+    with pytest.raises(ValueError, match="overflow"):
+        mx.full((2, 3), 300, mx.uint8)
+    with pytest.raises(ValueError, match="overflow"):
+        mx.full((2,), -1, mx.uint32)
+    with pytest.raises(ValueError, match="overflow"):
+        mx.full((2,), 2**40, mx.int32)
+    assert mx.full((2,), 255, mx.uint8).tolist() == [255, 255]
+    assert mx.full((2,), -128, mx.int8).tolist() == [-128, -128]
+    assert mx.full((2,), 300, mx.float16).tolist() == [300.0, 300.0]

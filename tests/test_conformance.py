@@ -79,8 +79,6 @@ KNOWN_BUGS = {
     "api:cumsum-dtype*": "cumsum has no dtype= argument",
     "create:array.real*": "array.real is a method; in MLX it is a property",
     "create:array.imag*": "array.imag is a method; in MLX it is a property",
-    "create:array(numpy-bfloat16)":
-        "np.array() of a bfloat16 array returns its raw bits as uint16; MLX raises ValueError",
     "transform-api:grad-argnums-tuple1":
         "grad(f, argnums=(0,)) returns a 1-tuple; MLX returns the array",
     "transform-api:value_and_grad-argnums-tuple1":

@@ -123,6 +123,11 @@ void init_array(py::module_& m) {
       .def("__setstate__", [](array& self, py::tuple st) {
         new (&self) array(to_array(st[0], as_dtype(st[1])));
       })
+      .def("__array__", [](py::object self, const py::object& dtype, const py::object&) {
+        if (py::cast<const array&>(self).dtype() == bfloat16)
+          throw py::type_error("bfloat16 arrays cannot be converted to NumPy.");
+        return py::module_::import("numpy").attr("array")(self, dtype);
+      }, py::arg("dtype") = py::none(), py::arg("copy") = py::none())
       .def_buffer([](array& a) -> py::buffer_info {
         eval_nogil(a);
         std::vector<py::ssize_t> shape(a.shape().begin(), a.shape().end()), strides;
@@ -131,7 +136,8 @@ void init_array(py::module_& m) {
         switch (a.dtype()) {
           case Dtype::Bool: fmt = "?"; break;
           case Dtype::UInt8: fmt = "B"; break;
-          case Dtype::UInt16: case Dtype::BFloat16: fmt = "H"; break;
+          case Dtype::UInt16: fmt = "H"; break;
+          case Dtype::BFloat16: fmt = "bfloat16"; break;  // no PEP 3118 code: numpy refuses it
           case Dtype::UInt32: fmt = "I"; break;
           case Dtype::UInt64: fmt = "Q"; break;
           case Dtype::Int8: fmt = "b"; break;
