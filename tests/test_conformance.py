@@ -79,12 +79,6 @@ KNOWN_BUGS = {
     "api:cumsum-dtype*": "cumsum has no dtype= argument",
     "create:array.real*": "array.real is a method; in MLX it is a property",
     "create:array.imag*": "array.imag is a method; in MLX it is a property",
-    "transform-api:grad-argnums-tuple1":
-        "grad(f, argnums=(0,)) returns a 1-tuple; MLX returns the array",
-    "transform-api:value_and_grad-argnums-tuple1":
-        "value_and_grad(f, argnums=(1,)) returns a 1-tuple of grads; MLX returns the array",
-    "transform-api:vmap-in_axes-dict":
-        "vmap(f, in_axes={'u': 0, 'v': 1}) for a one-argument f is rejected",
     # wrong values
 }
 

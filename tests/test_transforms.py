@@ -247,9 +247,29 @@ def test_grad_argnums_tuple_list_and_order():
     ga2, gc2 = mx.grad(f, argnums=[0, 2])(a, b, c)
     close(gc2, gc)
     close(ga2, ga)
+    # a one-element argnums sequence gives the gradient itself, as in MLX
     out = mx.grad(f, argnums=(1,))(a, b, c)
-    assert isinstance(out, tuple) and len(out) == 1
-    close(out[0], 2 * N(a) * N(b) * np.exp(N(c)))
+    assert isinstance(out, mx.array)
+    close(out, 2 * N(a) * N(b) * np.exp(N(c)))
+    val, out = mx.value_and_grad(f, argnums=[2])(a, b, c)
+    assert isinstance(out, mx.array)
+    close(out, N(a) * N(b) ** 2 * np.exp(N(c)))
+    # with argnames too: (gradient, {name: gradient})
+    g, kw = mx.grad(lambda x, y: mx.sum(x * y), argnums=(0,), argnames="y")(a, y=b)
+    close(g, N(b))
+    close(kw["y"], N(a))
+
+
+def test_vmap_in_axes_for_a_single_argument_tree():
+    # With one argument, in_axes may be that argument's own tree (MLX) or a 1-sequence (JAX).
+    u, v = mx.ones((2, 3)), mx.ones((3, 2))
+    f = lambda t: t["u"] + t["v"]  # noqa: E731
+    assert mx.vmap(f, in_axes={"u": 0, "v": 1})({"u": u, "v": v}).shape == (2, 3)
+    assert mx.vmap(f, in_axes=({"u": 0, "v": 1},))({"u": u, "v": v}).shape == (2, 3)
+    g = lambda t: t[0] + t[1]  # noqa: E731
+    assert mx.vmap(g, in_axes=(0, 1))((u, v)).shape == (2, 3)
+    assert mx.vmap(g, in_axes=[0, 1])([u, v]).shape == (2, 3)
+    assert mx.vmap(lambda x, y: x + y, in_axes=(0, 1))(u, v).shape == (2, 3)
 
 
 def test_grad_unsorted_argnums_follow_mlx_order():

@@ -148,6 +148,7 @@ GradSpec parse_grad_spec(const py::object& argnums, const py::object& argnames, 
       g.argnums.push_back(n.cast<int>());
     }
     std::sort(g.argnums.begin(), g.argnums.end());
+    g.single = g.argnums.size() == 1;  // MLX returns the gradient itself for argnums=(i,)
   } else {
     throw bad("argnums", "an int or a sequence of ints", argnums);
   }
@@ -288,11 +289,17 @@ struct VmapFunction : WrappedFunction {
     std::vector<array> inputs;
     tree_arrays(args_t, inputs);
     std::vector<int> iax;
-    if ((PyList_Check(in_axes.ptr()) || PyTuple_Check(in_axes.ptr())) && py::len(in_axes) != args.size())
-      throw py::value_error("[vmap] in_axes has " + std::to_string(py::len(in_axes)) +
-                            " entries but the function was called with " + std::to_string(args.size()) +
-                            " arguments.");
-    tree_axes(args_t, in_axes, iax, "in_axes");
+    bool seq = PyList_Check(in_axes.ptr()) || PyTuple_Check(in_axes.ptr());
+    if (args.size() == 1 && (PyDict_Check(in_axes.ptr()) || (seq && py::len(in_axes) != 1))) {
+      // One argument: in_axes may also describe that argument's own tree (as in MLX).
+      tree_axes(args_t[0], in_axes, iax, "in_axes");
+    } else {
+      if (seq && py::len(in_axes) != args.size())
+        throw py::value_error("[vmap] in_axes has " + std::to_string(py::len(in_axes)) +
+                              " entries but the function was called with " +
+                              std::to_string(args.size()) + " arguments.");
+      tree_axes(args_t, in_axes, iax, "in_axes");
+    }
     py::object out_tree;
     py::object f = fun;
     Fn body = [&](const std::vector<array>& ph) {
