@@ -173,3 +173,34 @@ def test_full_checks_integer_overflow():
     assert mx.full((2,), 255, mx.uint8).tolist() == [255, 255]
     assert mx.full((2,), -128, mx.int8).tolist() == [-128, -128]
     assert mx.full((2,), 300, mx.float16).tolist() == [300.0, 300.0]
+
+
+def test_real_imag_are_properties():
+    z = mx.array([1 + 2j, -3.5j])
+    assert z.real.tolist() == [1.0, 0.0] and z.imag.tolist() == [2.0, -3.5]
+    assert z.real.dtype == mx.float32
+    assert mx.array([1, 2]).imag.tolist() == [0, 0]
+    assert mx.real(z).tolist() == [1.0, 0.0] and mx.imag(z).tolist() == [2.0, -3.5]
+
+
+def test_arange_keywords():
+    assert mx.arange(start=1, stop=5).tolist() == [1, 2, 3, 4]
+    assert mx.arange(stop=3).tolist() == [0, 1, 2]
+    assert mx.arange(1, stop=7, step=2).tolist() == [1, 3, 5]
+    assert mx.arange(5, step=2).tolist() == [0, 2, 4]
+    assert mx.arange(5, None).tolist() == [0, 1, 2, 3, 4]
+    assert mx.arange(0, 10, 3, mx.float32).dtype == mx.float32
+    assert mx.arange(stop=4, dtype=mx.float32).tolist() == [0.0, 1.0, 2.0, 3.0]
+    assert mx.arange(5, 2).tolist() == []
+    with pytest.raises(TypeError):
+        mx.arange(start=2)
+    with pytest.raises(TypeError):
+        mx.arange(1, 2, start=1)
+
+
+def test_cumsum_cumprod_dtype():
+    a = mx.array([100, 100, 100], dtype=mx.int8)
+    r = mx.cumsum(a, dtype=mx.float32)
+    assert r.dtype == mx.float32 and r.tolist() == [100.0, 200.0, 300.0]
+    assert mx.cumsum(a, dtype=mx.int16).tolist() == [100, 200, 300]
+    assert mx.cumprod(mx.array([1.5, 2.5]), dtype=mx.int32).tolist() == [1, 2]

@@ -71,14 +71,6 @@ KNOWN_BUGS = {
         "vmap with an out-of-range in_axes raises ValueError; MLX raises IndexError",
     "error:result_type-none": "result_type() returns bool; MLX raises ValueError",
     # missing arguments / API shape
-    "create:arange(start=,stop=)": "arange does not accept start=/stop=/step= keywords",
-    "shape:pad:*mode=edge*": "pad has no mode= argument",
-    "error:pad-bad-mode": "pad has no mode= argument (TypeError instead of ValueError)",
-    "shape:atleast_?d:multi*": "atleast_1d/2d/3d accept a single array only",
-    "runtime:new_stream": "StreamContext(stream) cannot be constructed",
-    "api:cumsum-dtype*": "cumsum has no dtype= argument",
-    "create:array.real*": "array.real is a method; in MLX it is a property",
-    "create:array.imag*": "array.imag is a method; in MLX it is a property",
     # wrong values
 }
 

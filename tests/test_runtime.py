@@ -94,3 +94,14 @@ def test_numpy_buffer_keeps_array_alive():
     del a
     gc.collect()
     assert n[5] == 10.0
+
+
+def test_stream_context_constructor():
+    s = mx.new_stream(mx.cpu)
+    before = mx.default_stream(mx.cpu)
+    ctx = mx.StreamContext(s)
+    with ctx:
+        assert mx.default_stream(mx.cpu) == s
+        y = mx.arange(3) * 2
+    assert mx.default_stream(mx.cpu) == before
+    assert y.tolist() == [0, 2, 4]

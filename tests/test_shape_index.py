@@ -161,3 +161,40 @@ def test_empty_arrays():
     assert mx.concatenate([e, mx.ones((2, 3))]).shape == (2, 3)
     assert e.T.shape == (3, 0)
     assert e[1:].shape == (0, 3)
+
+
+@pytest.mark.parametrize("mode", ["edge", "reflect", "symmetric"])
+def test_pad_modes_match_numpy(mode):
+    for n in (1, 2, 3, 5):
+        for pw in [(0, 0), (1, 0), (2, 3), (5, 7), (0, 11)]:
+            x = np.arange(n, dtype=np.float32)
+            np.testing.assert_array_equal(npa(mx.pad(mx.array(x), [pw], mode=mode)),
+                                          np.pad(x, [pw], mode=mode))
+    x = np.arange(24, dtype=np.int32).reshape(2, 3, 4)
+    pw = [(1, 2), (0, 3), (2, 2)]
+    np.testing.assert_array_equal(npa(mx.pad(mx.array(x), pw, mode)), np.pad(x, pw, mode=mode))
+    # the gradient sums over the positions each input fills
+    g = mx.grad(lambda a: mx.sum(mx.pad(a, 2, mode=mode)))(mx.array([1.0, 2.0, 3.0]))
+    count = np.zeros(3)
+    idx = np.pad(np.arange(3), 2, mode=mode)
+    np.add.at(count, idx, 1)
+    np.testing.assert_array_equal(npa(g), count)
+
+
+def test_pad_mode_errors_and_constant():
+    a = mx.arange(3)
+    with pytest.raises(ValueError, match="pad"):
+        mx.pad(a, 1, mode="wrap")
+    with pytest.raises(ValueError, match="empty axis"):
+        mx.pad(mx.zeros((0, 3)), 1, mode="reflect")
+    assert mx.pad(a, 1, "constant", 5).tolist() == [5, 0, 1, 2, 5]
+    assert mx.pad(a, 1, mode="edge", constant_values=5).tolist() == [0, 0, 1, 2, 2]
+
+
+def test_atleast_nd_several_arrays():
+    a, b = mx.array(1), mx.ones((2,))
+    r = mx.atleast_2d(a, b)
+    assert isinstance(r, list) and [x.shape for x in r] == [(1, 1), (1, 2)]
+    assert [x.shape for x in mx.atleast_3d(a, b)] == [(1, 1, 1), (1, 2, 1)]
+    assert mx.atleast_1d(a).shape == (1,)
+    assert mx.atleast_1d() == []

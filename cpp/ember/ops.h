@@ -3,6 +3,7 @@
 #pragma once
 
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "ember/array.h"
@@ -182,6 +183,9 @@ array repeat(const array& a, int repeats, S s = {});
 array tile(const array& a, const std::vector<int>& reps, S s = {});
 array pad(const array& a, const std::vector<std::pair<int, int>>& pad_width,
           const array& value, S s = {});
+// mode: "constant" (value), "edge", "reflect" or "symmetric" (as numpy).
+array pad(const array& a, const std::vector<std::pair<int, int>>& pad_width,
+          const array& value, const std::string& mode, S s = {});
 array atleast_1d(const array& a, S s = {});
 array atleast_2d(const array& a, S s = {});
 array atleast_3d(const array& a, S s = {});

@@ -147,6 +147,8 @@ void init_device(py::module_& m) {
   }, "stream"_a = py::none());
 
   py::class_<StreamContext>(m, "StreamContext")
+      .def(py::init([](const py::object& s) { return StreamContext{to_stream_or_device(s), Stream()}; }),
+           "s"_a)
       .def("__enter__", [](StreamContext& c) { c.enter(); })
       .def("__exit__", [](StreamContext& c, py::args) { c.exit(); });
   m.def("stream", [](const py::object& s) { return StreamContext{to_stream_or_device(s), Stream()}; },

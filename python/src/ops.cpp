@@ -76,8 +76,13 @@ void init_ops(py::module_& m) {
   EMBER_UNARY("isfinite", isfinite)
   EMBER_UNARY("isposinf", isposinf)
   EMBER_UNARY("isneginf", isneginf)
-  EMBER_UNARY("real", real)
-  EMBER_UNARY("imag", imag)
+  // real and imag: functions, and properties of the array (as MLX).
+  m.def("real", [](const py::object& a, const py::object& s) { return real(A(a), sd(s)); },
+        "Elementwise real.", "a"_a, py::kw_only(), "stream"_a = none);
+  m.def("imag", [](const py::object& a, const py::object& s) { return imag(A(a), sd(s)); },
+        "Elementwise imag.", "a"_a, py::kw_only(), "stream"_a = none);
+  cls.def_property_readonly("real", [](const array& a) { return real(a); }, "The real part.");
+  cls.def_property_readonly("imag", [](const array& a) { return imag(a); }, "The imaginary part.");
   EMBER_UNARY("conjugate", conjugate)
   EMBER_UNARY("conj", conjugate)
   EMBER_UNARY("bitwise_invert", bitwise_invert)
@@ -237,12 +242,25 @@ void init_ops(py::module_& m) {
            },                                                                                     \
            NAME " along an axis.", "a"_a, "axis"_a = none, py::kw_only(), "reverse"_a = false,    \
            "inclusive"_a = true, "stream"_a = none);
-  EMBER_SCAN("cumsum", cumsum)
-  EMBER_SCAN("cumprod", cumprod)
   EMBER_SCAN("cummax", cummax)
   EMBER_SCAN("cummin", cummin)
   EMBER_SCAN("logcumsumexp", logcumsumexp)
 #undef EMBER_SCAN
+  // cumsum and cumprod take dtype=: the input is cast to it first (as MLX).
+#define EMBER_SCAN_DTYPE(NAME, FN)                                                                \
+  def_both(m, cls, NAME,                                                                          \
+           [](const py::object& a, const py::object& axis, bool reverse, bool inclusive,           \
+              const py::object& dtype, const py::object& s) {                                     \
+             array x = A(a);                                                                      \
+             if (!dtype.is_none()) x = astype(x, as_dtype(dtype), sd(s));                         \
+             if (axis.is_none()) return FN(reshape(x, {-1}), 0, reverse, inclusive, sd(s));       \
+             return FN(x, axis.cast<int>(), reverse, inclusive, sd(s));                           \
+           },                                                                                     \
+           NAME " along an axis.", "a"_a, "axis"_a = none, py::kw_only(), "reverse"_a = false,    \
+           "inclusive"_a = true, "dtype"_a = none, "stream"_a = none);
+  EMBER_SCAN_DTYPE("cumsum", cumsum)
+  EMBER_SCAN_DTYPE("cumprod", cumprod)
+#undef EMBER_SCAN_DTYPE
 
   // ---------- shapes
   m.def("reshape", [](const py::object& a, const py::object& shape, const py::object& s) {
@@ -335,8 +353,13 @@ void init_ops(py::module_& m) {
   m.def("tile", [](const py::object& a, const py::object& reps, const py::object& s) {
     return tile(A(a), *to_axes(reps), sd(s));
   }, "a"_a, "reps"_a, py::kw_only(), "stream"_a = none);
-  m.def("pad", [](const py::object& a, const py::object& pw, const py::object& cv, const py::object& s) {
+  m.def("pad", [](const py::object& a, const py::object& pw, const py::object& mode_arg, py::object cv,
+                  const py::object& s) {
     array x = A(a);
+    std::string mode = "constant";
+    if (py::isinstance<py::str>(mode_arg)) mode = mode_arg.cast<std::string>();
+    else if (!mode_arg.is_none()) cv = mode_arg;  // pad(a, width, value): the value in third place
+
     std::vector<std::pair<int, int>> p;
     if (PyLong_Check(pw.ptr())) {
       p.assign(x.ndim(), {pw.cast<int>(), pw.cast<int>()});
@@ -355,14 +378,21 @@ void init_ops(py::module_& m) {
         }
       }
     }
-    return pad(x, p, to_array_like(cv, x), sd(s));
-  }, "a"_a, "pad_width"_a, "constant_values"_a = 0, py::kw_only(), "stream"_a = none);
-  m.def("atleast_1d", [](const py::object& a, const py::object& s) { return atleast_1d(A(a), sd(s)); },
-        "a"_a, py::kw_only(), "stream"_a = none);
-  m.def("atleast_2d", [](const py::object& a, const py::object& s) { return atleast_2d(A(a), sd(s)); },
-        "a"_a, py::kw_only(), "stream"_a = none);
-  m.def("atleast_3d", [](const py::object& a, const py::object& s) { return atleast_3d(A(a), sd(s)); },
-        "a"_a, py::kw_only(), "stream"_a = none);
+    return pad(x, p, to_array_like(cv, x), mode, sd(s));
+  }, "a"_a, "pad_width"_a, "mode"_a = "constant", "constant_values"_a = 0, py::kw_only(),
+     "stream"_a = none);
+  // atleast_nd(a) gives an array, atleast_nd(a, b, ...) a list (as MLX).
+#define EMBER_ATLEAST(NAME, FN)                                                   \
+  m.def(NAME, [](py::args arys, const py::object& s) -> py::object {            \
+    if (arys.size() == 1) return py::cast(FN(A(arys[0]), sd(s)));                \
+    py::list out;                                                                \
+    for (auto a : arys) out.append(FN(A(py::reinterpret_borrow<py::object>(a)), sd(s))); \
+    return std::move(out);                                                       \
+  }, py::kw_only(), "stream"_a = none);
+  EMBER_ATLEAST("atleast_1d", atleast_1d)
+  EMBER_ATLEAST("atleast_2d", atleast_2d)
+  EMBER_ATLEAST("atleast_3d", atleast_3d)
+#undef EMBER_ATLEAST
   m.def("slice_update", [](const py::object& a, const py::object& u, const py::object& start,
                            const py::object& axes, const py::object& s) {
     array x = A(a), up = A(u);
@@ -441,27 +471,55 @@ void init_ops(py::module_& m) {
     array x = A(a);
     return full(x.shape(), to_array_like(vals, x), dtype.is_none() ? x.dtype() : as_dtype(dtype), sd(s));
   }, "a"_a, "vals"_a, "dtype"_a = none, py::kw_only(), "stream"_a = none);
-  m.def("arange", [](py::args args, const py::object& dtype, const py::object& step_kw, const py::object& s) {
-    // arange(stop) | arange(start, stop[, step])
-    if (args.size() < 1 || args.size() > 3) throw py::type_error("[arange] Expected 1 to 3 positional arguments.");
-    std::vector<py::object> v;
-    for (auto a : args) v.push_back(py::reinterpret_borrow<py::object>(a));
-    double start = 0, stop, step = 1;
+  m.def("arange", [](py::args args, py::kwargs kwargs) {
+    // arange(stop) | arange(start, stop[, step[, dtype]]), each also by keyword; stream= by keyword.
+    const char* names[] = {"start", "stop", "step", "dtype"};
+    if (args.size() > 4)
+      throw py::type_error("[arange] Expected at most 4 positional arguments; got " +
+                           std::to_string(args.size()) + ".");
+    py::object v[4] = {py::none(), py::none(), py::none(), py::none()};
+    bool given[4] = {false, false, false, false};
+    // A single positional argument is the stop (unless stop comes by keyword).
+    bool lone_stop = args.size() == 1 && !kwargs.contains("stop");
+    for (size_t i = 0; i < args.size(); ++i) {
+      size_t k = lone_stop ? 1 : i;
+      v[k] = py::reinterpret_borrow<py::object>(args[i]);
+      given[k] = true;
+    }
+    py::object stream = py::none();
+    for (auto item : kwargs) {
+      std::string key = py::str(item.first);
+      if (key == "stream") {
+        stream = py::reinterpret_borrow<py::object>(item.second);
+        continue;
+      }
+      int k = -1;
+      for (int n = 0; n < 4; ++n)
+        if (key == names[n]) k = n;
+      if (k < 0) throw py::type_error("[arange] Unexpected keyword argument '" + key + "'.");
+      if (given[k]) throw py::type_error("[arange] Got multiple values for argument '" + key + "'.");
+      v[k] = py::reinterpret_borrow<py::object>(item.second);
+      given[k] = true;
+    }
+    if (!given[1] || v[1].is_none()) {
+      // arange(x, None) counts up to x, as arange(x)
+      if (args.size() < 2) throw py::type_error("[arange] Missing the stop argument.");
+      v[1] = v[0];
+      v[0] = py::none();
+    }
     bool all_int = true;
-    auto num = [&](const py::object& o) {
+    auto num = [&](const py::object& o, double def) {
+      if (o.is_none()) return def;
       if (!PyLong_Check(o.ptr())) all_int = false;
+      if (!PyNumber_Check(o.ptr()) || PyComplex_Check(o.ptr()))
+        throw py::type_error("[arange] start, stop and step must be real numbers; got " +
+                             std::string(py::str(py::type::of(o).attr("__name__"))) + ".");
       return o.cast<double>();
     };
-    if (v.size() == 1) stop = num(v[0]);
-    else {
-      start = num(v[0]);
-      stop = num(v[1]);
-    }
-    if (v.size() == 3) step = num(v[2]);
-    if (!step_kw.is_none()) step = num(step_kw);
-    Dtype d = dtype.is_none() ? (all_int ? int32 : float32) : as_dtype(dtype);
-    return arange(start, stop, step, d, sd(s));
-  }, py::kw_only(), "dtype"_a = none, "step"_a = none, "stream"_a = none);
+    double start = num(v[0], 0), stop = num(v[1], 0), step = num(v[2], 1);
+    Dtype d = v[3].is_none() ? (all_int ? int32 : float32) : as_dtype(v[3]);
+    return arange(start, stop, step, d, sd(stream));
+  });
   m.def("linspace", [dtype_or](double start, double stop, int num, const py::object& dtype, const py::object& s) {
     return linspace(start, stop, num, dtype_or(dtype, float32), sd(s));
   }, "start"_a, "stop"_a, "num"_a = 50, "dtype"_a = none, py::kw_only(), "stream"_a = none);

@@ -386,6 +386,43 @@ array pad(const array& a, const std::vector<std::pair<int, int>>& pw, const arra
   return slice_update(base, a, start, stop, Shape(a.ndim(), 1), s);
 }
 
+// Non-constant modes read each padded position from the input: the index along every padded
+// axis is worked out here (from the shape only) and gathered with take, axis by axis.
+array pad(const array& a, const std::vector<std::pair<int, int>>& pw, const array& value,
+          const std::string& mode, S s) {
+  if (mode == "constant") return pad(a, pw, value, s);
+  if (mode != "edge" && mode != "reflect" && mode != "symmetric")
+    op_error("pad", "Invalid padding mode (" + mode + ") passed to pad.");
+  if ((int)pw.size() != a.ndim()) op_error("pad", "Invalid number of padding sizes.");
+  array out = a;
+  for (int ax = 0; ax < a.ndim(); ++ax) {
+    auto [lo, hi] = pw[ax];
+    if (lo < 0 || hi < 0) op_error("pad", "Negative padding is not allowed.");
+    if (lo == 0 && hi == 0) continue;
+    int n = a.shape()[ax];
+    if (n == 0)
+      op_error("pad", "Cannot pad empty axis " + std::to_string(ax) + " using mode '" + mode + "'.");
+    std::vector<int32_t> idx(n + lo + hi);
+    for (int j = 0; j < (int)idx.size(); ++j) {
+      long long i = (long long)j - lo;  // position relative to the input
+      if (mode == "edge" || n == 1) {
+        i = std::clamp<long long>(i, 0, n - 1);
+      } else if (mode == "reflect") {  // period 2(n-1), edges not repeated
+        long long m = 2LL * (n - 1);
+        i = ((i % m) + m) % m;
+        if (i >= n) i = m - i;
+      } else {  // symmetric: period 2n, edges repeated
+        long long m = 2LL * n;
+        i = ((i % m) + m) % m;
+        if (i >= n) i = m - 1 - i;
+      }
+      idx[j] = (int32_t)i;
+    }
+    out = take(out, array(idx.begin(), Shape{(int)idx.size()}, int32), ax, s);
+  }
+  return out;
+}
+
 array atleast_1d(const array& a, S s) { return a.ndim() >= 1 ? a : reshape(a, {1}, s); }
 array atleast_2d(const array& a, S s) {
   if (a.ndim() >= 2) return a;
