@@ -31,8 +31,19 @@ def test_list_of_arrays():
 def test_ragged_list_raises():
     with pytest.raises(ValueError):
         mx.array([[1, 2], [3]])
-    with pytest.raises(TypeError):
+    # as MLX: unsupported objects are a ValueError, None given as the array a TypeError
+    with pytest.raises(ValueError):
         mx.array([1, "a"])
+    with pytest.raises(ValueError):
+        mx.array("abc")
+    with pytest.raises(ValueError):
+        mx.array([None])
+    with pytest.raises(TypeError):
+        mx.array(None)
+    with pytest.raises(ValueError):
+        mx.add(mx.ones(2), "s")
+    with pytest.raises(TypeError):
+        mx.multiply(mx.ones(2), None)
 
 
 def test_properties():

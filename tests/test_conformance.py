@@ -48,30 +48,6 @@ _DERIV = ("grad|grad-argnums0|value_and_grad|vjp|vmap-grad|grad-vmap|grad-grad|v
           "compile-grad|compile-value_and_grad|grad-compile|compile-vmap-grad|checkpoint|"
           "stop_gradient")
 KNOWN_BUGS = {
-    # exception classes and error timing
-    r"re:^(?!optx:vmap:.*in=\(0,1\)\]$)(binary|optx:\w+):"
-    r"(bitwise_(and|or|xor)|(bitwise_)?(left|right)_shift)\["
-    r"(.*(float|complex)|uint64-[^|]*\|int\d+|int\d+-[^|]*\|uint64)":
-        "bitwise ops on floating inputs (uint64 with a signed int promotes to float32) raise "
-        "ValueError; MLX raises RuntimeError",
-    "error:bitwise-float": "bitwise_and on floats raises ValueError; MLX raises RuntimeError",
-    "error:shift-float": "left_shift on floats raises ValueError; MLX raises RuntimeError",
-    r"re:^(binary|optx:compile):arctan2\[.*complex64":
-        "arctan2 of complex64 raises only at evaluation; MLX raises when the op is called",
-    "error:as_strided-neg-shape":
-        "as_strided with a negative shape raises only at evaluation; MLX raises at the call",
-    "create:array('abc')": "array('abc') raises TypeError; MLX raises ValueError",
-    "create:array([None])": "array([None]) raises TypeError; MLX raises ValueError",
-    "error:add-str": "add(a, 's') raises TypeError; MLX raises ValueError",
-    "error:argmax-axis-tuple":
-        "argmax(a, axis=(0, 1)) raises RuntimeError (pybind cast); MLX raises TypeError",
-    "index:getitem(0, 0, 0, 0)*": "too many indices raise IndexError; MLX raises ValueError",
-    "index:getitem-float-index*": "a float index array raises TypeError; MLX raises ValueError",
-    "transform-api:vmap-bad-axis":
-        "vmap with an out-of-range in_axes raises ValueError; MLX raises IndexError",
-    "error:result_type-none": "result_type() returns bool; MLX raises ValueError",
-    # missing arguments / API shape
-    # wrong values
 }
 
 # Differences judged acceptable (Ember right, or at least as good): such a case is

@@ -298,9 +298,8 @@ std::pair<Arrays, Arrays> vmap_trace(const Fn& fun, const Arrays& inputs,
     }
     const array& x = inputs[i];
     if (ax < 0 || ax >= x.ndim())
-      throw std::invalid_argument("[vmap] Axis " + std::to_string(ax) + " is out of bounds for input " +
-                                  std::to_string(i) + " with " + std::to_string(x.ndim()) +
-                                  " dimensions.");
+      throw axis_error("[vmap] Axis " + std::to_string(ax) + " is out of bounds for input " +
+                       std::to_string(i) + " with " + std::to_string(x.ndim()) + " dimensions.");
     if (B >= 0 && x.shape()[ax] != B)
       throw std::invalid_argument("[vmap] Inconsistent axis sizes: " + std::to_string(B) + " and " +
                                   std::to_string(x.shape()[ax]) + ".");
@@ -358,9 +357,9 @@ Arrays vmap_replace(const Arrays& inputs, const Arrays& placeholders, const Arra
       }
       if (oa < 0) oa += outputs[j].ndim() + 1;
       if (oa < 0 || oa > outputs[j].ndim())
-        throw std::invalid_argument("[vmap] out_axes " + std::to_string(out_axes[j]) +
-                                    " is out of bounds for an output with " +
-                                    std::to_string(outputs[j].ndim() + 1) + " dimensions.");
+        throw axis_error("[vmap] out_axes " + std::to_string(out_axes[j]) +
+                         " is out of bounds for an output with " +
+                         std::to_string(outputs[j].ndim() + 1) + " dimensions.");
       array o = expand_dims(outputs[j], oa);
       Shape s = o.shape();
       s[oa] = B;
@@ -373,9 +372,9 @@ Arrays vmap_replace(const Arrays& inputs, const Arrays& placeholders, const Arra
                                   "depend on the batched inputs.");
     if (oa < 0) oa += arr.ndim();
     if (oa < 0 || oa >= arr.ndim())
-      throw std::invalid_argument("[vmap] out_axes " + std::to_string(out_axes[j]) +
-                                  " is out of bounds for an output with " + std::to_string(arr.ndim()) +
-                                  " dimensions.");
+      throw axis_error("[vmap] out_axes " + std::to_string(out_axes[j]) +
+                       " is out of bounds for an output with " + std::to_string(arr.ndim()) +
+                       " dimensions.");
     result.push_back(ax == oa ? arr : moveaxis(arr, ax, oa));
   }
   return result;

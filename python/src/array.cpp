@@ -55,6 +55,11 @@ static py::object item(array& a) {
 
 // ---------- class definition
 
+static void check_bitwise_operands(const array& x, const array& y, const char* what) {
+  if (is_inexact(x.dtype()) || is_inexact(y.dtype()))
+    throw py::value_error(std::string("Floating point types not allowed with ") + what + ".");
+}
+
 void init_array(py::module_& m) {
   py::class_<DtypeObj>(m, "Dtype")
       .def_property_readonly("size", [](const DtypeObj& d) { return size_of(d.d); })
@@ -170,12 +175,25 @@ void init_array(py::module_& m) {
   EMBER_OP("__mod__", "__rmod__", remainder)
   EMBER_OP("__pow__", "__rpow__", power)
   EMBER_OP("__matmul__", "__rmatmul__", matmul)
-  EMBER_OP("__and__", "__rand__", bitwise_and)
-  EMBER_OP("__or__", "__ror__", bitwise_or)
-  EMBER_OP("__xor__", "__rxor__", bitwise_xor)
-  EMBER_OP("__lshift__", "__rlshift__", left_shift)
-  EMBER_OP("__rshift__", "__rrshift__", right_shift)
 #undef EMBER_OP
+  // Bitwise operators refuse inexact operands with a ValueError (as MLX), before the op.
+#define EMBER_BITOP(PYNAME, RNAME, FN, WHAT)                                        \
+  cls.def(PYNAME, [](const array& a, py::object b) {                                \
+    auto [x, y] = to_arrays(py::cast(a), b);                                        \
+    check_bitwise_operands(x, y, WHAT);                                             \
+    return FN(x, y);                                                                \
+  });                                                                               \
+  cls.def(RNAME, [](const array& a, py::object b) {                                 \
+    auto [y, x] = to_arrays(b, py::cast(a));                                        \
+    check_bitwise_operands(x, y, WHAT);                                             \
+    return FN(y, x);                                                                \
+  });
+  EMBER_BITOP("__and__", "__rand__", bitwise_and, "bitwise and")
+  EMBER_BITOP("__or__", "__ror__", bitwise_or, "bitwise or")
+  EMBER_BITOP("__xor__", "__rxor__", bitwise_xor, "bitwise xor")
+  EMBER_BITOP("__lshift__", "__rlshift__", left_shift, "left shift")
+  EMBER_BITOP("__rshift__", "__rrshift__", right_shift, "right shift")
+#undef EMBER_BITOP
 #define EMBER_CMP(PYNAME, FN)                                                       \
   cls.def(PYNAME, [](const array& a, py::object b) -> py::object {                  \
     if (!is_py_scalar(b) && !py::isinstance<array>(b) && !py::isinstance<py::array>(b) && \
@@ -195,6 +213,7 @@ void init_array(py::module_& m) {
       .def("__pos__", [](const array& a) { return a; })
       .def("__abs__", [](const array& a) { return abs(a); })
       .def("__invert__", [](const array& a) {
+        check_bitwise_operands(a, a, "bitwise inversion");
         return a.dtype() == bool_ ? logical_not(a) : bitwise_invert(a);
       });
 

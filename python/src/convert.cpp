@@ -146,8 +146,8 @@ void walk(py::handle obj, int depth, Shape& shape, std::vector<py::handle>& leav
            py::hasattr(obj, "__array__")) {
     throw py::value_error("");  // handled by the caller through stacking
   } else {
-    throw py::type_error("[array] Invalid type " + std::string(py::str(py::type::handle_of(obj))) +
-                         " received in array initialization.");
+    throw py::value_error("[array] Invalid type " + std::string(py::str(py::type::handle_of(obj))) +
+                          " received in array initialization.");
   }
   if ((int)k > (int)kind) kind = k;
   leaves.push_back(obj);
@@ -248,8 +248,11 @@ array to_array(py::handle obj, std::optional<Dtype> dtype) {
     py::module_ np = py::module_::import("numpy");
     return from_numpy(np.attr("asarray")(obj), dtype);
   }
-  throw py::type_error("[array] Cannot convert object of type " +
-                       std::string(py::str(py::type::handle_of(obj))) + " to an array.");
+  // As MLX: None is a TypeError (a missing argument), any other object a ValueError.
+  std::string msg = "[array] Cannot convert object of type " +
+                    std::string(py::str(py::type::handle_of(obj))) + " to an array.";
+  if (obj.is_none()) throw py::type_error(msg);
+  throw py::value_error(msg);
 }
 
 array to_array_like(py::handle obj, const array& other) {

@@ -29,8 +29,8 @@ std::vector<Index> parse(array& a, py::object obj) {
   }
   if (ellipses > 1) throw std::out_of_range("[index] An index can only have a single ellipsis ('...').");
   if (consumed > a.ndim())
-    throw std::out_of_range("[index] Too many indices for array with " + std::to_string(a.ndim()) +
-                            " dimensions.");
+    throw py::value_error("[index] Too many indices for array with " + std::to_string(a.ndim()) +
+                          " dimensions.");  // ValueError, as MLX
   std::vector<py::object> entries;
   for (auto h : idx) {
     if (h.ptr() == Py_Ellipsis) {
@@ -65,13 +65,13 @@ std::vector<Index> parse(array& a, py::object obj) {
         throw py::value_error("[index] Boolean mask indexing is not supported; use where or an "
                               "integer index array.");
       if (!is_integral(ix.arr.dtype()))
-        throw py::type_error("[index] Index arrays must be integers.");
+        throw py::value_error("[index] Index arrays must be integers.");
     } else if (py::isinstance<array>(e)) {
       ix.kind = Index::Array;
       ix.arr = e.cast<array>();
     } else {
-      throw py::type_error("[index] Cannot index with an object of type " +
-                           std::string(py::str(py::type::handle_of(e))) + ".");
+      throw py::value_error("[index] Cannot index with an object of type " +
+                            std::string(py::str(py::type::handle_of(e))) + ".");
     }
     out.push_back(ix);
   }

@@ -9,6 +9,13 @@ namespace {
 
 inline StreamOrDevice sd(const py::object& s) { return to_stream_or_device(s); }
 inline array A(const py::object& o) { return to_array(o); }
+// A single axis: an integer (a tuple or list here is a TypeError, as MLX).
+inline int int_axis(const py::object& axis) {
+  if (!PyIndex_Check(axis.ptr()))
+    throw py::type_error("[axis] Expected an integer axis; got " +
+                         std::string(py::str(py::type::handle_of(axis).attr("__name__"))) + ".");
+  return axis.cast<int>();
+}
 
 template <typename F, typename... Extra>
 void def_both(py::module_& m, py::class_<array>& cls, const char* name, F f, const char* doc,
@@ -221,7 +228,7 @@ void init_ops(py::module_& m) {
            [](const py::object& a, const py::object& axis, bool keepdims, const py::object& s) {  \
              array x = A(a);                                                                     \
              if (axis.is_none()) return FN(x, keepdims, sd(s));                                  \
-             return FN(x, axis.cast<int>(), keepdims, sd(s));                                    \
+             return FN(x, int_axis(axis), keepdims, sd(s));                                      \
            },                                                                                    \
            NAME " along an axis.", "a"_a, "axis"_a = none, "keepdims"_a = false, py::kw_only(), \
            "stream"_a = none);
@@ -238,7 +245,7 @@ void init_ops(py::module_& m) {
               const py::object& s) {                                                              \
              array x = A(a);                                                                      \
              if (axis.is_none()) return FN(reshape(x, {-1}), 0, reverse, inclusive, sd(s));       \
-             return FN(x, axis.cast<int>(), reverse, inclusive, sd(s));                           \
+             return FN(x, int_axis(axis), reverse, inclusive, sd(s));                             \
            },                                                                                     \
            NAME " along an axis.", "a"_a, "axis"_a = none, py::kw_only(), "reverse"_a = false,    \
            "inclusive"_a = true, "stream"_a = none);
@@ -254,7 +261,7 @@ void init_ops(py::module_& m) {
              array x = A(a);                                                                      \
              if (!dtype.is_none()) x = astype(x, as_dtype(dtype), sd(s));                         \
              if (axis.is_none()) return FN(reshape(x, {-1}), 0, reverse, inclusive, sd(s));       \
-             return FN(x, axis.cast<int>(), reverse, inclusive, sd(s));                           \
+             return FN(x, int_axis(axis), reverse, inclusive, sd(s));                             \
            },                                                                                     \
            NAME " along an axis.", "a"_a, "axis"_a = none, py::kw_only(), "reverse"_a = false,    \
            "inclusive"_a = true, "dtype"_a = none, "stream"_a = none);
@@ -333,7 +340,7 @@ void init_ops(py::module_& m) {
   };
   m.def("concatenate", [to_list](const py::object& arrays, const py::object& axis, const py::object& s) {
     if (axis.is_none()) return concatenate(to_list(arrays), sd(s));
-    return concatenate(to_list(arrays), axis.cast<int>(), sd(s));
+    return concatenate(to_list(arrays), int_axis(axis), sd(s));
   }, "arrays"_a, "axis"_a = 0, py::kw_only(), "stream"_a = none);
   m.attr("concat") = m.attr("concatenate");
   m.def("stack", [to_list](const py::object& arrays, int axis, const py::object& s) {
@@ -348,7 +355,7 @@ void init_ops(py::module_& m) {
            "stream"_a = none);
   m.def("repeat", [](const py::object& a, int repeats, const py::object& axis, const py::object& s) {
     if (axis.is_none()) return repeat(A(a), repeats, sd(s));
-    return repeat(A(a), repeats, axis.cast<int>(), sd(s));
+    return repeat(A(a), repeats, int_axis(axis), sd(s));
   }, "array"_a, "repeats"_a, "axis"_a = none, py::kw_only(), "stream"_a = none);
   m.def("tile", [](const py::object& a, const py::object& reps, const py::object& s) {
     return tile(A(a), *to_axes(reps), sd(s));
@@ -419,15 +426,15 @@ void init_ops(py::module_& m) {
   // ---------- indexing and sorting
   m.def("take", [](const py::object& a, const py::object& idx, const py::object& axis, const py::object& s) {
     array x = A(a);
-    if (PyLong_Check(idx.ptr()) && !axis.is_none()) return take(x, idx.cast<int>(), axis.cast<int>(), sd(s));
+    if (PyLong_Check(idx.ptr()) && !axis.is_none()) return take(x, idx.cast<int>(), int_axis(axis), sd(s));
     if (axis.is_none()) return take(x, A(idx), sd(s));
-    return take(x, A(idx), axis.cast<int>(), sd(s));
+    return take(x, A(idx), int_axis(axis), sd(s));
   }, "a"_a, "indices"_a, "axis"_a = none, py::kw_only(), "stream"_a = none);
   m.def("take_along_axis", [](const py::object& a, const py::object& idx, const py::object& axis,
                               const py::object& s) {
     array x = A(a);
     if (axis.is_none()) return take_along_axis(reshape(x, {-1}), reshape(A(idx), {-1}), 0, sd(s));
-    return take_along_axis(x, A(idx), axis.cast<int>(), sd(s));
+    return take_along_axis(x, A(idx), int_axis(axis), sd(s));
   }, "a"_a, "indices"_a, "axis"_a, py::kw_only(), "stream"_a = none);
   m.def("put_along_axis", [](const py::object& a, const py::object& idx, const py::object& vals,
                              const py::object& axis, const py::object& s) {
@@ -435,17 +442,17 @@ void init_ops(py::module_& m) {
     if (axis.is_none())
       return reshape(put_along_axis(reshape(x, {-1}), reshape(A(idx), {-1}), to_array_like(vals, x), 0, sd(s)),
                      x.shape(), sd(s));
-    return put_along_axis(x, A(idx), to_array_like(vals, x), axis.cast<int>(), sd(s));
+    return put_along_axis(x, A(idx), to_array_like(vals, x), int_axis(axis), sd(s));
   }, "a"_a, "indices"_a, "values"_a, "axis"_a, py::kw_only(), "stream"_a = none);
   m.def("sort", [](const py::object& a, const py::object& axis, const py::object& s) {
     array x = A(a);
     if (axis.is_none()) return sort(reshape(x, {-1}), 0, sd(s));
-    return sort(x, axis.cast<int>(), sd(s));
+    return sort(x, int_axis(axis), sd(s));
   }, "a"_a, "axis"_a = -1, py::kw_only(), "stream"_a = none);
   m.def("argsort", [](const py::object& a, const py::object& axis, const py::object& s) {
     array x = A(a);
     if (axis.is_none()) return argsort(reshape(x, {-1}), 0, sd(s));
-    return argsort(x, axis.cast<int>(), sd(s));
+    return argsort(x, int_axis(axis), sd(s));
   }, "a"_a, "axis"_a = -1, py::kw_only(), "stream"_a = none);
 
   // ---------- creation
@@ -548,6 +555,7 @@ void init_ops(py::module_& m) {
            [](const py::object& a, Dtype dtype, const py::object& s) { return astype(A(a), dtype, sd(s)); },
            "Convert to a dtype.", "a"_a, "dtype"_a, py::kw_only(), "stream"_a = none);
   m.def("result_type", [](py::args args) {
+    if (args.size() == 0) throw py::value_error("[result_type] At least one array or dtype is required.");
     Dtype t = bool_;
     bool first = true;
     for (auto a : args) {

@@ -180,9 +180,9 @@ void tree_axes(py::handle tree, py::handle prefix, std::vector<int>& out, const 
       }
       int v = ax < 0 ? ax + a.ndim() : ax;
       if (v < 0 || v >= a.ndim())
-        throw py::value_error(std::string("[vmap] ") + what + " " + std::to_string(ax) +
-                              " is out of bounds for an array with " + std::to_string(a.ndim()) +
-                              " dimensions.");
+        throw axis_error(std::string("[vmap] ") + what + " " + std::to_string(ax) +
+                         " is out of bounds for an array with " + std::to_string(a.ndim()) +
+                         " dimensions.");  // IndexError (as MLX) and ValueError
       out.push_back(v);
     }
     return;

@@ -66,9 +66,12 @@ array compare(const array& a, const array& b, const char* op, S s) {
 template <typename P>
 array bitwise(const array& a, const array& b, const char* op, S s) {
   Dtype t = promote_types(a.dtype(), b.dtype());
+  // A RuntimeError, as MLX raises here (the Python operators reject inexact operands first,
+  // with a ValueError).
   if (!is_integral(t) && t != bool_)
-    op_error(op, std::string("Bitwise operations require integer or boolean inputs, got ") +
-                     dtype_name(t) + ".");
+    throw std::runtime_error(std::string("[") + op +
+                             "] Only allowed on integer or boolean types but got types " +
+                             dtype_name(a.dtype()) + " and " + dtype_name(b.dtype()) + ".");
   return binary<P>(a, b, t, t, op, s);
 }
 
@@ -170,6 +173,8 @@ array power(const array& a, const array& b, S s) { return arith<Power>(a, b, "po
 array maximum(const array& a, const array& b, S s) { return arith<Maximum>(a, b, "maximum", s); }
 array minimum(const array& a, const array& b, S s) { return arith<Minimum>(a, b, "minimum", s); }
 array arctan2(const array& a, const array& b, S s) {
+  if (promote_types(a.dtype(), b.dtype()) == complex64)
+    op_error("arctan2", "Not supported for complex64.");
   return arith_float<ArcTan2>(a, b, "arctan2", s);
 }
 array logaddexp(const array& a, const array& b, S s) {

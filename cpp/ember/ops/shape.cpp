@@ -331,6 +331,8 @@ array slice_update(const array& src, const array& update, Shape start, Shape sto
 array as_strided(const array& a, Shape shape, Strides strides, size_t offset, S s) {
   if (shape.size() != strides.size())
     op_error("as_strided", "Shape and strides must have the same length.");
+  for (int d : shape)
+    if (d < 0) op_error("as_strided", "Negative dimensions not allowed.");
   array x = copy(a, s);  // row-contiguous base
   return make_node<AsStrided>(shape, a.dtype(), {x}, s, shape, strides, offset);
 }
