@@ -144,11 +144,40 @@ void Arange::eval_cpu(const std::vector<array>&, array& out) {
   });
 }
 
+// Strides that let `out` view `a` when the reshape only adds or removes size-1 axes
+// (squeeze, expand_dims, integer indexing); false otherwise.
+static bool unit_axes_view(const array& a, const Shape& out, Strides& st) {
+  const Shape& in = a.shape();
+  st.assign(out.size(), 0);
+  int j = (int)in.size() - 1;
+  int64_t acc = 1;
+  for (int i = (int)out.size() - 1; i >= 0; --i) {
+    if (out[i] == 1) {
+      st[i] = acc;
+      continue;
+    }
+    while (j >= 0 && in[j] == 1) --j;
+    if (j < 0 || in[j] != out[i]) return false;
+    st[i] = a.strides()[j];
+    acc = st[i] * out[i];
+    --j;
+  }
+  while (j >= 0 && in[j] == 1) --j;
+  return j < 0;
+}
+
 void Reshape::eval_cpu(const std::vector<array>& in, array& out) {
   const array& a = in[0];
   if (a.flags().row_contiguous) {
     out.copy_shared_buffer(a, row_strides(out.shape()), view_flags(out.shape(), row_strides(out.shape())),
                            a.size());
+    return;
+  }
+  Strides st;
+  if (unit_axes_view(a, out.shape(), st)) {
+    Flags f = view_flags(out.shape(), st);
+    f.contiguous = f.contiguous && a.flags().contiguous;
+    out.copy_shared_buffer(a, st, f, f.contiguous ? out.size() : a.data_size());
     return;
   }
   array tmp(a.shape(), a.dtype(), nullptr, {});
