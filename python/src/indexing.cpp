@@ -161,8 +161,106 @@ array gather_result(const Plan& p) {
   return g;
 }
 
-array getitem(array a, py::object obj) {
-  auto ix = parse(a, obj);
+// ---------- basic indexing (ints, slices, None, Ellipsis): the hot path
+//
+// Reads the index straight from the Python objects (no intermediate tuples, slices or
+// vectors of entries) and builds at most two nodes: one slice, and one reshape that drops the
+// integer-indexed axes and inserts the None axes. Anything unusual (another kind of entry, an
+// out-of-bounds integer, an integer that doesn't fit, a second Ellipsis, too many indices)
+// returns false, and the general path below then handles it or raises its error.
+
+enum class Entry : uint8_t { Int, Slice, NewAxis, Ellipsis, Other };
+
+inline Entry classify(PyObject* e) {
+  if (PyLong_Check(e)) return PyBool_Check(e) ? Entry::Other : Entry::Int;
+  if (PySlice_Check(e)) return Entry::Slice;
+  if (e == Py_None) return Entry::NewAxis;
+  if (e == Py_Ellipsis) return Entry::Ellipsis;
+  return Entry::Other;
+}
+
+bool basic_getitem(const array& a, PyObject* obj, array& out) {
+  PyObject* single[1] = {obj};
+  PyObject** items = single;
+  Py_ssize_t n = 1;
+  if (PyTuple_Check(obj)) {
+    n = PyTuple_GET_SIZE(obj);
+    items = &PyTuple_GET_ITEM(obj, 0);
+  }
+  const int nd = a.ndim();
+  int consumed = 0, ellipses = 0;
+  bool reshaped = false;
+  for (Py_ssize_t k = 0; k < n; ++k) {
+    switch (classify(items[k])) {
+      case Entry::Int: reshaped = true; [[fallthrough]];
+      case Entry::Slice: ++consumed; break;
+      case Entry::NewAxis: reshaped = true; break;
+      case Entry::Ellipsis: ++ellipses; break;
+      case Entry::Other: return false;
+    }
+  }
+  if (ellipses > 1 || consumed > nd) return false;
+  const Shape& in_shape = a.shape();
+  Shape start(nd, 0), stop(in_shape), step(nd, 1), shape;
+  if (reshaped) shape.reserve(nd + n);
+  int ax = 0;  // next source axis
+  for (Py_ssize_t k = 0; k < n; ++k) {
+    PyObject* e = items[k];
+    switch (classify(e)) {
+      case Entry::Int: {
+        int overflow = 0;
+        long long i = PyLong_AsLongLongAndOverflow(e, &overflow);
+        const int len = in_shape[ax];
+        if (overflow || i < -len || i >= len) return false;
+        if (i < 0) i += len;
+        start[ax] = (int)i;
+        stop[ax] = (int)i + 1;
+        ++ax;
+        break;
+      }
+      case Entry::Slice: {
+        Py_ssize_t b, en, st;
+        if (PySlice_Unpack(e, &b, &en, &st) < 0) {
+          PyErr_Clear();
+          return false;
+        }
+        if (st < INT32_MIN || st > INT32_MAX) return false;
+        const int len = in_shape[ax];
+        Py_ssize_t count = PySlice_AdjustIndices(len, &b, &en, st);
+        if (count == 0) {
+          start[ax] = 0;
+          stop[ax] = 0;
+          step[ax] = 1;
+        } else {
+          start[ax] = (int)b;
+          stop[ax] = (st < 0 && en < 0) ? -len - 1 : (int)en;  // "before the first element"
+          step[ax] = (int)st;
+        }
+        if (reshaped) shape.push_back((int32_t)count);
+        ++ax;
+        break;
+      }
+      case Entry::NewAxis:
+        shape.push_back(1);
+        break;
+      default:  // Ellipsis: full slices over the axes no other entry takes
+        for (int r = nd - consumed; r > 0; --r, ++ax)
+          if (reshaped) shape.push_back(in_shape[ax]);
+        break;
+    }
+  }
+  if (reshaped)
+    for (; ax < nd; ++ax) shape.push_back(in_shape[ax]);
+  out = slice(a, std::move(start), std::move(stop), std::move(step));
+  if (reshaped) out = reshape(out, std::move(shape));
+  return true;
+}
+
+array getitem(const array& self, py::handle obj) {
+  array out;
+  if (basic_getitem(self, obj.ptr(), out)) return out;
+  array a = self;
+  auto ix = parse(a, py::reinterpret_borrow<py::object>(obj));
   Plan p = plan(a, ix);
   if (p.arrs.empty()) return p.int_axes.empty() ? p.base : squeeze(p.base, p.int_axes);
   return gather_result(p);
