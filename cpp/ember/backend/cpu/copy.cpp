@@ -12,39 +12,6 @@ using namespace cpu;
 
 namespace {
 
-// Layout flags of a view with the given shape and strides.
-Flags view_flags(const Shape& shape, const Strides& strides) {
-  Flags f{true, true, true};
-  int64_t acc = 1;
-  for (int i = (int)shape.size() - 1; i >= 0; --i) {
-    if (shape[i] == 1) continue;
-    if (strides[i] != acc) f.row_contiguous = false;
-    acc *= shape[i];
-  }
-  acc = 1;
-  for (size_t i = 0; i < shape.size(); ++i) {
-    if (shape[i] == 1) continue;
-    if (strides[i] != acc) f.col_contiguous = false;
-    acc *= shape[i];
-  }
-  // Dense in some dimension order?
-  std::vector<std::pair<int64_t, int64_t>> dims;
-  for (size_t i = 0; i < shape.size(); ++i)
-    if (shape[i] != 1) dims.emplace_back(strides[i] < 0 ? -1 : strides[i], shape[i]);
-  std::sort(dims.begin(), dims.end());
-  acc = 1;
-  for (auto& [s, n] : dims) {
-    if (s != acc) {
-      f.contiguous = false;
-      break;
-    }
-    acc *= n;
-  }
-  int64_t size = shape_size(shape);
-  if (size == 0) f = Flags{true, true, true};
-  return f;
-}
-
 void set_view(array& out, const array& in, const Strides& strides, int64_t offset) {
   Flags f = view_flags(out.shape(), strides);
   size_t dsize = f.contiguous ? out.size() : in.data_size();
