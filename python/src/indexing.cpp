@@ -84,6 +84,11 @@ std::vector<Index> parse(array& a, py::object obj) {
 void slice_bounds(const py::slice& s, int n, int& start, int& stop, int& step) {
   py::ssize_t b, e, st, len;
   if (!s.compute(n, &b, &e, &st, &len)) throw py::error_already_set();
+  if (st < INT32_MIN || st > INT32_MAX) {
+    // A step this long takes at most the first element.
+    st = 1;
+    e = b + len;
+  }
   start = (int)b;
   step = (int)st;
   stop = (int)e;
@@ -164,10 +169,13 @@ array gather_result(const Plan& p) {
 // ---------- basic indexing (ints, slices, None, Ellipsis): the hot path
 //
 // Reads the index straight from the Python objects (no intermediate tuples, slices or
-// vectors of entries) and builds at most two nodes: one slice, and one reshape that drops the
-// integer-indexed axes and inserts the None axes. Anything unusual (another kind of entry, an
-// out-of-bounds integer, an integer that doesn't fit, a second Ellipsis, too many indices)
-// returns false, and the general path below then handles it or raises its error.
+// vectors of entries). The result is a view of `a`:
+// - when `a` is evaluated (and not traced by a transformation), the view is made at once:
+//   it shares the buffer, has no primitive and costs nothing to evaluate;
+// - otherwise it is one slice node and, when ints or None change the rank, one reshape node.
+// Anything unusual (another kind of entry, an out-of-bounds integer, an integer that doesn't
+// fit, a second Ellipsis, too many indices) returns false, and the general path below then
+// handles it or raises its error.
 
 enum class Entry : uint8_t { Int, Slice, NewAxis, Ellipsis, Other };
 
@@ -200,9 +208,25 @@ bool basic_getitem(const array& a, PyObject* obj, array& out) {
     }
   }
   if (ellipses > 1 || consumed > nd) return false;
+  const bool now = a.is_available() && !a.is_tracer() && !a.error();
   const Shape& in_shape = a.shape();
-  Shape start(nd, 0), stop(in_shape), step(nd, 1), shape;
-  if (reshaped) shape.reserve(nd + n);
+  const Strides& in_strides = a.strides();
+  // The view: its shape always; its strides and offset when made now; the slice otherwise.
+  Shape shape, start, stop, step;
+  Strides strides;
+  int64_t offset = 0;
+  shape.reserve(nd + n);
+  if (now) {
+    strides.reserve(nd + n);
+  } else {
+    start.assign(nd, 0);
+    stop = in_shape;
+    step.assign(nd, 1);
+  }
+  auto keep_axis = [&](int len, int64_t stride) {
+    shape.push_back(len);
+    if (now) strides.push_back(stride);
+  };
   int ax = 0;  // next source axis
   for (Py_ssize_t k = 0; k < n; ++k) {
     PyObject* e = items[k];
@@ -213,8 +237,12 @@ bool basic_getitem(const array& a, PyObject* obj, array& out) {
         const int len = in_shape[ax];
         if (overflow || i < -len || i >= len) return false;
         if (i < 0) i += len;
-        start[ax] = (int)i;
-        stop[ax] = (int)i + 1;
+        if (now) {
+          offset += i * in_strides[ax];
+        } else {
+          start[ax] = (int)i;
+          stop[ax] = (int)i + 1;
+        }
         ++ax;
         break;
       }
@@ -224,35 +252,48 @@ bool basic_getitem(const array& a, PyObject* obj, array& out) {
           PyErr_Clear();
           return false;
         }
-        if (st < INT32_MIN || st > INT32_MAX) return false;
         const int len = in_shape[ax];
         Py_ssize_t count = PySlice_AdjustIndices(len, &b, &en, st);
-        if (count == 0) {
+        if (st < INT32_MIN || st > INT32_MAX) {
+          // A step this long takes at most the first element.
+          st = 1;
+          en = b + count;
+        }
+        if (now) {
+          if (count > 0) offset += b * in_strides[ax];
+        } else if (count == 0) {
           start[ax] = 0;
           stop[ax] = 0;
-          step[ax] = 1;
         } else {
           start[ax] = (int)b;
           stop[ax] = (st < 0 && en < 0) ? -len - 1 : (int)en;  // "before the first element"
           step[ax] = (int)st;
         }
-        if (reshaped) shape.push_back((int32_t)count);
+        keep_axis((int)count, in_strides[ax] * st);
         ++ax;
         break;
       }
       case Entry::NewAxis:
-        shape.push_back(1);
+        keep_axis(1, 0);  // stride set below
         break;
       default:  // Ellipsis: full slices over the axes no other entry takes
-        for (int r = nd - consumed; r > 0; --r, ++ax)
-          if (reshaped) shape.push_back(in_shape[ax]);
+        for (int r = nd - consumed; r > 0; --r, ++ax) keep_axis(in_shape[ax], in_strides[ax]);
         break;
     }
   }
-  if (reshaped)
-    for (; ax < nd; ++ax) shape.push_back(in_shape[ax]);
-  out = slice(a, std::move(start), std::move(stop), std::move(step));
-  if (reshaped) out = reshape(out, std::move(shape));
+  for (; ax < nd; ++ax) keep_axis(in_shape[ax], in_strides[ax]);
+  if (!now) {
+    out = slice(a, std::move(start), std::move(stop), std::move(step));
+    if (reshaped) out = reshape(out, std::move(shape));
+    return true;
+  }
+  // New axes take the stride a row-major layout would give them.
+  int64_t inner = 1;
+  for (int d = (int)shape.size() - 1; d >= 0; --d) {
+    if (shape[d] == 1) strides[d] = inner;
+    inner = strides[d] * shape[d];
+  }
+  out = array::view(a, std::move(shape), std::move(strides), offset);
   return true;
 }
 
