@@ -53,6 +53,32 @@ static py::object item(array& a) {
   return elem_to_py(a, 0);
 }
 
+// ---------- operands of the operators
+
+namespace {
+
+PyTypeObject* g_array_type = nullptr;
+const py::detail::type_info* g_array_info = nullptr;
+
+// The array held by a Python object of exactly the array class, or null: a type comparison and
+// a pointer read, where a general cast would first look the class up.
+const array* array_in(py::handle h) {
+  if (Py_TYPE(h.ptr()) != g_array_type) return nullptr;
+  auto* inst = reinterpret_cast<py::detail::instance*>(h.ptr());
+  auto vh = inst->get_value_and_holder(g_array_info, false);
+  return vh && vh.holder_constructed() ? vh.template value_ptr<array>() : nullptr;
+}
+
+// The other operand of a binary operator on `a`: an array as it is, a Python scalar weakly typed
+// against `a`, anything else converted as mx.array would.
+array operand(const array& a, py::handle b) {
+  if (const array* x = array_in(b)) return *x;
+  if (is_py_scalar(b)) return to_array_like(b, a);
+  return to_array(b);
+}
+
+}  // namespace
+
 // ---------- class definition
 
 void init_array(py::module_& m) {
@@ -148,14 +174,8 @@ void init_array(py::module_& m) {
 
   // Arithmetic operators with weakly typed Python scalars.
 #define EMBER_OP(PYNAME, RNAME, FN)                                                 \
-  cls.def(PYNAME, [](const array& a, py::object b) {                                \
-    auto [x, y] = to_arrays(py::cast(a), b);                                        \
-    return FN(x, y);                                                                \
-  });                                                                               \
-  cls.def(RNAME, [](const array& a, py::object b) {                                 \
-    auto [y, x] = to_arrays(b, py::cast(a));                                        \
-    return FN(y, x);                                                                \
-  });
+  cls.def(PYNAME, [](const array& a, py::handle b) { return FN(a, operand(a, b)); }); \
+  cls.def(RNAME, [](const array& a, py::handle b) { return FN(operand(a, b), a); });
   EMBER_OP("__add__", "__radd__", add)
   EMBER_OP("__sub__", "__rsub__", subtract)
   EMBER_OP("__mul__", "__rmul__", multiply)
@@ -171,12 +191,11 @@ void init_array(py::module_& m) {
   EMBER_OP("__rshift__", "__rrshift__", right_shift)
 #undef EMBER_OP
 #define EMBER_CMP(PYNAME, FN)                                                       \
-  cls.def(PYNAME, [](const array& a, py::object b) -> py::object {                  \
-    if (!is_py_scalar(b) && !py::isinstance<array>(b) && !py::isinstance<py::array>(b) && \
+  cls.def(PYNAME, [](const array& a, py::handle b) -> py::object {                  \
+    if (!array_in(b) && !is_py_scalar(b) && !py::isinstance<py::array>(b) &&        \
         !PyList_Check(b.ptr()) && !PyTuple_Check(b.ptr()))                          \
       return py::reinterpret_borrow<py::object>(Py_NotImplemented);                 \
-    auto [x, y] = to_arrays(py::cast(a), b);                                        \
-    return py::cast(FN(x, y));                                                      \
+    return py::cast(FN(a, operand(a, b)));                                          \
   });
   EMBER_CMP("__eq__", equal)
   EMBER_CMP("__ne__", not_equal)
@@ -192,5 +211,7 @@ void init_array(py::module_& m) {
         return a.dtype() == bool_ ? logical_not(a) : bitwise_invert(a);
       });
 
+  g_array_type = reinterpret_cast<PyTypeObject*>(cls.ptr());
+  g_array_info = py::detail::get_type_info(typeid(array));
   init_indexing(cls);
 }
