@@ -224,7 +224,12 @@ void schedule(std::vector<array>& outputs, bool sync) {
   std::vector<array> tape;
   bool branching = false;
   std::unordered_set<const void*> seen;
-  std::vector<std::pair<array, size_t>> stack;
+  struct Frame {
+    array node;
+    size_t i;          // next input to visit
+    int pending = 0;   // inputs still to be computed
+  };
+  std::vector<Frame> stack;
   for (auto& o : outputs) {
     if (o.status() == array::Status::unscheduled && !o.has_primitive())
       throw std::invalid_argument(
@@ -234,21 +239,22 @@ void schedule(std::vector<array>& outputs, bool sync) {
     if (!seen.insert(o.id()).second) continue;
     // Outputs of one multi-output node (a fused group returning several values) run once.
     for (auto& s : o.siblings()) seen.insert(s.id());
-    stack.emplace_back(o, 0);
+    stack.push_back(Frame{o, 0});
     while (!stack.empty()) {
-      auto& [node, i] = stack.back();
+      auto& [node, i, pending] = stack.back();
       auto& ins = node.inputs();
       if (i < ins.size()) {
-        if (i == 1) branching = true;
         const array& in = ins[i++];
-        if (in.status() == array::Status::unscheduled && !in.has_primitive())
+        if (in.status() != array::Status::unscheduled) continue;
+        if (!in.has_primitive())
           throw std::invalid_argument(
               "[eval] Attempting to evaluate a placeholder array: arrays traced by vmap or "
               "compile cannot be evaluated inside the transformed function.");
-        if (in.status() == array::Status::unscheduled && in.has_primitive() &&
-            seen.insert(in.id()).second) {
+        // Only a node waiting on two or more computations has an order to choose.
+        if (++pending == 2) branching = true;
+        if (seen.insert(in.id()).second) {
           for (auto& s : in.siblings()) seen.insert(s.id());
-          stack.emplace_back(in, 0);
+          stack.push_back(Frame{in, 0});
         }
       } else {
         tape.push_back(std::move(node));
