@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <numeric>
 
-#include "utils.h"
+#include "fast_array.h"
 
 namespace {
 
@@ -356,6 +356,6 @@ void setitem(array& self, py::object obj, py::object val) {
 }  // namespace
 
 void init_indexing(py::class_<array>& cls) {
-  cls.def("__getitem__", &getitem);
+  cls.def("__getitem__", [](py::handle self, py::handle key) { return wrap(getitem(array_of(self), key)); });
   cls.def("__setitem__", &setitem);
 }
