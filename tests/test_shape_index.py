@@ -267,3 +267,15 @@ def test_long_slice_steps():
         b[:: 2**40] = 7
         y[:: 2**40] = 7
         np.testing.assert_array_equal(npa(b), y)
+
+
+def test_iteration_rows():
+    x = np.arange(24, dtype=np.float32).reshape(4, 3, 2)
+    for a in (mx.array(x), mx.array(x) + 0, mx.transpose(mx.array(x), (1, 0, 2))):
+        want = x if a.shape == x.shape else x.transpose(1, 0, 2)
+        rows = list(a)
+        assert len(rows) == want.shape[0]
+        for r, w in zip(rows, want):
+            np.testing.assert_array_equal(npa(r), w)
+    g = mx.grad(lambda v: sum((r * r).sum() * (i + 1) for i, r in enumerate(v)))(mx.array(x))
+    np.testing.assert_allclose(npa(g), 2 * x * np.arange(1, 5, dtype=np.float32)[:, None, None])

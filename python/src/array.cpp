@@ -152,7 +152,7 @@ void init_array(py::module_& m) {
       .def("__iter__", [](const array& a) {
         if (a.ndim() == 0) throw py::type_error("iteration over a 0-d array.");
         py::list parts;
-        for (int i = 0; i < a.shape()[0]; ++i) parts.append(take(a, i, 0));
+        for (int i = 0; i < a.shape()[0]; ++i) parts.append(wrap(index_row(a, i)));
         return py::iter(parts);
       })
       .def("__bool__", [](array& a) {

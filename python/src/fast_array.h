@@ -12,3 +12,5 @@ const array* array_in(py::handle h);
 const array& array_of(py::handle h);
 // A new Python array object owning `a`.
 py::object wrap(array a);
+// a[i] for 0 <= i < a.shape(0): a view made at once when `a` is evaluated (as __getitem__ does).
+array index_row(const array& a, int i);

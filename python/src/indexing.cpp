@@ -355,6 +355,15 @@ void setitem(array& self, py::object obj, py::object val) {
 
 }  // namespace
 
+array index_row(const array& a, int i) {
+  if (a.is_available() && !a.is_tracer() && !a.error()) {
+    Shape shape(a.shape().begin() + 1, a.shape().end());
+    Strides strides(a.strides().begin() + 1, a.strides().end());
+    return array::view(a, std::move(shape), std::move(strides), (int64_t)i * a.strides()[0]);
+  }
+  return take(a, i, 0);
+}
+
 void init_indexing(py::class_<array>& cls) {
   cls.def("__getitem__", [](py::handle self, py::handle key) { return wrap(getitem(array_of(self), key)); });
   cls.def("__setitem__", &setitem);
