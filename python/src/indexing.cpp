@@ -287,7 +287,7 @@ bool basic_getitem(const array& a, PyObject* obj, array& out) {
     if (reshaped) out = reshape(out, std::move(shape));
     return true;
   }
-  // New axes take the stride a row-major layout would give them.
+  // Size-1 axes (new ones among them) take the stride a row-major layout would give them.
   int64_t inner = 1;
   for (int d = (int)shape.size() - 1; d >= 0; --d) {
     if (shape[d] == 1) strides[d] = inner;
