@@ -215,3 +215,25 @@ def test_cumsum_cumprod_dtype():
     assert r.dtype == mx.float32 and r.tolist() == [100.0, 200.0, 300.0]
     assert mx.cumsum(a, dtype=mx.int16).tolist() == [100, 200, 300]
     assert mx.cumprod(mx.array([1.5, 2.5]), dtype=mx.int32).tolist() == [1, 2]
+
+
+def test_operator_operands():
+    class Sub(mx.array):
+        pass
+
+    s = Sub([1.0, 2.0])
+    a = mx.array([1.0, 3.0])
+    assert (a == s).tolist() == [True, False] and (s == a).tolist() == [True, False]
+    assert (a + s).tolist() == [2.0, 5.0] and (s * 2).tolist() == [2.0, 4.0]
+    assert (2 - s).tolist() == [1.0, 0.0] and s[1].item() == 2.0
+    assert (a < s).tolist() == [False, False]
+    assert (a + [1, 2]).tolist() == [2.0, 5.0] and ((1, 2) * a).tolist() == [1.0, 6.0]
+    assert (a + np.array([1.0, 1.0], np.float32)).tolist() == [2.0, 4.0]
+    assert (mx.array([1, 2], mx.int8) + 3).dtype == mx.int8
+    assert (a == None) is False and a.__eq__("x") is NotImplemented
+    with pytest.raises(TypeError):
+        mx.array.__add__(1, a)
+    with pytest.raises(TypeError):
+        mx.array.__getitem__(1, 0)
+    with pytest.raises(ValueError):
+        a + mx.ones((3,))

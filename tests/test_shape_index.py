@@ -198,3 +198,128 @@ def test_atleast_nd_several_arrays():
     assert [x.shape for x in mx.atleast_3d(a, b)] == [(1, 1, 1), (1, 2, 1)]
     assert mx.atleast_1d(a).shape == (1,)
     assert mx.atleast_1d() == []
+
+
+def _basic_indices(rng, shape, count):
+    """Random basic indices (ints, slices, None, Ellipsis) valid for `shape`."""
+    out = []
+    for _ in range(count):
+        entries = []
+        for n in shape:
+            r = rng.integers(6)
+            if r == 0:
+                entries.append(int(rng.integers(-n, n)))
+            elif r == 1:
+                entries.append(None)
+                entries.append(slice(None))
+            else:
+                lo, hi = (int(v) for v in rng.integers(-n - 2, n + 3, size=2))
+                step = int(rng.choice([-3, -2, -1, 1, 2, 5]))
+                entries.append(slice(*rng.choice([[lo, hi, step], [lo, None, step], [None, hi, None]])))
+        cut = int(rng.integers(len(entries) + 1))
+        entries = entries[:cut]
+        if rng.integers(3) == 0:
+            entries.insert(int(rng.integers(len(entries) + 1)), Ellipsis)
+        out.append(entries[0] if len(entries) == 1 and rng.integers(2) else tuple(entries))
+    return out
+
+
+@pytest.mark.parametrize("layout", ["evaluated", "lazy", "transposed", "sliced"])
+def test_basic_getitem_random(layout):
+    rng = np.random.default_rng(7)
+    base = np.arange(3 * 4 * 5, dtype=np.float32).reshape(3, 4, 5)
+    a = mx.array(base)
+    if layout == "lazy":
+        a, x = a + 0, base
+    elif layout == "transposed":
+        a, x = mx.transpose(a, (2, 0, 1)), base.transpose(2, 0, 1)
+    elif layout == "sliced":
+        a, x = a[::-1, 1:, ::2], base[::-1, 1:, ::2]
+    else:
+        x = base
+    if layout != "lazy":
+        mx.eval(a)
+    for idx in _basic_indices(rng, x.shape, 300):
+        got = a[idx]
+        want = x[idx]
+        assert got.shape == want.shape, idx
+        np.testing.assert_array_equal(npa(got), want, err_msg=str(idx))
+        # the result works as an operand and as a source of further indexing
+        np.testing.assert_array_equal(npa(got * 2 + 1), want * 2 + 1, err_msg=str(idx))
+        if want.ndim:
+            np.testing.assert_array_equal(npa(got[..., ::-1]), want[..., ::-1], err_msg=str(idx))
+
+
+def test_basic_getitem_edge_cases():
+    x = np.arange(12, dtype=np.int32).reshape(3, 4)
+    a = mx.array(x)
+    mx.eval(a)
+    for idx in [(), (Ellipsis, None), (None, Ellipsis, None), (slice(None, None, 2**40),),
+                (slice(2**40, -(2**40), -1),), (0, slice(4, 0)), (slice(3, 3), 1), -3, (-1, -4)]:
+        np.testing.assert_array_equal(npa(a[idx]), x[idx], err_msg=str(idx))
+    s = mx.array(np.float32(5))
+    mx.eval(s)
+    assert s[None].shape == (1,) and s[...].item() == 5.0
+    with pytest.raises(ValueError):  # too many indices, as MLX
+        s[0]
+    with pytest.raises(IndexError):
+        a[3]
+    with pytest.raises(IndexError):
+        a[0, -5]
+    with pytest.raises(IndexError):
+        a[..., ...]
+    with pytest.raises(ValueError):
+        a[::0]
+    with pytest.raises(ValueError):  # as MLX
+        a[1.0]
+    with pytest.raises((IndexError, OverflowError, RuntimeError, TypeError)):
+        a[2**70]
+    # an index of the source's view survives the source
+    v = a[1:, ::2]
+    del a
+    np.testing.assert_array_equal(npa(v), x[1:, ::2])
+
+
+def test_basic_getitem_under_transforms():
+    x = mx.array(np.arange(12, dtype=np.float32).reshape(3, 4))
+    c = mx.array(np.arange(4, dtype=np.float32))
+    mx.eval(x, c)
+
+    def f(x):
+        y = x * x
+        mx.eval(y)  # an evaluated array inside grad keeps its graph
+        return y[1].sum() + (y[:, 2] * c[1]).sum() + y[None, 0, ::2].sum()
+
+    want = np.zeros((3, 4), np.float32)
+    xs = np.arange(12, dtype=np.float32).reshape(3, 4)
+    want[1] += 2 * xs[1]
+    want[:, 2] += 2 * xs[:, 2] * 1.0
+    want[0, ::2] += 2 * xs[0, ::2]
+    np.testing.assert_allclose(npa(mx.grad(f)(x)), want)
+    np.testing.assert_allclose(npa(mx.vmap(lambda r: r[1:] * c[0:3])(x)), xs[:, 1:] * np.arange(3))
+    np.testing.assert_allclose(npa(mx.compile(lambda r: r[0] + c[::-1])(x)), xs[0] + np.arange(4)[::-1])
+
+
+def test_long_slice_steps():
+    x = np.arange(12, dtype=np.float32).reshape(3, 4)
+    for a in (mx.array(x), mx.array(x) + 0):
+        for idx in [(slice(None, None, 2**40),), (slice(2**40, -(2**40), -(2**40)), 1),
+                    (slice(1, None, 2**33), [0, 2])]:
+            np.testing.assert_array_equal(npa(a[idx]), x[idx], err_msg=str(idx))
+        b = mx.array(a)
+        y = x.copy()
+        b[:: 2**40] = 7
+        y[:: 2**40] = 7
+        np.testing.assert_array_equal(npa(b), y)
+
+
+def test_iteration_rows():
+    x = np.arange(24, dtype=np.float32).reshape(4, 3, 2)
+    for a in (mx.array(x), mx.array(x) + 0, mx.transpose(mx.array(x), (1, 0, 2))):
+        want = x if a.shape == x.shape else x.transpose(1, 0, 2)
+        rows = list(a)
+        assert len(rows) == want.shape[0]
+        for r, w in zip(rows, want):
+            np.testing.assert_array_equal(npa(r), w)
+    g = mx.grad(lambda v: sum((r * r).sum() * (i + 1) for i, r in enumerate(v)))(mx.array(x))
+    np.testing.assert_allclose(npa(g), 2 * x * np.arange(1, 5, dtype=np.float32)[:, None, None])

@@ -1,5 +1,6 @@
 #include "ember/array.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <ostream>
@@ -32,6 +33,64 @@ Strides row_strides(const Shape& s) {
 array::Desc::Desc(Shape s, Dtype t) : shape(std::move(s)), dtype(t) {
   size = (size_t)shape_size(shape);
   strides = row_strides(shape);
+}
+
+array::Desc::Desc(Shape s, Strides st, Dtype t) : shape(std::move(s)), strides(std::move(st)), dtype(t) {
+  size = (size_t)shape_size(shape);
+}
+
+Flags view_flags(const Shape& shape, const Strides& strides) {
+  Flags f{true, true, true};
+  int64_t acc = 1;
+  for (int i = (int)shape.size() - 1; i >= 0; --i) {
+    if (shape[i] == 1) continue;
+    if (strides[i] != acc) f.row_contiguous = false;
+    acc *= shape[i];
+  }
+  acc = 1;
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (shape[i] == 1) continue;
+    if (strides[i] != acc) f.col_contiguous = false;
+    acc *= shape[i];
+  }
+  if (shape_size(shape) == 0) return Flags{true, true, true};
+  if (f.row_contiguous || f.col_contiguous) return f;
+  // Dense in some other dimension order? (Sorted by stride; small ranks stay on the stack.)
+  using Dim = std::pair<int64_t, int64_t>;
+  Dim local[8];
+  std::vector<Dim> heap;
+  Dim* dims = local;
+  if (shape.size() > 8) {
+    heap.resize(shape.size());
+    dims = heap.data();
+  }
+  size_t n = 0;
+  for (size_t i = 0; i < shape.size(); ++i)
+    if (shape[i] != 1) dims[n++] = Dim(strides[i] < 0 ? -1 : strides[i], shape[i]);
+  std::sort(dims, dims + n);
+  acc = 1;
+  for (size_t i = 0; i < n; ++i) {
+    if (dims[i].first != acc) {
+      f.contiguous = false;
+      break;
+    }
+    acc *= dims[i].second;
+  }
+  return f;
+}
+
+array array::view(const array& src, Shape shape, Strides strides, int64_t offset_elems) {
+  array out;
+  out.desc_ = std::make_shared<Desc>(std::move(shape), std::move(strides), src.dtype());
+  Desc& d = *out.desc_;
+  if (d.size == 0) offset_elems = 0;
+  Flags f = view_flags(d.shape, d.strides);
+  d.data = src.buffer();
+  d.ptr = static_cast<char*>(src.raw_ptr()) + offset_elems * (int64_t)size_of(d.dtype);
+  d.data_size = f.contiguous ? d.size : src.data_size();
+  d.flags = f;
+  d.status.store(Status::available, std::memory_order_relaxed);
+  return out;
 }
 
 // Frees a long chain of unevaluated nodes without recursing once per node.

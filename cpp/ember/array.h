@@ -56,6 +56,8 @@ struct default_dtype_of<double> {
 
 int64_t shape_size(const Shape& s);
 Strides row_strides(const Shape& s);
+// Layout flags of a view with the given shape and strides (size-1 axes don't count).
+Flags view_flags(const Shape& shape, const Strides& strides);
 
 class array {
  public:
@@ -78,6 +80,9 @@ class array {
   array(const void* data, Shape shape, Dtype from, Dtype dtype);
   // An unevaluated node.
   array(Shape shape, Dtype dtype, std::shared_ptr<Primitive> prim, std::vector<array> inputs);
+  // A view of the evaluated array `src` (its buffer from `offset_elems` on, with the given shape
+  // and strides), itself evaluated: no primitive, nothing to schedule.
+  static array view(const array& src, Shape shape, Strides strides, int64_t offset_elems);
   // Several outputs of one primitive.
   static std::vector<array> make_arrays(std::vector<Shape> shapes, std::vector<Dtype> dtypes,
                                         std::shared_ptr<Primitive> prim,
@@ -166,6 +171,7 @@ class array {
     std::exception_ptr error;
     ~Desc();
     Desc(Shape s, Dtype t);
+    Desc(Shape s, Strides st, Dtype t);
   };
   std::shared_ptr<Desc> desc_;
 

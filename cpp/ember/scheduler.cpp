@@ -5,8 +5,6 @@
 #include <mutex>
 #include <thread>
 #include <algorithm>
-#include <unordered_map>
-#include <unordered_set>
 
 #include "ember/primitive.h"
 
@@ -154,64 +152,123 @@ void run_node(array a) {
   notify_done();
 }
 
+// An open-addressing hash table keyed by node address. An eval walks every pending node, often
+// tens of thousands of small ones: this table allocates nothing per entry.
+template <typename V>
+class NodeTable {
+ public:
+  explicit NodeTable(size_t expected) {
+    size_t cap = 16;
+    while (cap < 2 * expected) cap *= 2;
+    keys_.assign(cap, nullptr);
+    vals_.resize(cap);
+  }
+  // The value stored for `key`, or null.
+  V* find(const void* key) {
+    for (size_t i = slot(key);; i = (i + 1) & mask()) {
+      if (keys_[i] == key) return &vals_[i];
+      if (!keys_[i]) return nullptr;
+    }
+  }
+  // Adds `key` with a default value unless present; its value, and whether it was added.
+  // (Adding may move the values: pointers from earlier calls are then stale.)
+  std::pair<V*, bool> insert(const void* key) {
+    if (2 * (size_ + 1) > keys_.size()) grow();
+    size_t i = slot(key);
+    for (; keys_[i]; i = (i + 1) & mask())
+      if (keys_[i] == key) return {&vals_[i], false};
+    keys_[i] = key;
+    vals_[i] = V{};
+    ++size_;
+    return {&vals_[i], true};
+  }
+
+ private:
+  size_t mask() const { return keys_.size() - 1; }
+  size_t slot(const void* key) const {  // Fibonacci hashing: the product's top bits
+    uint64_t x = reinterpret_cast<uintptr_t>(key) * 0x9e3779b97f4a7c15ULL;
+    return (size_t)(x >> (64 - __builtin_ctzll(keys_.size())));
+  }
+  void grow() {
+    std::vector<const void*> keys(2 * keys_.size(), nullptr);
+    std::vector<V> vals(keys.size());
+    keys.swap(keys_);
+    vals.swap(vals_);
+    size_ = 0;
+    for (size_t j = 0; j < keys.size(); ++j)
+      if (keys[j]) *insert(keys[j]).first = vals[j];
+  }
+  std::vector<const void*> keys_;
+  std::vector<V> vals_;
+  size_t size_ = 0;
+};
+
 // Re-orders a topologically sorted tape so that, at every node, the input with the
 // deepest pending graph is computed first. Shallow branches (such as recomputation in a
 // checkpointed backward pass) then run right before they are consumed, which keeps
 // fewer intermediates alive at once.
 std::vector<array> order_by_depth(std::vector<array>& tape, const std::vector<array>& outputs) {
-  std::unordered_map<const void*, int> depth;
-  depth.reserve(tape.size() * 2);
+  struct Info {
+    int depth = 0;
+    bool done = false;
+  };
+  NodeTable<Info> info(tape.size());
   for (auto& node : tape) {
     int d = 0;
-    for (auto& in : node.inputs()) {
-      auto it = depth.find(in.id());
-      if (it != depth.end()) d = std::max(d, it->second + 1);
-    }
+    for (auto& in : node.inputs())
+      if (Info* i = info.find(in.id())) d = std::max(d, i->depth + 1);
     if (node.has_siblings())
-      for (auto& o : node.outputs()) depth[o.id()] = d;
+      for (auto& o : node.outputs()) info.insert(o.id()).first->depth = d;
     else
-      depth[node.id()] = d;
+      info.insert(node.id()).first->depth = d;
   }
   std::vector<array> ordered;
   ordered.reserve(tape.size());
-  std::unordered_set<const void*> done;
-  done.reserve(tape.size() * 2);
+  // Each frame's pending inputs, deepest first, as (depth, input position): one shared
+  // stack of entries, since frames end in the reverse order they start.
+  std::vector<std::pair<int, int>> order;
   struct Frame {
     array node;
-    std::vector<int> order;
-    size_t pos;
+    size_t begin, end, pos;
   };
   std::vector<Frame> stack;
   auto mark_done = [&](const array& a) {
-    if (a.has_siblings())
-      for (auto& s : a.outputs()) done.insert(s.id());
-    else
-      done.insert(a.id());
+    if (!a.has_siblings()) {
+      info.find(a.id())->done = true;
+      return;
+    }
+    for (auto& s : a.outputs())
+      if (Info* i = info.find(s.id())) i->done = true;
   };
   auto push = [&](const array& a) {
-    std::vector<int> order;
+    size_t begin = order.size();
     auto& ins = a.inputs();
-    for (int i = 0; i < (int)ins.size(); ++i)
-      if (depth.count(ins[i].id())) order.push_back(i);
-    std::stable_sort(order.begin(), order.end(), [&](int x, int y) {
-      return depth[ins[x].id()] > depth[ins[y].id()];
-    });
-    stack.push_back(Frame{a, std::move(order), 0});
+    for (int i = 0; i < (int)ins.size(); ++i) {
+      if (Info* in = info.find(ins[i].id())) {
+        // Insertion keeps equal depths in input order.
+        order.emplace_back(in->depth, i);
+        for (size_t k = order.size() - 1; k > begin && order[k - 1].first < order[k].first; --k)
+          std::swap(order[k - 1], order[k]);
+      }
+    }
+    stack.push_back(Frame{a, begin, order.size(), begin});
   };
   for (auto& o : outputs) {
-    if (!depth.count(o.id()) || done.count(o.id())) continue;
+    Info* oi = info.find(o.id());
+    if (!oi || oi->done) continue;
     mark_done(o);
     push(o);
     while (!stack.empty()) {
       Frame& f = stack.back();
-      if (f.pos < f.order.size()) {
-        const array& in = f.node.inputs()[f.order[f.pos++]];
-        if (!done.count(in.id())) {
+      if (f.pos < f.end) {
+        const array& in = f.node.inputs()[order[f.pos++].second];
+        if (!info.find(in.id())->done) {
           mark_done(in);
           push(in);
         }
         continue;
       }
+      order.resize(f.begin);
       ordered.push_back(std::move(f.node));
       stack.pop_back();
     }
@@ -223,8 +280,13 @@ void schedule(std::vector<array>& outputs, bool sync) {
   // Iterative post-order walk over unscheduled nodes.
   std::vector<array> tape;
   bool branching = false;
-  std::unordered_set<const void*> seen;
-  std::vector<std::pair<array, size_t>> stack;
+  NodeTable<char> seen(2 * outputs.size());
+  struct Frame {
+    array node;
+    size_t i;          // next input to visit
+    int pending = 0;   // inputs still to be computed
+  };
+  std::vector<Frame> stack;
   for (auto& o : outputs) {
     if (o.status() == array::Status::unscheduled && !o.has_primitive())
       throw std::invalid_argument(
@@ -234,21 +296,22 @@ void schedule(std::vector<array>& outputs, bool sync) {
     if (!seen.insert(o.id()).second) continue;
     // Outputs of one multi-output node (a fused group returning several values) run once.
     for (auto& s : o.siblings()) seen.insert(s.id());
-    stack.emplace_back(o, 0);
+    stack.push_back(Frame{o, 0});
     while (!stack.empty()) {
-      auto& [node, i] = stack.back();
+      auto& [node, i, pending] = stack.back();
       auto& ins = node.inputs();
       if (i < ins.size()) {
-        if (i == 1) branching = true;
         const array& in = ins[i++];
-        if (in.status() == array::Status::unscheduled && !in.has_primitive())
+        if (in.status() != array::Status::unscheduled) continue;
+        if (!in.has_primitive())
           throw std::invalid_argument(
               "[eval] Attempting to evaluate a placeholder array: arrays traced by vmap or "
               "compile cannot be evaluated inside the transformed function.");
-        if (in.status() == array::Status::unscheduled && in.has_primitive() &&
-            seen.insert(in.id()).second) {
+        // Only a node waiting on two or more computations has an order to choose.
+        if (++pending == 2) branching = true;
+        if (seen.insert(in.id()).second) {
           for (auto& s : in.siblings()) seen.insert(s.id());
-          stack.emplace_back(in, 0);
+          stack.push_back(Frame{in, 0});
         }
       } else {
         tape.push_back(std::move(node));

@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <sstream>
 
-#include "utils.h"
+#include "fast_array.h"
 
 // Printing is the engine's (shared with C++'s operator<<), with Python's True/False.
 std::string array_repr(array& a) { return array_to_string(a, true); }
@@ -52,6 +52,57 @@ static py::object item(array& a) {
   eval_nogil(a);
   return elem_to_py(a, 0);
 }
+
+// ---------- operands of the operators
+
+namespace {
+
+PyTypeObject* g_array_type = nullptr;
+const py::detail::type_info* g_array_info = nullptr;
+
+}  // namespace
+
+void init_fast_array(py::handle cls) {
+  g_array_type = reinterpret_cast<PyTypeObject*>(cls.ptr());
+  g_array_info = py::detail::get_type_info(typeid(array));
+}
+
+// A type comparison and a pointer read, where a general cast would first look the class up.
+const array* array_in(py::handle h) {
+  if (Py_TYPE(h.ptr()) != g_array_type) return nullptr;
+  auto* inst = reinterpret_cast<py::detail::instance*>(h.ptr());
+  auto vh = inst->get_value_and_holder(g_array_info, false);
+  return vh && vh.holder_constructed() ? vh.template value_ptr<array>() : nullptr;
+}
+
+const array& array_of(py::handle h) {
+  if (const array* a = array_in(h)) return *a;
+  if (!py::isinstance<array>(h))
+    throw py::type_error("Expected an array, got " +
+                         std::string(py::str(py::type::handle_of(h).attr("__name__"))) + ".");
+  return py::cast<const array&>(h);
+}
+
+py::object wrap(array a) {
+  auto move = [](const void* p) -> void* {
+    return new array(std::move(*const_cast<array*>(static_cast<const array*>(p))));
+  };
+  auto copy = [](const void* p) -> void* { return new array(*static_cast<const array*>(p)); };
+  return py::reinterpret_steal<py::object>(py::detail::type_caster_generic::cast(
+      &a, py::return_value_policy::move, py::handle(), g_array_info, copy, move));
+}
+
+namespace {
+
+// The other operand of a binary operator on `a`: an array as it is, a Python scalar weakly typed
+// against `a`, anything else converted as mx.array would.
+array operand(const array& a, py::handle b) {
+  if (const array* x = array_in(b)) return *x;
+  if (is_py_scalar(b)) return to_array_like(b, a);
+  return to_array(b);
+}
+
+}  // namespace
 
 // ---------- class definition
 
@@ -106,7 +157,7 @@ void init_array(py::module_& m) {
       .def("__iter__", [](const array& a) {
         if (a.ndim() == 0) throw py::type_error("iteration over a 0-d array.");
         py::list parts;
-        for (int i = 0; i < a.shape()[0]; ++i) parts.append(take(a, i, 0));
+        for (int i = 0; i < a.shape()[0]; ++i) parts.append(wrap(index_row(a, i)));
         return py::iter(parts);
       })
       .def("__bool__", [](array& a) {
@@ -159,13 +210,13 @@ void init_array(py::module_& m) {
 
   // Arithmetic operators with weakly typed Python scalars.
 #define EMBER_OP(PYNAME, RNAME, FN)                                                 \
-  cls.def(PYNAME, [](const array& a, py::object b) {                                \
-    auto [x, y] = to_arrays(py::cast(a), b);                                        \
-    return FN(x, y);                                                                \
+  cls.def(PYNAME, [](py::handle self, py::handle b) {                               \
+    const array& a = array_of(self);                                                \
+    return wrap(FN(a, operand(a, b)));                                              \
   });                                                                               \
-  cls.def(RNAME, [](const array& a, py::object b) {                                 \
-    auto [y, x] = to_arrays(b, py::cast(a));                                        \
-    return FN(y, x);                                                                \
+  cls.def(RNAME, [](py::handle self, py::handle b) {                                \
+    const array& a = array_of(self);                                                \
+    return wrap(FN(operand(a, b), a));                                              \
   });
   EMBER_OP("__add__", "__radd__", add)
   EMBER_OP("__sub__", "__rsub__", subtract)
@@ -195,12 +246,12 @@ void init_array(py::module_& m) {
   EMBER_BITOP("__rshift__", "__rrshift__", right_shift, "right shift")
 #undef EMBER_BITOP
 #define EMBER_CMP(PYNAME, FN)                                                       \
-  cls.def(PYNAME, [](const array& a, py::object b) -> py::object {                  \
-    if (!is_py_scalar(b) && !py::isinstance<array>(b) && !py::isinstance<py::array>(b) && \
-        !PyList_Check(b.ptr()) && !PyTuple_Check(b.ptr()))                          \
+  cls.def(PYNAME, [](py::handle self, py::handle b) -> py::object {                 \
+    const array& a = array_of(self);                                                \
+    if (!array_in(b) && !is_py_scalar(b) && !py::isinstance<array>(b) &&            \
+        !py::isinstance<py::array>(b) && !PyList_Check(b.ptr()) && !PyTuple_Check(b.ptr())) \
       return py::reinterpret_borrow<py::object>(Py_NotImplemented);                 \
-    auto [x, y] = to_arrays(py::cast(a), b);                                        \
-    return py::cast(FN(x, y));                                                      \
+    return wrap(FN(a, operand(a, b)));                                              \
   });
   EMBER_CMP("__eq__", equal)
   EMBER_CMP("__ne__", not_equal)
@@ -217,5 +268,6 @@ void init_array(py::module_& m) {
         return a.dtype() == bool_ ? logical_not(a) : bitwise_invert(a);
       });
 
+  init_fast_array(cls);
   init_indexing(cls);
 }

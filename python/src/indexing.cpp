@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <numeric>
 
-#include "utils.h"
+#include "fast_array.h"
 
 namespace {
 
@@ -84,6 +84,11 @@ std::vector<Index> parse(array& a, py::object obj) {
 void slice_bounds(const py::slice& s, int n, int& start, int& stop, int& step) {
   py::ssize_t b, e, st, len;
   if (!s.compute(n, &b, &e, &st, &len)) throw py::error_already_set();
+  if (st < INT32_MIN || st > INT32_MAX) {
+    // A step this long takes at most the first element.
+    st = 1;
+    e = b + len;
+  }
   start = (int)b;
   step = (int)st;
   stop = (int)e;
@@ -161,8 +166,142 @@ array gather_result(const Plan& p) {
   return g;
 }
 
-array getitem(array a, py::object obj) {
-  auto ix = parse(a, obj);
+// ---------- basic indexing (ints, slices, None, Ellipsis): the hot path
+//
+// Reads the index straight from the Python objects (no intermediate tuples, slices or
+// vectors of entries). The result is a view of `a`:
+// - when `a` is evaluated (and not traced by a transformation), the view is made at once:
+//   it shares the buffer, has no primitive and costs nothing to evaluate;
+// - otherwise it is one slice node and, when ints or None change the rank, one reshape node.
+// Anything unusual (another kind of entry, an out-of-bounds integer, an integer that doesn't
+// fit, a second Ellipsis, too many indices) returns false, and the general path below then
+// handles it or raises its error.
+
+enum class Entry : uint8_t { Int, Slice, NewAxis, Ellipsis, Other };
+
+inline Entry classify(PyObject* e) {
+  if (PyLong_Check(e)) return PyBool_Check(e) ? Entry::Other : Entry::Int;
+  if (PySlice_Check(e)) return Entry::Slice;
+  if (e == Py_None) return Entry::NewAxis;
+  if (e == Py_Ellipsis) return Entry::Ellipsis;
+  return Entry::Other;
+}
+
+bool basic_getitem(const array& a, PyObject* obj, array& out) {
+  PyObject* single[1] = {obj};
+  PyObject** items = single;
+  Py_ssize_t n = 1;
+  if (PyTuple_Check(obj)) {
+    n = PyTuple_GET_SIZE(obj);
+    items = &PyTuple_GET_ITEM(obj, 0);
+  }
+  const int nd = a.ndim();
+  int consumed = 0, ellipses = 0;
+  bool reshaped = false;
+  for (Py_ssize_t k = 0; k < n; ++k) {
+    switch (classify(items[k])) {
+      case Entry::Int: reshaped = true; [[fallthrough]];
+      case Entry::Slice: ++consumed; break;
+      case Entry::NewAxis: reshaped = true; break;
+      case Entry::Ellipsis: ++ellipses; break;
+      case Entry::Other: return false;
+    }
+  }
+  if (ellipses > 1 || consumed > nd) return false;
+  const bool now = a.is_available() && !a.is_tracer() && !a.error();
+  const Shape& in_shape = a.shape();
+  const Strides& in_strides = a.strides();
+  // The view: its shape always; its strides and offset when made now; the slice otherwise.
+  Shape shape, start, stop, step;
+  Strides strides;
+  int64_t offset = 0;
+  shape.reserve(nd + n);
+  if (now) {
+    strides.reserve(nd + n);
+  } else {
+    start.assign(nd, 0);
+    stop = in_shape;
+    step.assign(nd, 1);
+  }
+  auto keep_axis = [&](int len, int64_t stride) {
+    shape.push_back(len);
+    if (now) strides.push_back(stride);
+  };
+  int ax = 0;  // next source axis
+  for (Py_ssize_t k = 0; k < n; ++k) {
+    PyObject* e = items[k];
+    switch (classify(e)) {
+      case Entry::Int: {
+        int overflow = 0;
+        long long i = PyLong_AsLongLongAndOverflow(e, &overflow);
+        const int len = in_shape[ax];
+        if (overflow || i < -len || i >= len) return false;
+        if (i < 0) i += len;
+        if (now) {
+          offset += i * in_strides[ax];
+        } else {
+          start[ax] = (int)i;
+          stop[ax] = (int)i + 1;
+        }
+        ++ax;
+        break;
+      }
+      case Entry::Slice: {
+        Py_ssize_t b, en, st;
+        if (PySlice_Unpack(e, &b, &en, &st) < 0) {
+          PyErr_Clear();
+          return false;
+        }
+        const int len = in_shape[ax];
+        Py_ssize_t count = PySlice_AdjustIndices(len, &b, &en, st);
+        if (st < INT32_MIN || st > INT32_MAX) {
+          // A step this long takes at most the first element.
+          st = 1;
+          en = b + count;
+        }
+        if (now) {
+          if (count > 0) offset += b * in_strides[ax];
+        } else if (count == 0) {
+          start[ax] = 0;
+          stop[ax] = 0;
+        } else {
+          start[ax] = (int)b;
+          stop[ax] = (st < 0 && en < 0) ? -len - 1 : (int)en;  // "before the first element"
+          step[ax] = (int)st;
+        }
+        keep_axis((int)count, in_strides[ax] * st);
+        ++ax;
+        break;
+      }
+      case Entry::NewAxis:
+        keep_axis(1, 0);  // stride set below
+        break;
+      default:  // Ellipsis: full slices over the axes no other entry takes
+        for (int r = nd - consumed; r > 0; --r, ++ax) keep_axis(in_shape[ax], in_strides[ax]);
+        break;
+    }
+  }
+  for (; ax < nd; ++ax) keep_axis(in_shape[ax], in_strides[ax]);
+  if (!now) {
+    out = slice(a, std::move(start), std::move(stop), std::move(step));
+    if (reshaped) out = reshape(out, std::move(shape));
+    return true;
+  }
+  // Size-1 axes (new ones among them) take the stride a row-major layout would give them.
+  int64_t inner = 1;
+  for (int d = (int)shape.size() - 1; d >= 0; --d) {
+    if (shape[d] == 1) strides[d] = inner;
+    inner = strides[d] * shape[d];
+  }
+  out = array::view(a, std::move(shape), std::move(strides), offset);
+  return true;
+}
+
+array getitem(const array& self, py::handle obj) {
+  array out;
+  if (basic_getitem(self, obj.ptr(), out)) return out;
+  array a = self;
+  auto ix = parse(a, py::reinterpret_borrow<py::object>(obj));
   Plan p = plan(a, ix);
   if (p.arrs.empty()) return p.int_axes.empty() ? p.base : squeeze(p.base, p.int_axes);
   return gather_result(p);
@@ -216,7 +355,16 @@ void setitem(array& self, py::object obj, py::object val) {
 
 }  // namespace
 
+array index_row(const array& a, int i) {
+  if (a.is_available() && !a.is_tracer() && !a.error()) {
+    Shape shape(a.shape().begin() + 1, a.shape().end());
+    Strides strides(a.strides().begin() + 1, a.strides().end());
+    return array::view(a, std::move(shape), std::move(strides), (int64_t)i * a.strides()[0]);
+  }
+  return take(a, i, 0);
+}
+
 void init_indexing(py::class_<array>& cls) {
-  cls.def("__getitem__", &getitem);
+  cls.def("__getitem__", [](py::handle self, py::handle key) { return wrap(getitem(array_of(self), key)); });
   cls.def("__setitem__", &setitem);
 }

@@ -298,7 +298,8 @@ array slice(const array& a, Shape start, Shape stop, Shape strides, S s) {
     trivial &= start[i] == 0 && strides[i] == 1 && shape[i] == a.shape()[i];
   }
   if (trivial) return a;
-  return make_node<Slice>(shape, a.dtype(), {a}, s, start, stop, strides);
+  return make_node<Slice>(std::move(shape), a.dtype(), {a}, s, std::move(start), std::move(stop),
+                          std::move(strides));
 }
 array slice(const array& a, Shape start, Shape stop, S s) {
   return slice(a, std::move(start), std::move(stop), Shape(a.ndim(), 1), s);

@@ -12,39 +12,6 @@ using namespace cpu;
 
 namespace {
 
-// Layout flags of a view with the given shape and strides.
-Flags view_flags(const Shape& shape, const Strides& strides) {
-  Flags f{true, true, true};
-  int64_t acc = 1;
-  for (int i = (int)shape.size() - 1; i >= 0; --i) {
-    if (shape[i] == 1) continue;
-    if (strides[i] != acc) f.row_contiguous = false;
-    acc *= shape[i];
-  }
-  acc = 1;
-  for (size_t i = 0; i < shape.size(); ++i) {
-    if (shape[i] == 1) continue;
-    if (strides[i] != acc) f.col_contiguous = false;
-    acc *= shape[i];
-  }
-  // Dense in some dimension order?
-  std::vector<std::pair<int64_t, int64_t>> dims;
-  for (size_t i = 0; i < shape.size(); ++i)
-    if (shape[i] != 1) dims.emplace_back(strides[i] < 0 ? -1 : strides[i], shape[i]);
-  std::sort(dims.begin(), dims.end());
-  acc = 1;
-  for (auto& [s, n] : dims) {
-    if (s != acc) {
-      f.contiguous = false;
-      break;
-    }
-    acc *= n;
-  }
-  int64_t size = shape_size(shape);
-  if (size == 0) f = Flags{true, true, true};
-  return f;
-}
-
 void set_view(array& out, const array& in, const Strides& strides, int64_t offset) {
   Flags f = view_flags(out.shape(), strides);
   size_t dsize = f.contiguous ? out.size() : in.data_size();
@@ -144,11 +111,40 @@ void Arange::eval_cpu(const std::vector<array>&, array& out) {
   });
 }
 
+// Strides that let `out` view `a` when the reshape only adds or removes size-1 axes
+// (squeeze, expand_dims, integer indexing); false otherwise.
+static bool unit_axes_view(const array& a, const Shape& out, Strides& st) {
+  const Shape& in = a.shape();
+  st.assign(out.size(), 0);
+  int j = (int)in.size() - 1;
+  int64_t acc = 1;
+  for (int i = (int)out.size() - 1; i >= 0; --i) {
+    if (out[i] == 1) {
+      st[i] = acc;
+      continue;
+    }
+    while (j >= 0 && in[j] == 1) --j;
+    if (j < 0 || in[j] != out[i]) return false;
+    st[i] = a.strides()[j];
+    acc = st[i] * out[i];
+    --j;
+  }
+  while (j >= 0 && in[j] == 1) --j;
+  return j < 0;
+}
+
 void Reshape::eval_cpu(const std::vector<array>& in, array& out) {
   const array& a = in[0];
   if (a.flags().row_contiguous) {
     out.copy_shared_buffer(a, row_strides(out.shape()), view_flags(out.shape(), row_strides(out.shape())),
                            a.size());
+    return;
+  }
+  Strides st;
+  if (unit_axes_view(a, out.shape(), st)) {
+    Flags f = view_flags(out.shape(), st);
+    f.contiguous = f.contiguous && a.flags().contiguous;
+    out.copy_shared_buffer(a, st, f, f.contiguous ? out.size() : a.data_size());
     return;
   }
   array tmp(a.shape(), a.dtype(), nullptr, {});
