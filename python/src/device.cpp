@@ -121,63 +121,64 @@ void init_random(py::module_& parent) {
     if (k.is_none()) return std::nullopt;
     return k.cast<array>();
   };
-  auto shape_or = [](const py::object& s) { return s.is_none() ? Shape{} : to_shape(s); };
+  auto shape_or = [](const py::object& s, const char* op) { return s.is_none() ? Shape{} : to_shape(s, op); };
   auto dt = [](const py::object& d) { return d.is_none() ? float32 : as_dtype(d); };
   m.def("seed", [](uint64_t s) { random::seed(s); }, "seed"_a);
   m.def("key", [](uint64_t s) { return random::key(s); }, "seed"_a);
-  m.def("split", [](const array& key, int num, const py::object& s) {
-    return random::split(key, num, to_stream_or_device(s));
+  m.def("split", [](const array& key, const py::object& num, const py::object& s) {
+    return random::split(key, to_dim(num, "random.split"), to_stream_or_device(s));
   }, "key"_a, "num"_a = 2, py::kw_only(), "stream"_a = none);
   m.def("bits", [=](const py::object& shape, int width, const py::object& key, const py::object& s) {
-    return random::bits(shape_or(shape), width, opt_key(key), to_stream_or_device(s));
+    return random::bits(shape_or(shape, "random.bits"), width, opt_key(key), to_stream_or_device(s));
   }, "shape"_a = py::make_tuple(), "width"_a = 4, "key"_a = none, py::kw_only(), "stream"_a = none);
   m.def("uniform", [=](const py::object& low, const py::object& high, const py::object& shape,
                        const py::object& dtype, const py::object& key, const py::object& s) {
     array lo = to_array(low), hi = to_array(high);
-    Shape sh = shape.is_none() ? broadcast_shapes(lo.shape(), hi.shape()) : to_shape(shape);
+    Shape sh = shape.is_none() ? broadcast_shapes(lo.shape(), hi.shape()) : to_shape(shape, "random.uniform");
     return random::uniform(lo, hi, sh, dt(dtype), opt_key(key), to_stream_or_device(s));
   }, "low"_a = 0.0, "high"_a = 1.0, "shape"_a = none, "dtype"_a = none, "key"_a = none,
         py::kw_only(), "stream"_a = none);
   m.def("normal", [=](const py::object& shape, const py::object& dtype, const py::object& loc,
                       const py::object& scale, const py::object& key, const py::object& s) {
-    return random::normal(shape_or(shape), dt(dtype), to_array(loc), to_array(scale), opt_key(key),
+    return random::normal(shape_or(shape, "random.normal"), dt(dtype), to_array(loc), to_array(scale), opt_key(key),
                           to_stream_or_device(s));
   }, "shape"_a = none, "dtype"_a = none, "loc"_a = 0.0, "scale"_a = 1.0, "key"_a = none,
         py::kw_only(), "stream"_a = none);
   m.def("randint", [=](const py::object& low, const py::object& high, const py::object& shape,
                        const py::object& dtype, const py::object& key, const py::object& s) {
-    return random::randint(to_array(low), to_array(high), shape_or(shape),
+    return random::randint(to_array(low), to_array(high), shape_or(shape, "random.randint"),
                            dtype.is_none() ? int32 : as_dtype(dtype), opt_key(key), to_stream_or_device(s));
   }, "low"_a, "high"_a, "shape"_a = none, "dtype"_a = none, "key"_a = none, py::kw_only(),
         "stream"_a = none);
   m.def("bernoulli", [=](const py::object& p, const py::object& shape, const py::object& key,
                          const py::object& s) {
     array pa = to_array(p);
-    return random::bernoulli(pa, shape.is_none() ? pa.shape() : to_shape(shape), opt_key(key),
+    return random::bernoulli(pa, shape.is_none() ? pa.shape() : to_shape(shape, "random.bernoulli"), opt_key(key),
                              to_stream_or_device(s));
   }, "p"_a = 0.5, "shape"_a = none, "key"_a = none, py::kw_only(), "stream"_a = none);
   m.def("truncated_normal", [=](const py::object& lo, const py::object& hi, const py::object& shape,
                                 const py::object& dtype, const py::object& key, const py::object& s) {
     array l = to_array(lo), h = to_array(hi);
-    Shape sh = shape.is_none() ? broadcast_shapes(l.shape(), h.shape()) : to_shape(shape);
+    Shape sh = shape.is_none() ? broadcast_shapes(l.shape(), h.shape()) : to_shape(shape, "random.truncated_normal");
     return random::truncated_normal(l, h, sh, dt(dtype), opt_key(key), to_stream_or_device(s));
   }, "lower"_a, "upper"_a, "shape"_a = none, "dtype"_a = none, "key"_a = none, py::kw_only(),
         "stream"_a = none);
   m.def("gumbel", [=](const py::object& shape, const py::object& dtype, const py::object& key,
                       const py::object& s) {
-    return random::gumbel(shape_or(shape), dt(dtype), opt_key(key), to_stream_or_device(s));
+    return random::gumbel(shape_or(shape, "random.gumbel"), dt(dtype), opt_key(key), to_stream_or_device(s));
   }, "shape"_a = py::make_tuple(), "dtype"_a = none, "key"_a = none, py::kw_only(), "stream"_a = none);
   m.def("categorical", [=](const array& logits, int axis, const py::object& shape,
                            const py::object& num_samples, const py::object& key, const py::object& s) {
     std::optional<Shape> sh;
-    if (!shape.is_none()) sh = to_shape(shape);
+    if (!shape.is_none()) sh = to_shape(shape, "random.categorical");
     std::optional<int> ns;
-    if (!num_samples.is_none()) ns = num_samples.cast<int>();
+    if (!num_samples.is_none()) ns = to_dim(num_samples, "random.categorical");
     return random::categorical(logits, axis, sh, ns, opt_key(key), to_stream_or_device(s));
   }, "logits"_a, "axis"_a = -1, "shape"_a = none, "num_samples"_a = none, "key"_a = none,
         py::kw_only(), "stream"_a = none);
   m.def("permutation", [=](const py::object& x, int axis, const py::object& key, const py::object& s) {
-    if (PyLong_Check(x.ptr())) return random::permutation(x.cast<int>(), opt_key(key), to_stream_or_device(s));
+    if (PyLong_Check(x.ptr()))
+      return random::permutation(to_dim(x, "random.permutation"), opt_key(key), to_stream_or_device(s));
     return random::permutation(to_array(x), axis, opt_key(key), to_stream_or_device(s));
   }, "x"_a, "axis"_a = 0, "key"_a = none, py::kw_only(), "stream"_a = none);
 }
