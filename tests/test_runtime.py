@@ -74,7 +74,7 @@ def test_memory_api():
     mx.set_cache_limit(old)
     old = mx.set_memory_limit(1 << 20)
     try:
-        with pytest.raises(RuntimeError, match="memory limit"):
+        with pytest.raises(MemoryError, match="memory limit"):
             mx.eval(mx.zeros((1 << 22,)))
     finally:
         mx.set_memory_limit(old)

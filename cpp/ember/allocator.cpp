@@ -1,5 +1,6 @@
 #include "ember/allocator.h"
 
+#include <cstdio>
 #include <cstdlib>
 #include <mutex>
 #include <new>
@@ -14,6 +15,31 @@
 namespace ember {
 
 namespace {
+
+thread_local const char* current_op = "malloc";
+
+// "1.5 GiB": the byte count again, for people.
+std::string human_bytes(size_t n) {
+  const char* units[] = {"bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  double v = (double)n;
+  int u = 0;
+  while (v >= 1024 && u < 6) {
+    v /= 1024;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
+  return buf;
+}
+
+[[noreturn]] void fail(size_t bytes, const std::string& why) {
+  throw allocator::out_of_memory(std::string("[") + current_op + "] Unable to allocate " +
+                                 std::to_string(bytes) + " bytes (" + human_bytes(bytes) + "): " + why);
+}
+
+// Larger requests are refused before any arithmetic on them: no machine maps 2^62 bytes,
+// and the bucket and alignment rounding below then cannot overflow.
+constexpr size_t kMaxRequest = size_t(1) << 62;
 
 // Four buckets per power of two above 1 KiB, 64-byte granularity below.
 size_t bucket_size(size_t n) {
@@ -63,6 +89,7 @@ struct Allocator {
 
   void* malloc(size_t bytes) {
     if (bytes == 0) return nullptr;
+    if (bytes > kMaxRequest) fail(bytes, "larger than any address space.");
     size_t b = bucket_size(bytes);
     std::lock_guard<std::mutex> lk(mtx);
     auto it = cache.find(b);
@@ -75,9 +102,8 @@ struct Allocator {
       return p;
     }
     if (active + b > memory_limit) {
-      throw std::runtime_error("[malloc] Attempting to allocate " + std::to_string(bytes) +
-                               " bytes which is greater than the memory limit of " +
-                               std::to_string(memory_limit) + " bytes.");
+      fail(bytes, std::to_string(active) + " bytes are in use and the memory limit is " +
+                      std::to_string(memory_limit) + " bytes (set_memory_limit).");
     }
     if (active + cached + b > memory_limit) trim_cache(0);
     void* p = raw_alloc(b);
@@ -85,9 +111,7 @@ struct Allocator {
       trim_cache(0);
       p = raw_alloc(b);
     }
-    if (!p) {
-      throw std::runtime_error("[malloc] Unable to allocate " + std::to_string(bytes) + " bytes.");
-    }
+    if (!p) fail(bytes, "the system refused the allocation.");
     active += b;
     if (active > peak) peak = active;
     return p;
@@ -117,6 +141,8 @@ Allocator& alloc() {
 namespace allocator {
 void* malloc(size_t bytes) { return alloc().malloc(bytes); }
 void free(void* ptr, size_t bytes) { alloc().free(ptr, bytes); }
+OpScope::OpScope(const char* op) : prev_(current_op) { current_op = op; }
+OpScope::~OpScope() { current_op = prev_; }
 }  // namespace allocator
 
 size_t get_active_memory() {

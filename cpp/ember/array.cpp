@@ -14,24 +14,51 @@ namespace ember {
 Data::Data(size_t nbytes) : ptr(allocator::malloc(nbytes)), bytes(nbytes) {}
 Data::~Data() { allocator::free(ptr, bytes); }
 
+// The product saturates at INT64_MAX instead of overflowing (a shape nobody could build
+// then compares unequal to every real size); a zero dimension makes it 0.
 int64_t shape_size(const Shape& s) {
   int64_t n = 1;
-  for (auto d : s) n *= d;
+  bool saturated = false;
+  for (auto d : s) {
+    if (d == 0) return 0;
+    if (!saturated && __builtin_mul_overflow(n, (int64_t)d, &n)) saturated = true;
+  }
+  return saturated ? INT64_MAX : n;
+}
+
+int64_t checked_size(const Shape& s, Dtype dtype, const char* op) {
+  auto shape_text = [&] {
+    std::string r = "(";
+    for (size_t i = 0; i < s.size(); ++i) r += std::to_string(s[i]) + (i + 1 < s.size() ? ", " : "");
+    return r + (s.size() == 1 ? ",)" : ")");
+  };
+  for (auto d : s)
+    if (d < 0)
+      throw std::invalid_argument(std::string("[") + op + "] Negative dimensions are not allowed: got shape " +
+                                  shape_text() + ".");
+  int64_t n = shape_size(s);
+  int64_t bytes;
+  if (n == INT64_MAX || __builtin_mul_overflow(n, (int64_t)size_of(dtype), &bytes))
+    throw std::overflow_error(std::string("[") + op + "] An array of shape " + shape_text() + " and dtype " +
+                              dtype_name(dtype) + " would hold more than 2^63 - 1 " +
+                              (n == INT64_MAX ? "elements." : "bytes."));
   return n;
 }
 
+// Strides of a zero-size array are never used to address memory; the unsigned product
+// keeps them defined when the other dimensions multiply past int64.
 Strides row_strides(const Shape& s) {
   Strides st(s.size());
-  int64_t acc = 1;
+  uint64_t acc = 1;
   for (int i = (int)s.size() - 1; i >= 0; --i) {
-    st[i] = acc;
-    acc *= s[i];
+    st[i] = (int64_t)acc;
+    acc *= (uint64_t)s[i];
   }
   return st;
 }
 
 array::Desc::Desc(Shape s, Dtype t) : shape(std::move(s)), dtype(t) {
-  size = (size_t)shape_size(shape);
+  size = (size_t)checked_size(shape, dtype, "array");
   strides = row_strides(shape);
 }
 

@@ -55,6 +55,10 @@ struct default_dtype_of<double> {
 };
 
 int64_t shape_size(const Shape& s);
+// The element count of `s` holding `dtype`, for a shape about to become an array: a
+// negative dimension raises std::invalid_argument, and an element count or byte size that
+// int64 cannot hold raises std::overflow_error, both naming `op`.
+int64_t checked_size(const Shape& s, Dtype dtype, const char* op);
 Strides row_strides(const Shape& s);
 // Layout flags of a view with the given shape and strides (size-1 axes don't count).
 Flags view_flags(const Shape& shape, const Strides& strides);

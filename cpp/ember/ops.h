@@ -268,6 +268,11 @@ struct axis_error : std::out_of_range {
   using std::out_of_range::out_of_range;
 };
 int normalize_axis(int axis, int ndim, const char* op);
+// Shape entries are 32-bit; the element count and byte size are 64-bit. A dimension
+// outside [-2^31, 2^31) raises std::overflow_error (OverflowError in Python) naming the op
+// and the value; `value` is the dimension as text, so callers may pass any integer.
+[[noreturn]] void dim_overflow(const char* op, const std::string& value);
+int32_t checked_dim(int64_t d, const char* op);
 std::vector<int> normalize_axes(const std::vector<int>& axes, int ndim, const char* op);
 Dtype result_type(const std::vector<array>& arrays);
 

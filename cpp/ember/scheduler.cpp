@@ -6,6 +6,7 @@
 #include <thread>
 #include <algorithm>
 
+#include "ember/allocator.h"
 #include "ember/primitive.h"
 
 namespace ember {
@@ -136,7 +137,14 @@ void run_node(array a) {
   }
   if (!err) {
     try {
+      allocator::OpScope scope(prim->name());  // an allocation failure names the primitive
       prim->eval_cpu(inputs, outs);
+    } catch (const allocator::out_of_memory&) {
+      err = std::current_exception();
+    } catch (const std::bad_alloc&) {
+      // A kernel's own scratch memory (std::vector, ...) ran out: still a MemoryError, named.
+      err = std::make_exception_ptr(allocator::out_of_memory(
+          std::string("[") + prim->name() + "] Out of memory: a temporary buffer could not be allocated."));
     } catch (...) {
       err = std::current_exception();
     }

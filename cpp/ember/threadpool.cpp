@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <condition_variable>
 #include <cstdlib>
+#include <exception>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -19,8 +20,15 @@ class Pool {
   Pool() {
     int n = (int)std::thread::hardware_concurrency();
     if (const char* env = std::getenv("EMBER_NUM_THREADS")) n = std::atoi(env);
-    n_ = std::max(1, n);
-    for (int i = 1; i < n_; ++i) threads_.emplace_back([this, i] { loop(i); });
+    n = std::max(1, n);
+    // A thread the system cannot start (no memory, a thread limit) leaves a smaller pool;
+    // the calling thread always takes part, so even an empty pool runs every kernel.
+    try {
+      threads_.reserve(n - 1);
+      for (int i = 1; i < n; ++i) threads_.emplace_back([this, i] { loop(i); });
+    } catch (const std::exception&) {
+    }
+    n_ = (int)threads_.size() + 1;
   }
   ~Pool() {
     {
@@ -54,14 +62,26 @@ class Pool {
       std::lock_guard<std::mutex> lk(m_);
       cv_.notify_all();
     }
-    call(ctx, 0, std::min(per, n));
+    try {
+      call(ctx, 0, std::min(per, n));
+    } catch (...) {
+      record(std::current_exception());
+    }
     work(gen);
     spin_until([&] { return pending_.load() == 0; });
     if (pending_.load() != 0) {
       std::unique_lock<std::mutex> lk(m_);
       done_cv_.wait(lk, [&] { return pending_.load() == 0; });
     }
+    // Every chunk has finished (the caller's context is no longer in use): a chunk's
+    // exception, from whichever thread, now continues on the calling thread.
+    std::exception_ptr err;
+    {
+      std::lock_guard<std::mutex> lk(err_m_);
+      std::swap(err, error_);
+    }
     busy_.store(false);
+    if (err) std::rethrow_exception(err);
   }
 
  private:
@@ -92,12 +112,20 @@ class Pool {
       if (!ticket_.compare_exchange_weak(t, t + 1)) continue;
       size_t per = per_.load();
       size_t b = c * per, e = std::min(total_.load(), b + per);
-      fn_.load()(ctx_.load(), b, e);
+      try {
+        fn_.load()(ctx_.load(), b, e);
+      } catch (...) {
+        record(std::current_exception());  // an exception must not leave a pool thread
+      }
       if (pending_.fetch_sub(1) == 1) {
         std::lock_guard<std::mutex> lk(m_);
         done_cv_.notify_all();
       }
     }
+  }
+  void record(std::exception_ptr e) {
+    std::lock_guard<std::mutex> lk(err_m_);
+    if (!error_) error_ = std::move(e);
   }
   void loop(int) {
     size_t seen = 0;
@@ -128,6 +156,8 @@ class Pool {
   std::atomic<uint64_t> ticket_{0};
   std::atomic<int> pending_{0};
   std::atomic<bool> busy_{false};
+  std::mutex err_m_;
+  std::exception_ptr error_;  // the first exception a chunk of the current run threw
 };
 
 Pool& pool() {

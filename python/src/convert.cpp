@@ -1,6 +1,7 @@
 #include <complex>
 #include <limits>
 
+#include "ember/allocator.h"
 #include "utils.h"
 
 bool pybind11::detail::type_caster<ember::Dtype>::load(handle src, bool) {
@@ -128,7 +129,7 @@ void walk(py::handle obj, int depth, Shape& shape, std::vector<py::handle>& leav
   bool is_seq = PyList_Check(obj.ptr()) || PyTuple_Check(obj.ptr());
   if (is_seq) {
     auto seq = py::reinterpret_borrow<py::sequence>(obj);
-    int n = (int)py::len(seq);
+    int32_t n = checked_dim((int64_t)py::len(seq), "array");
     if ((int)shape.size() == depth) shape.push_back(n);
     else if ((int)shape.size() < depth || shape[depth] != n)
       throw py::value_error("[array] Initialization encountered non-uniform length (ragged list).");
@@ -180,6 +181,7 @@ array from_list(py::handle obj, std::optional<Dtype> dtype) {
   Kind kind = Kind::None;
   std::optional<Dtype> ad;
   walk(obj, 0, shape, leaves, kind, ad);
+  allocator::OpScope scope("array");
   size_t n = leaves.size();
   switch (kind) {
     case Kind::None:
@@ -220,9 +222,15 @@ array from_list(py::handle obj, std::optional<Dtype> dtype) {
 
 array from_numpy(py::array np, std::optional<Dtype> dtype) {
   Dtype src = dtype_from_numpy(np.dtype());
-  py::array c = py::array::ensure(np, py::array::c_style);
+  // The shape is checked before anything is copied: a dimension past 32 bits is refused
+  // without touching the data.
   Shape shape;
-  for (py::ssize_t i = 0; i < c.ndim(); ++i) shape.push_back((int32_t)c.shape(i));
+  for (py::ssize_t i = 0; i < np.ndim(); ++i) shape.push_back(checked_dim((int64_t)np.shape(i), "array"));
+  checked_size(shape, dtype.value_or(src), "array");
+  py::array c = py::array::ensure(np, py::array::c_style);
+  // ensure() hides why a copy failed; numpy's own call raises it (MemoryError, ...).
+  if (!c) c = py::module_::import("numpy").attr("ascontiguousarray")(np);
+  allocator::OpScope scope("array");
   if (np.dtype().kind() == 'c' && np.dtype().itemsize() == 16) {
     // complex128 -> complex64
     py::array c64 = c.attr("astype")("complex64");
@@ -243,8 +251,8 @@ array to_array(py::handle obj, std::optional<Dtype> dtype) {
   if (is_py_scalar(obj)) return scalar(obj, dtype);
   if (PyList_Check(obj.ptr()) || PyTuple_Check(obj.ptr())) return from_list(obj, dtype);
   if (py::isinstance<py::array>(obj)) return from_numpy(py::reinterpret_borrow<py::array>(obj), dtype);
-  // numpy scalars and other objects exposing __array__
-  if (py::hasattr(obj, "__array__") || py::hasattr(obj, "dtype")) {
+  // numpy scalars, objects exposing __array__, and buffers (memoryview, bytes, array.array)
+  if (py::hasattr(obj, "__array__") || py::hasattr(obj, "dtype") || PyObject_CheckBuffer(obj.ptr())) {
     py::module_ np = py::module_::import("numpy");
     return from_numpy(np.attr("asarray")(obj), dtype);
   }
@@ -306,24 +314,67 @@ std::pair<array, array> to_arrays(py::handle a, py::handle b) {
   return {to_array(a), to_array(b)};
 }
 
+namespace {
+
+// A Python int, or an object with __index__ (numpy integers), as a new reference; floats
+// and other objects are a TypeError naming the op and what was meant (`what`).
+py::object as_pyint(py::handle obj, const char* op, const char* what) {
+  if (PyLong_Check(obj.ptr())) return py::reinterpret_borrow<py::object>(obj);
+  if (!PyFloat_Check(obj.ptr()) && PyIndex_Check(obj.ptr())) {
+    PyObject* i = PyNumber_Index(obj.ptr());
+    if (!i) throw py::error_already_set();
+    return py::reinterpret_steal<py::object>(i);
+  }
+  throw py::type_error(std::string("[") + op + "] " + what + " must be integers, got " +
+                       std::string(py::str(py::type::handle_of(obj).attr("__name__"))) + ".");
+}
+
+// The value of a Python int when it fits in 32 bits.
+std::optional<int32_t> int32_of(const py::object& i) {
+  int overflow = 0;
+  long long v = PyLong_AsLongLongAndOverflow(i.ptr(), &overflow);
+  if (overflow || v < INT32_MIN || v > INT32_MAX) return std::nullopt;
+  return (int32_t)v;
+}
+
+}  // namespace
+
 std::optional<std::vector<int>> to_axes(const py::object& axis) {
   if (axis.is_none()) return std::nullopt;
-  if (PyLong_Check(axis.ptr())) return std::vector<int>{axis.cast<int>()};
-  if (PyList_Check(axis.ptr()) || PyTuple_Check(axis.ptr())) return axis.cast<std::vector<int>>();
+  auto one = [](py::handle a) {
+    py::object i = as_pyint(a, "axis", "Axes");
+    auto v = int32_of(i);
+    // An axis beyond 32 bits is out of bounds for every array.
+    if (!v) throw axis_error("[axis] Axis " + std::string(py::str(i)) + " is out of bounds.");
+    return (int)*v;
+  };
+  if (PyList_Check(axis.ptr()) || PyTuple_Check(axis.ptr())) {
+    std::vector<int> out;
+    for (auto a : py::reinterpret_borrow<py::sequence>(axis)) out.push_back(one(a));
+    return out;
+  }
+  if (PyLong_Check(axis.ptr()) || (!PyFloat_Check(axis.ptr()) && PyIndex_Check(axis.ptr())))
+    return std::vector<int>{one(axis)};
   throw py::type_error("[axis] Expected an int, a sequence of ints or None.");
 }
 
-Shape to_shape(py::handle obj) {
-  if (PyLong_Check(obj.ptr())) return Shape{obj.cast<int>()};
+int32_t to_dim(py::handle obj, const char* op) {
+  py::object i = as_pyint(obj, op, "Shape entries");
+  auto v = int32_of(i);
+  if (!v) dim_overflow(op, py::str(i));
+  return *v;
+}
+
+Shape to_shape(py::handle obj, const char* op) {
   if (PyList_Check(obj.ptr()) || PyTuple_Check(obj.ptr())) {
     Shape s;
-    for (auto d : py::reinterpret_borrow<py::sequence>(obj)) {
-      if (!PyLong_Check(d.ptr())) throw py::type_error("[shape] Shape entries must be integers.");
-      s.push_back(d.cast<int>());
-    }
+    for (auto d : py::reinterpret_borrow<py::sequence>(obj)) s.push_back(to_dim(d, op));
     return s;
   }
-  throw py::type_error("[shape] Expected an int or a sequence of ints.");
+  if (PyLong_Check(obj.ptr()) || (!PyFloat_Check(obj.ptr()) && PyIndex_Check(obj.ptr())))
+    return Shape{to_dim(obj, op)};
+  throw py::type_error(std::string("[") + op + "] Expected an int or a sequence of ints as the shape, got " +
+                       std::string(py::str(py::type::handle_of(obj).attr("__name__"))) + ".");
 }
 
 StreamOrDevice to_stream_or_device(const py::object& s) {

@@ -55,7 +55,10 @@ std::vector<Index> parse(array& a, py::object obj) {
     Index ix{Index::Slice};
     if (PyLong_Check(e.ptr()) && !PyBool_Check(e.ptr())) {
       ix.kind = Index::Int;
-      ix.i = e.cast<int64_t>();
+      int overflow = 0;
+      ix.i = PyLong_AsLongLongAndOverflow(e.ptr(), &overflow);
+      if (overflow)  // past 64 bits: out of bounds for every axis
+        throw std::out_of_range("[index] Index " + std::string(py::str(e)) + " is out of bounds.");
     } else if (PySlice_Check(e.ptr())) {
       ix.slice = py::reinterpret_borrow<py::slice>(e);
     } else if (is_array_index(e)) {
@@ -90,7 +93,8 @@ void slice_bounds(const py::slice& s, int n, int& start, int& stop, int& step) {
     e = b + len;
   }
   start = (int)b;
-  step = (int)st;
+  // A step past 32 bits takes one element, like a step of 2^31 - 1 (no axis is longer).
+  step = (int)std::clamp<py::ssize_t>(st, -INT32_MAX, INT32_MAX);
   stop = (int)e;
   if (step < 0 && stop < 0) stop = -n - 1;  // "before the first element" for the engine's slice
   if (len == 0) {

@@ -271,10 +271,12 @@ void init_ops(py::module_& m) {
 
   // ---------- shapes
   m.def("reshape", [](const py::object& a, const py::object& shape, const py::object& s) {
-    return reshape(A(a), to_shape(shape), sd(s));
+    return reshape(A(a), to_shape(shape, "reshape"), sd(s));
   }, "a"_a, "shape"_a, py::kw_only(), "stream"_a = none);
   cls.def("reshape", [](const array& a, py::args shape, const py::object& s) {
-    Shape sh = (shape.size() == 1 && !PyLong_Check(shape[0].ptr())) ? to_shape(shape[0]) : to_shape(shape);
+    Shape sh = (shape.size() == 1 && (PyList_Check(shape[0].ptr()) || PyTuple_Check(shape[0].ptr())))
+                   ? to_shape(shape[0], "reshape")
+                   : to_shape(shape, "reshape");
     return reshape(a, sh, sd(s));
   }, py::kw_only(), "stream"_a = none);
   def_both(m, cls, "flatten",
@@ -284,7 +286,7 @@ void init_ops(py::module_& m) {
            "Flatten axes [start_axis, end_axis].", "a"_a, "start_axis"_a = 0, "end_axis"_a = -1,
            py::kw_only(), "stream"_a = none);
   m.def("unflatten", [](const py::object& a, int axis, const py::object& shape, const py::object& s) {
-    return unflatten(A(a), axis, to_shape(shape), sd(s));
+    return unflatten(A(a), axis, to_shape(shape, "unflatten"), sd(s));
   }, "a"_a, "axis"_a, "shape"_a, py::kw_only(), "stream"_a = none);
   def_both(m, cls, "squeeze",
            [](const py::object& a, const py::object& axis, const py::object& s) {
@@ -321,7 +323,7 @@ void init_ops(py::module_& m) {
            [](const py::object& a, int src, int dst, const py::object& s) { return moveaxis(A(a), src, dst, sd(s)); },
            "Move an axis.", "a"_a, "source"_a, "destination"_a, py::kw_only(), "stream"_a = none);
   m.def("broadcast_to", [](const py::object& a, const py::object& shape, const py::object& s) {
-    return broadcast_to(A(a), to_shape(shape), sd(s));
+    return broadcast_to(A(a), to_shape(shape, "broadcast_to"), sd(s));
   }, "a"_a, "shape"_a, py::kw_only(), "stream"_a = none);
   m.def("broadcast_arrays", [](py::args arrays, const py::object& s) {
     std::vector<array> xs;
@@ -330,7 +332,7 @@ void init_ops(py::module_& m) {
   }, py::kw_only(), "stream"_a = none);
   m.def("broadcast_shapes", [](py::args shapes) {
     Shape out;
-    for (auto sh : shapes) out = broadcast_shapes(out, to_shape(sh));
+    for (auto sh : shapes) out = broadcast_shapes(out, to_shape(sh, "broadcast_shapes"));
     return py::tuple(py::cast(out));
   });
   auto to_list = [](const py::object& arrays) {
@@ -348,17 +350,18 @@ void init_ops(py::module_& m) {
   }, "arrays"_a, "axis"_a = 0, py::kw_only(), "stream"_a = none);
   def_both(m, cls, "split",
            [](const py::object& a, const py::object& ind, int axis, const py::object& s) {
-             if (PyLong_Check(ind.ptr())) return split(A(a), ind.cast<int>(), axis, sd(s));
-             return split(A(a), to_shape(ind), axis, sd(s));
+             if (PyLong_Check(ind.ptr())) return split(A(a), to_dim(ind, "split"), axis, sd(s));
+             return split(A(a), to_shape(ind, "split"), axis, sd(s));
            },
            "Split along an axis.", "a"_a, "indices_or_sections"_a, "axis"_a = 0, py::kw_only(),
            "stream"_a = none);
-  m.def("repeat", [](const py::object& a, int repeats, const py::object& axis, const py::object& s) {
+  m.def("repeat", [](const py::object& a, const py::object& reps, const py::object& axis, const py::object& s) {
+    int repeats = to_dim(reps, "repeat");
     if (axis.is_none()) return repeat(A(a), repeats, sd(s));
     return repeat(A(a), repeats, int_axis(axis), sd(s));
   }, "array"_a, "repeats"_a, "axis"_a = none, py::kw_only(), "stream"_a = none);
   m.def("tile", [](const py::object& a, const py::object& reps, const py::object& s) {
-    return tile(A(a), *to_axes(reps), sd(s));
+    return tile(A(a), to_shape(reps, "tile"), sd(s));
   }, "a"_a, "reps"_a, py::kw_only(), "stream"_a = none);
   m.def("pad", [](const py::object& a, const py::object& pw, const py::object& mode_arg, py::object cv,
                   const py::object& s) {
@@ -368,19 +371,20 @@ void init_ops(py::module_& m) {
     else if (!mode_arg.is_none()) cv = mode_arg;  // pad(a, width, value): the value in third place
 
     std::vector<std::pair<int, int>> p;
+    auto width = [](py::handle w) { return (int)to_dim(w, "pad"); };
     if (PyLong_Check(pw.ptr())) {
-      p.assign(x.ndim(), {pw.cast<int>(), pw.cast<int>()});
+      p.assign(x.ndim(), {width(pw), width(pw)});
     } else {
       auto seq = pw.cast<py::sequence>();
       if (py::len(seq) > 0 && PyLong_Check(seq[0].ptr())) {
-        if (py::len(seq) == 1) p.assign(x.ndim(), {seq[0].cast<int>(), seq[0].cast<int>()});
-        else p.assign(x.ndim(), {seq[0].cast<int>(), seq[1].cast<int>()});
+        if (py::len(seq) == 1) p.assign(x.ndim(), {width(seq[0]), width(seq[0])});
+        else p.assign(x.ndim(), {width(seq[0]), width(seq[1])});
       } else if (py::len(seq) == 1) {
-        auto pr = seq[0].cast<std::vector<int>>();
+        auto pr = to_shape(seq[0], "pad");
         p.assign(x.ndim(), {pr.at(0), pr.size() > 1 ? pr[1] : pr[0]});
       } else {
         for (auto e : seq) {
-          auto pr = e.cast<std::vector<int>>();
+          auto pr = to_shape(e, "pad");
           p.emplace_back(pr.at(0), pr.size() > 1 ? pr[1] : pr[0]);
         }
       }
@@ -403,7 +407,8 @@ void init_ops(py::module_& m) {
   m.def("slice_update", [](const py::object& a, const py::object& u, const py::object& start,
                            const py::object& axes, const py::object& s) {
     array x = A(a), up = A(u);
-    Shape st = py::isinstance<array>(start) ? to_shape(array_tolist(*start.cast<array*>())) : to_shape(start);
+    Shape st = py::isinstance<array>(start) ? to_shape(array_tolist(*start.cast<array*>()), "slice_update")
+                                            : to_shape(start, "slice_update");
     std::vector<int> ax = *to_axes(axes);
     Shape b(x.ndim(), 0), e = x.shape();
     for (size_t i = 0; i < ax.size(); ++i) {
@@ -416,7 +421,7 @@ void init_ops(py::module_& m) {
   m.def("as_strided", [](const py::object& a, const py::object& shape, const py::object& strides,
                          size_t offset, const py::object& s) {
     array x = A(a);
-    Shape sh = shape.is_none() ? x.shape() : to_shape(shape);
+    Shape sh = shape.is_none() ? x.shape() : to_shape(shape, "as_strided");
     Strides st;
     if (strides.is_none()) st = row_strides(sh);
     else for (auto v : strides.cast<py::sequence>()) st.push_back(v.cast<int64_t>());
@@ -458,17 +463,17 @@ void init_ops(py::module_& m) {
   // ---------- creation
   auto dtype_or = [](const py::object& d, Dtype def) { return d.is_none() ? def : as_dtype(d); };
   m.def("zeros", [dtype_or](const py::object& shape, const py::object& dtype, const py::object& s) {
-    return zeros(to_shape(shape), dtype_or(dtype, float32), sd(s));
+    return zeros(to_shape(shape, "zeros"), dtype_or(dtype, float32), sd(s));
   }, "shape"_a, "dtype"_a = none, py::kw_only(), "stream"_a = none);
   m.def("ones", [dtype_or](const py::object& shape, const py::object& dtype, const py::object& s) {
-    return ones(to_shape(shape), dtype_or(dtype, float32), sd(s));
+    return ones(to_shape(shape, "ones"), dtype_or(dtype, float32), sd(s));
   }, "shape"_a, "dtype"_a = none, py::kw_only(), "stream"_a = none);
   m.def("full", [dtype_or](const py::object& shape, const py::object& vals, const py::object& dtype,
                            const py::object& s) {
     // A Python integer must fit the requested integer dtype (as an operand beside such an array).
     array v = !dtype.is_none() && PyLong_Check(vals.ptr()) ? to_array_like(vals, array(0, as_dtype(dtype)))
                                                            : A(vals);
-    return full(to_shape(shape), v, dtype_or(dtype, v.dtype()), sd(s));
+    return full(to_shape(shape, "full"), v, dtype_or(dtype, v.dtype()), sd(s));
   }, "shape"_a, "vals"_a, "dtype"_a = none, py::kw_only(), "stream"_a = none);
   m.def("zeros_like", [](const py::object& a, const py::object& s) { return zeros_like(A(a), sd(s)); },
         "a"_a, py::kw_only(), "stream"_a = none);
@@ -527,17 +532,22 @@ void init_ops(py::module_& m) {
     Dtype d = v[3].is_none() ? (all_int ? int32 : float32) : as_dtype(v[3]);
     return arange(start, stop, step, d, sd(stream));
   });
-  m.def("linspace", [dtype_or](double start, double stop, int num, const py::object& dtype, const py::object& s) {
-    return linspace(start, stop, num, dtype_or(dtype, float32), sd(s));
+  m.def("linspace", [dtype_or](double start, double stop, const py::object& num, const py::object& dtype,
+                               const py::object& s) {
+    return linspace(start, stop, to_dim(num, "linspace"), dtype_or(dtype, float32), sd(s));
   }, "start"_a, "stop"_a, "num"_a = 50, "dtype"_a = none, py::kw_only(), "stream"_a = none);
-  m.def("eye", [dtype_or](int n, const py::object& mm, int k, const py::object& dtype, const py::object& s) {
-    return eye(n, mm.is_none() ? n : mm.cast<int>(), k, dtype_or(dtype, float32), sd(s));
+  m.def("eye", [dtype_or](const py::object& n, const py::object& mm, int k, const py::object& dtype,
+                          const py::object& s) {
+    int rows = to_dim(n, "eye");
+    return eye(rows, mm.is_none() ? rows : to_dim(mm, "eye"), k, dtype_or(dtype, float32), sd(s));
   }, "n"_a, "m"_a = none, "k"_a = 0, "dtype"_a = none, py::kw_only(), "stream"_a = none);
-  m.def("identity", [dtype_or](int n, const py::object& dtype, const py::object& s) {
-    return identity(n, dtype_or(dtype, float32), sd(s));
+  m.def("identity", [dtype_or](const py::object& n, const py::object& dtype, const py::object& s) {
+    return identity(to_dim(n, "identity"), dtype_or(dtype, float32), sd(s));
   }, "n"_a, "dtype"_a = none, py::kw_only(), "stream"_a = none);
-  m.def("tri", [dtype_or](int n, const py::object& mm, int k, const py::object& dtype, const py::object& s) {
-    return tri(n, mm.is_none() ? n : mm.cast<int>(), k, dtype_or(dtype, float32), sd(s));
+  m.def("tri", [dtype_or](const py::object& n, const py::object& mm, int k, const py::object& dtype,
+                          const py::object& s) {
+    int rows = to_dim(n, "tri");
+    return tri(rows, mm.is_none() ? rows : to_dim(mm, "tri"), k, dtype_or(dtype, float32), sd(s));
   }, "n"_a, "m"_a = none, "k"_a = 0, "dtype"_a = none, py::kw_only(), "stream"_a = none);
   m.def("tril", [](const py::object& a, int k, const py::object& s) {
     array x = A(a);

@@ -39,7 +39,11 @@ bool is_py_scalar(py::handle obj);
 
 // None, an int, or a sequence of ints.
 std::optional<std::vector<int>> to_axes(const py::object& axis);
-Shape to_shape(py::handle obj);
+// A shape: an int or a sequence of ints (numpy integers too). An entry outside 32 bits is
+// an OverflowError and a non-integer a TypeError, both naming `op`.
+Shape to_shape(py::handle obj, const char* op = "shape");
+// One dimension (a size, a count of samples or repetitions) under the same rules.
+int32_t to_dim(py::handle obj, const char* op);
 
 // stream= argument: None, a Device or a Stream.
 StreamOrDevice to_stream_or_device(const py::object& s);

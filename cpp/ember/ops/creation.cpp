@@ -1,4 +1,7 @@
 #include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <stdexcept>
 
 #include "ember/ops/common.h"
 
@@ -18,13 +21,20 @@ std::string shape_str(const Shape& s) {
   return r + ")";
 }
 
-static void check_shape(const Shape& shape, const char* op) {
-  for (auto d : shape)
-    if (d < 0) op_error(op, "Negative dimensions are not allowed: got shape " + shape_str(shape) + ".");
+void dim_overflow(const char* op, const std::string& value) {
+  throw std::overflow_error(std::string("[") + op + "] Shape dimension " + value +
+                            " is outside the supported range [-2147483648, 2147483647]: "
+                            "dimensions are 32-bit integers.");
 }
 
+int32_t checked_dim(int64_t d, const char* op) {
+  if (d < INT32_MIN || d > INT32_MAX) dim_overflow(op, std::to_string(d));
+  return (int32_t)d;
+}
+
+// zeros and ones report under "full", as in MLX.
 array full(const Shape& shape, const array& vals, Dtype dtype, S s) {
-  check_shape(shape, "full");
+  checked_size(shape, dtype, "full");
   return copy(broadcast_to(astype(vals, dtype, s), shape, s), s);
 }
 array full(const Shape& shape, const array& vals, S s) { return full(shape, vals, vals.dtype(), s); }
@@ -43,7 +53,12 @@ array arange(double start, double stop, double step, Dtype dtype, S s) {
   if (dtype == bool_ || dtype == complex64)
     op_error("arange", std::string(dtype_name(dtype)) + " is not supported.");
   double n = std::ceil((stop - start) / step);
-  if (n > 2147483647.0) op_error("arange", "Maximum size exceeded.");
+  if (n > 2147483647.0) {
+    char count[64];
+    std::snprintf(count, sizeof(count), "%.0f", n);
+    throw std::overflow_error(std::string("[arange] Maximum size exceeded: the range has ") + count +
+                              " elements, more than the 2147483647 a 32-bit dimension holds.");
+  }
   int size = std::max(0, (int)n);
   if (is_integral(dtype)) {
     // Integer ranges step exactly; the length follows the integer arithmetic.

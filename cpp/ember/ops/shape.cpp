@@ -47,8 +47,8 @@ array reshape(const array& a, Shape shape, S s) {
       infer = (int)i;
     } else if (shape[i] < 0) {
       op_error("reshape", "Invalid dimension " + std::to_string(shape[i]) + " in shape.");
-    } else {
-      known *= shape[i];
+    } else if (known != 0 && __builtin_mul_overflow(known, (int64_t)shape[i], &known)) {
+      known = INT64_MAX;  // larger than any array: the size check below reports it
     }
   }
   if (infer >= 0) {
@@ -56,7 +56,7 @@ array reshape(const array& a, Shape shape, S s) {
     if (known == 0 || (int64_t)a.size() % known != 0)
       op_error("reshape", "Cannot infer the shape of an array of size " + std::to_string(a.size()) +
                               " into shape " + shape_str(shape) + ".");
-    shape[infer] = (int32_t)(a.size() / known);
+    shape[infer] = checked_dim((int64_t)a.size() / known, "reshape");
   }
   if (shape_size(shape) != (int64_t)a.size())
     op_error("reshape", "Cannot reshape array of size " + std::to_string(a.size()) +
@@ -74,7 +74,7 @@ array flatten(const array& a, int start_axis, int end_axis, S s) {
   Shape shape(a.shape().begin(), a.shape().begin() + start_axis);
   int64_t m = 1;
   for (int i = start_axis; i <= end_axis; ++i) m *= a.shape()[i];
-  shape.push_back((int32_t)m);
+  shape.push_back(checked_dim(m, "flatten"));
   shape.insert(shape.end(), a.shape().begin() + end_axis + 1, a.shape().end());
   return reshape(a, shape, s);
 }
@@ -85,8 +85,14 @@ array unflatten(const array& a, int axis, Shape shape, S s) {
   int infer = -1;
   int64_t known = 1;
   for (size_t i = 0; i < shape.size(); ++i) {
-    if (shape[i] == -1) infer = (int)i;
-    else known *= shape[i];
+    if (shape[i] == -1) {
+      if (infer >= 0) op_error("unflatten", "Can only infer one dimension.");
+      infer = (int)i;
+    } else if (shape[i] < 0) {
+      op_error("unflatten", "Invalid dimension " + std::to_string(shape[i]) + " in shape.");
+    } else {
+      if (known != 0 && __builtin_mul_overflow(known, (int64_t)shape[i], &known)) known = INT64_MAX;
+    }
   }
   if (infer >= 0) shape[infer] = known ? (int32_t)(a.shape()[axis] / known) : 0;
   if (shape_size(shape) != a.shape()[axis])
@@ -175,8 +181,7 @@ array moveaxis(const array& a, int source, int destination, S s) {
 
 array broadcast_to(const array& a, const Shape& shape, S s) {
   if (a.shape() == shape) return a;
-  for (auto d : shape)
-    if (d < 0) op_error("broadcast_to", "Negative dimensions are not allowed.");
+  checked_size(shape, a.dtype(), "broadcast_to");
   Shape bs;
   bool ok = shape.size() >= a.shape().size();
   if (ok) {
@@ -206,7 +211,7 @@ array concatenate(const std::vector<array>& arrays, int axis, S s) {
   if (nd == 0) op_error("concatenate", "Zero-dimensional arrays cannot be concatenated.");
   axis = normalize_axis(axis, nd, "concatenate");
   Shape shape = arrays[0].shape();
-  shape[axis] = 0;
+  int64_t total = 0;
   Dtype t = arrays[0].dtype();
   for (auto& a : arrays) {
     if (a.ndim() != nd)
@@ -216,9 +221,10 @@ array concatenate(const std::vector<array>& arrays, int axis, S s) {
         op_error("concatenate", "All the input array dimensions except the concatenation axis "
                                 "must match exactly: got " + shape_str(arrays[0].shape()) + " and " +
                                     shape_str(a.shape()) + ".");
-    shape[axis] += a.shape()[axis];
+    total += a.shape()[axis];
     t = promote_types(t, a.dtype());
   }
+  shape[axis] = checked_dim(total, "concatenate");
   std::vector<array> ins;
   for (auto& a : arrays) ins.push_back(astype(a, t, s));
   if (ins.size() == 1) return copy(ins[0], s);
@@ -269,6 +275,11 @@ std::vector<array> split(const array& a, int num_splits, int axis, S s) {
   return split(a, idx, axis, s);
 }
 
+// Elements in [start, stop) by step, in 64 bits: a step near 2^31 must not wrap.
+static int64_t slice_length(int64_t start, int64_t stop, int64_t step) {
+  return step > 0 ? (stop - start + step - 1) / step : (start - stop - step - 1) / (-step);
+}
+
 // Python-style normalisation of (start, stop, step) into a concrete slice.
 static void normalize_slice(int n, int& start, int& stop, int step) {
   if (step > 0) {
@@ -290,9 +301,8 @@ array slice(const array& a, Shape start, Shape stop, Shape strides, S s) {
   for (int i = 0; i < nd; ++i) {
     if (strides[i] == 0) op_error("slice", "Slice step cannot be zero.");
     normalize_slice(a.shape()[i], start[i], stop[i], strides[i]);
-    int len = strides[i] > 0 ? (stop[i] - start[i] + strides[i] - 1) / strides[i]
-                             : (start[i] - stop[i] - strides[i] - 1) / (-strides[i]);
-    shape[i] = std::max(0, len);
+    int64_t len = slice_length(start[i], stop[i], strides[i]);
+    shape[i] = (int32_t)std::max<int64_t>(0, len);
     if (shape[i] == 0) start[i] = 0;
     if (stop[i] < 0) stop[i] = -a.shape()[i] - 1;  // "before the first element", stable when re-normalised
     trivial &= start[i] == 0 && strides[i] == 1 && shape[i] == a.shape()[i];
@@ -314,9 +324,8 @@ array slice_update(const array& src, const array& update, Shape start, Shape sto
   for (int i = 0; i < nd; ++i) {
     if (strides[i] == 0) op_error("slice_update", "Slice step cannot be zero.");
     normalize_slice(src.shape()[i], start[i], stop[i], strides[i]);
-    int len = strides[i] > 0 ? (stop[i] - start[i] + strides[i] - 1) / strides[i]
-                             : (start[i] - stop[i] - strides[i] - 1) / (-strides[i]);
-    shape[i] = std::max(0, len);
+    int64_t len = slice_length(start[i], stop[i], strides[i]);
+    shape[i] = (int32_t)std::max<int64_t>(0, len);
     if (stop[i] < 0) stop[i] = -src.shape()[i] - 1;
   }
   array upd;
@@ -334,6 +343,20 @@ array as_strided(const array& a, Shape shape, Strides strides, size_t offset, S 
     op_error("as_strided", "Shape and strides must have the same length.");
   for (int d : shape)
     if (d < 0) op_error("as_strided", "Negative dimensions not allowed.");
+  checked_size(shape, a.dtype(), "as_strided");
+  // Every element of the view must lie inside the base: a view is not allowed to reach
+  // memory the array does not own.
+  if (shape_size(shape) > 0) {
+    __int128 lo = (__int128)offset, hi = (__int128)offset;
+    for (size_t i = 0; i < shape.size(); ++i) {
+      __int128 span = (__int128)strides[i] * (shape[i] - 1);
+      (span < 0 ? lo : hi) += span;
+    }
+    if (lo < 0 || hi >= (__int128)a.size())
+      op_error("as_strided", "The view of shape " + shape_str(shape) + " reaches element " +
+                                 std::to_string((long long)(lo < 0 ? lo : hi)) + " of an array of " +
+                                 std::to_string(a.size()) + " elements.");
+  }
   array x = copy(a, s);  // row-contiguous base
   return make_node<AsStrided>(shape, a.dtype(), {x}, s, shape, strides, offset);
 }
@@ -351,7 +374,7 @@ array repeat(const array& a, int repeats, int axis, S s) {
   Shape bs = e.shape();
   bs[axis + 1] = repeats;
   Shape out = a.shape();
-  out[axis] *= repeats;
+  out[axis] = checked_dim((int64_t)out[axis] * repeats, "repeat");
   return reshape(copy(broadcast_to(e, bs, s), s), out, s);
 }
 array repeat(const array& a, int repeats, S s) { return repeat(flatten(a, 0, -1, s), repeats, 0, s); }
@@ -370,7 +393,7 @@ array tile(const array& a, const std::vector<int>& reps_in, S s) {
     exp_shape.push_back(ashape[i]);
     bshape.push_back(reps[i]);
     bshape.push_back(ashape[i]);
-    out.push_back(ashape[i] * reps[i]);
+    out.push_back(checked_dim((int64_t)ashape[i] * reps[i], "tile"));
   }
   return reshape(copy(broadcast_to(reshape(x, exp_shape, s), bshape, s), s), out, s);
 }
@@ -381,9 +404,9 @@ array pad(const array& a, const std::vector<std::pair<int, int>>& pw, const arra
   Shape start(a.ndim()), stop(a.ndim());
   for (int i = 0; i < a.ndim(); ++i) {
     if (pw[i].first < 0 || pw[i].second < 0) op_error("pad", "Negative padding is not allowed.");
-    shape[i] += pw[i].first + pw[i].second;
+    shape[i] = checked_dim((int64_t)shape[i] + pw[i].first + pw[i].second, "pad");
     start[i] = pw[i].first;
-    stop[i] = pw[i].first + a.shape()[i];
+    stop[i] = (int32_t)((int64_t)pw[i].first + a.shape()[i]);
   }
   array base = full(shape, astype(value, a.dtype(), s), a.dtype(), s);
   return slice_update(base, a, start, stop, Shape(a.ndim(), 1), s);

@@ -34,7 +34,8 @@ inline void alloc_like(array& out, const array& like) {
   }
 }
 
-// Merge dimensions that are contiguous for every stride vector; drop size-1 dims.
+// Merge dimensions that are contiguous for every stride vector; drop size-1 dims. A merged
+// dimension stays within 32 bits (Shape entries): larger runs are left as two dimensions.
 template <size_t N>
 void collapse(Shape& shape, std::array<Strides, N>& strides) {
   Shape s;
@@ -42,7 +43,7 @@ void collapse(Shape& shape, std::array<Strides, N>& strides) {
   for (size_t i = 0; i < shape.size(); ++i) {
     if (shape[i] == 1) continue;
     if (!s.empty()) {
-      bool merge = true;
+      bool merge = (int64_t)s.back() * shape[i] <= INT32_MAX;
       for (size_t k = 0; k < N; ++k)
         if (st[k].back() != strides[k][i] * shape[i]) merge = false;
       if (merge) {

@@ -3,6 +3,8 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <optional>
 
 #include "ember/backend/cpu/kernels.h"
 #include "ember/primitives.h"
@@ -20,15 +22,18 @@ struct MatView {
   int64_t ld = 0;
 };
 
+// BLAS takes 32-bit sizes and leading dimensions (scipy-openblas32): a view whose leading
+// dimension does not fit is copied into a compact matrix first.
 MatView as_blas(const array& a) {
   int nd = a.ndim();
   int64_t rows = a.shape()[nd - 2], cols = a.shape()[nd - 1];
   int64_t s0 = a.strides()[nd - 2], s1 = a.strides()[nd - 1];
+  auto fits = [](const MatView& v) { return v.ld <= INT32_MAX ? std::optional<MatView>(v) : std::nullopt; };
   if ((s1 == 1 || cols == 1) && (s0 >= std::max<int64_t>(cols, 1) || rows == 1))
-    return {a, false, std::max<int64_t>(rows == 1 ? cols : s0, std::max<int64_t>(cols, 1))};
+    if (auto v = fits({a, false, std::max<int64_t>(rows == 1 ? cols : s0, std::max<int64_t>(cols, 1))})) return *v;
   if ((s0 == 1 || rows == 1) && (s1 >= std::max<int64_t>(rows, 1) || cols == 1))
-    return {a, true, std::max<int64_t>(cols == 1 ? rows : s1, std::max<int64_t>(rows, 1))};
-  array c = ensure_row_contiguous(a);
+    if (auto v = fits({a, true, std::max<int64_t>(cols == 1 ? rows : s1, std::max<int64_t>(rows, 1))})) return *v;
+  array c = ensure_row_contiguous(a);  // its leading dimension is cols, which fits
   return {c, false, std::max<int64_t>(cols, 1)};
 }
 
@@ -118,7 +123,7 @@ void Matmul::eval_cpu(const std::vector<array>& in, array& out) {
   bool b_shared = true;
   for (int d = 0; d < nd - 2; ++d) b_shared &= B.arr.strides()[d] == 0 || B.arr.shape()[d] == 1;
   if (batches > 1 && b_shared && !A.trans && A.arr.flags().row_contiguous &&
-      (dt == float32 || dt == float64)) {
+      (dt == float32 || dt == float64) && batches * M <= INT32_MAX) {
     int64_t rows = batches * M;
     auto tb1 = B.trans ? CblasTrans : CblasNoTrans;
     if (dt == float32)
