@@ -31,6 +31,8 @@ import time
 
 import numpy as np
 
+from _table import print_table as render_table
+
 HERE = os.path.abspath(__file__)
 MLX_ENV_PYTHON = "/opt/mlxenv/bin/python"
 N = 4096
@@ -199,16 +201,7 @@ def print_table(results, columns):
             r = results.get(col)
             row.append(fmt_peer(r.get(key) if r else None, e))
         lines.append(row)
-    widths = [max(len(h), *(len(r[i]) for r in lines)) for i, h in enumerate(headers)]
-
-    def render(cells):
-        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths)))
-
-    print(render(headers))
-    print("  ".join("-" * w for w in widths))
-    for r in lines:
-        print(render(r))
+    render_table(headers, lines)
 
 
 def main():

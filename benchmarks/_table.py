@@ -1,0 +1,15 @@
+"""Plain-text table printing shared by the benchmark scripts."""
+
+
+def print_table(headers, lines):
+    """Print `lines` (lists of strings) under `headers`: first column left, others right."""
+    widths = [max(len(h), *(len(r[i]) for r in lines)) for i, h in enumerate(headers)]
+
+    def render(cells):
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths)))
+
+    print(render(headers))
+    print("  ".join("-" * w for w in widths))
+    for r in lines:
+        print(render(r))
