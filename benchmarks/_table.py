@@ -13,3 +13,12 @@ def print_table(headers, lines):
     print("  ".join("-" * w for w in widths))
     for r in lines:
         print(render(r))
+
+
+def fmt_peer(t, ember_t, fmt_time):
+    """A peer's time formatted by `fmt_time`, with its ratio to Ember's (above 1: Ember faster)."""
+    if t is None:
+        return "-"
+    if not ember_t:
+        return fmt_time(t)
+    return f"{fmt_time(t)} ({t / ember_t:.2f}x)"

@@ -31,7 +31,7 @@ import time
 
 import numpy as np
 
-from _table import print_table as render_table
+from _table import fmt_peer as fmt_ratio, print_table as render_table
 
 HERE = os.path.abspath(__file__)
 MLX_ENV_PYTHON = "/opt/mlxenv/bin/python"
@@ -184,11 +184,7 @@ def fmt_time(t):
 
 
 def fmt_peer(t, ember_t):
-    if t is None:
-        return "-"
-    if not ember_t:
-        return fmt_time(t)
-    return f"{fmt_time(t)} ({t / ember_t:.2f}x)"
+    return fmt_ratio(t, ember_t, fmt_time)
 
 
 def print_table(results, columns):
