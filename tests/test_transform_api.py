@@ -234,6 +234,61 @@ def test_transformed_function_cycles_are_collected(name, make, vectorised):
     assert mx.get_active_memory() == start
 
 
+def _cycle_inside_compile(inner):
+    """A compiled closure whose trace calls a custom function or a checkpoint of a closure
+    that reads the same dictionary: the traced graph holds the inner closure from C++."""
+    d = {}
+
+    def g(x):
+        return x * mx.sum(d["x"])
+
+    h = inner(g)
+    d["x"] = mx.array([0.0] * 1000)
+    d["f"] = mx.compile(lambda x: mx.sum(h(x)))
+    mx.eval(d["f"](mx.array([1.0, 2.0])), mx.grad(d["f"])(mx.array([1.0, 2.0])))
+    return weakref.ref(g)
+
+
+INNER_CASES = [
+    ("checkpoint", mx.checkpoint),
+    ("custom_function", mx.custom_function),
+    ("custom_function_with_rules", lambda g: mx.custom_function(g, fun_vjp=lambda p, c, o: c)),
+]
+
+
+@pytest.mark.parametrize("name,inner", INNER_CASES, ids=[c[0] for c in INNER_CASES])
+def test_rules_held_by_compiled_graphs_are_collected(name, inner):
+    gc.collect()
+    start = mx.get_active_memory()
+    refs = [_cycle_inside_compile(inner) for _ in range(50)]
+    gc.collect()
+    assert all(r() is None for r in refs)
+    assert mx.get_active_memory() == start
+
+
+def test_compiled_graphs_keep_rules_of_live_functions():
+    calls = []
+
+    def make():
+        @mx.custom_function
+        def f(x):
+            return mx.sin(x)
+
+        @f.vjp
+        def f_vjp(x, ct, out):
+            calls.append(1)
+            return ct * mx.cos(x)
+
+        return mx.compile(mx.grad(lambda x: f(x).sum()))
+
+    c = make()
+    for n in [2, 3, 2, 4]:
+        gc.collect()
+        x = mx.arange(n, dtype=mx.float32) / 4
+        np.testing.assert_allclose(np.array(c(x)), np.cos(np.arange(n) / 4), rtol=1e-6)
+    assert len(calls) == 3  # one trace per shape
+
+
 def test_transformed_functions_are_tracked_by_the_collector():
     f = lambda x: x
     for t in [mx.grad(f), mx.value_and_grad(f), mx.vmap(f), mx.compile(f), mx.checkpoint(f),

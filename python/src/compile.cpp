@@ -75,15 +75,32 @@ struct TraceInfo {
   size_t n_out = 0;
 };
 
+// Objects a traced graph holds from C++ (see note_traced_objects), remembered weakly.
+struct TracedObjects {
+  std::weak_ptr<void> held;
+  void* ptr;
+  int (*traverse)(void*, visitproc, void*);
+};
+
+struct CompiledFunction;
+// The compiled functions being traced on this thread, innermost last.
+thread_local std::vector<CompiledFunction*> tracing;
+
 struct CompiledFunction : WrappedFunction {
   py::object inputs_state, outputs_state;
   bool shapeless = false;
   std::unordered_map<std::string, TraceInfo> traces;
+  std::vector<TracedObjects> traced_objects;
 
   int traverse(visitproc visit, void* arg) override {
     Py_VISIT(inputs_state.ptr());
     Py_VISIT(outputs_state.ptr());
     for (auto& [key, info] : traces) Py_VISIT(info.out_tree.ptr());
+    // The collector holds the GIL: an object seen alive here is not freed before it is
+    // visited (a worker thread dropping the last reference defers the release to the GIL).
+    for (auto& t : traced_objects)
+      if (!t.held.expired())
+        if (int r = t.traverse(t.ptr, visit, arg)) return r;
     return WrappedFunction::traverse(visit, arg);
   }
   // Breaking a cycle also drops the traced graphs: they may hold what the function read.
@@ -91,6 +108,7 @@ struct CompiledFunction : WrappedFunction {
     inputs_state = py::none();
     outputs_state = py::none();
     traces.clear();
+    traced_objects.clear();
     compile_clear_cache((uintptr_t)this);
     WrappedFunction::clear();
   }
@@ -139,6 +157,10 @@ struct CompiledFunction : WrappedFunction {
       std::vector<array> out_state_before;
       if (!outputs_state.is_none()) tree_arrays(outputs_state, out_state_before);
       py::object out;
+      tracing.push_back(this);
+      struct Pop {
+        ~Pop() { tracing.pop_back(); }
+      } pop;
       try {
         out = fun(*a, **k);
       } catch (...) {
@@ -198,6 +220,14 @@ struct CompileSwitch {
 };
 
 }  // namespace
+
+void note_traced_objects(std::weak_ptr<void> held, void* ptr, int (*traverse)(void*, visitproc, void*)) {
+  if (tracing.empty()) return;
+  auto& list = tracing.back()->traced_objects;
+  list.erase(std::remove_if(list.begin(), list.end(), [](const TracedObjects& t) { return t.held.expired(); }),
+             list.end());
+  list.push_back({std::move(held), ptr, traverse});
+}
 
 void init_compile(py::module_& m) {
   m.def("compile", [](py::object fun, py::object inputs, py::object outputs, bool shapeless) {

@@ -84,6 +84,19 @@ py::custom_type_setup wrapped_function_setup() {
   });
 }
 
+// Python objects that a traced graph holds from C++: the body and rules of a custom function
+// or a checkpoint called while `compile` traces. The compiled function keeps that graph in the
+// engine's cache, out of the collector's sight, so it reports them in its own traverse. `T`
+// has `int traverse(visitproc, void*)`; the compiled function being traced on this thread (if
+// any) remembers `held` weakly, without keeping it alive.
+void note_traced_objects(std::weak_ptr<void> held, void* ptr, int (*traverse)(void*, visitproc, void*));
+template <typename T>
+void note_traced_objects(const std::shared_ptr<T>& held) {
+  note_traced_objects(std::weak_ptr<void>(held), held.get(), [](void* p, visitproc visit, void* arg) {
+    return static_cast<T*>(p)->traverse(visit, arg);
+  });
+}
+
 // Registers the shared wrapper type (ember.core.TransformedFunction) once; transforms
 // hand out instances of it through wrap_function.
 void init_wrapped_function(py::module_& m);

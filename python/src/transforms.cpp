@@ -336,9 +336,14 @@ struct CheckpointFunction : WrappedFunction {
     tree_arrays(args_t, primals);
     struct Capture {
       py::object fun, args, kw, out_tree;
+      int traverse(visitproc visit, void* arg) {
+        for (auto* o : {&fun, &args, &kw, &out_tree}) Py_VISIT(o->ptr());
+        return 0;
+      }
     };
     // The backward pass calls the function again on the structure given now.
     auto c = gil_safe(Capture{fun, tree_snapshot(args_t), py::dict(kwargs), py::none()});
+    note_traced_objects(c);
     Fn body = [c](const std::vector<array>& tr) {
       py::gil_scoped_acquire gil;
       size_t idx = 0;
@@ -387,12 +392,17 @@ struct CustomFunction : WrappedFunction {
       py::object live_args;  // the caller's own arguments, for the first (direct) call
       std::vector<const void*> live_ids;
       py::object kw, out_tree;
+      int traverse(visitproc visit, void* arg) {
+        for (auto* o : {&fun, &vjp, &jvp, &vmap, &args, &live_args, &kw, &out_tree}) Py_VISIT(o->ptr());
+        return 0;
+      }
     };
     std::vector<const void*> ids;
     for (auto& p : primals) ids.push_back(p.id());
     auto c = gil_safe(Capture{fun, vjp_fn, jvp_fn, vmap_fn, vjp_lists, jvp_lists, vmap_lists,
                               tree_snapshot(args_t), args_t, std::move(ids), py::dict(kwargs),
                               py::none()});
+    note_traced_objects(c);
     Fn body = [c](const std::vector<array>& tr) {
       py::gil_scoped_acquire gil;
       py::object a;
