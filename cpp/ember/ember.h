@@ -7,6 +7,7 @@
 #include "ember/dispatch.h"
 #include "ember/dtype.h"
 #include "ember/graph_export.h"
+#include "ember/io/io.h"
 #include "ember/ops.h"
 #include "ember/primitives.h"
 #include "ember/random.h"
