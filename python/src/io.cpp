@@ -18,6 +18,7 @@ std::string fspath(const py::handle& f) {
   return p.cast<std::string>();
 }
 std::string describe(const py::handle& f) {
+  if (PyUnicode_Check(f.ptr())) return f.cast<std::string>();
   if (py::hasattr(f, "name")) {
     py::object n = f.attr("name");
     if (PyUnicode_Check(n.ptr())) return n.cast<std::string>();
@@ -36,6 +37,7 @@ class PyReader : public io::Reader {
   }
   std::string label() const override { return label_; }
   uint64_t size() override { return size_; }
+  uint64_t start() const { return start_; }
   void read(void* dst, size_t n, uint64_t offset) override {
     if (offset > size_ || n > size_ - offset) io::bad_file(label_, "the data ends before what it describes");
     f_.attr("seek")(start_ + offset);
@@ -118,14 +120,19 @@ std::string sniff(io::Reader& in) {
 
 py::object load_npz(const py::object& file) {
   py::module_ zipfile = py::module_::import("zipfile");
+  // A corrupt archive shows up as whatever zipfile or zlib trips on (BadZipFile, zlib.error,
+  // EOFError, OSError from a wild seek, ...): all of it is a bad file here.
+  auto bad_archive = [&](py::error_already_set& e) {
+    if (e.matches(PyExc_MemoryError) || e.matches(PyExc_KeyboardInterrupt)) throw;
+    throw std::invalid_argument("[load] " + describe(file) + ": not a valid .npz archive (" +
+                                std::string(py::str(py::type::handle_of(e.value()).attr("__name__"))) + ": " +
+                                std::string(py::str(e.value())) + ").");
+  };
   py::object zf;
   try {
     zf = zipfile.attr("ZipFile")(file, "r");
   } catch (py::error_already_set& e) {
-    if (e.matches(zipfile.attr("BadZipFile")))
-      throw std::invalid_argument("[load] " + describe(file) + ": not a valid .npz archive (" +
-                                  std::string(py::str(e.value())) + ").");
-    throw;
+    bad_archive(e);
   }
   py::dict out;
   try {
@@ -139,9 +146,9 @@ py::object load_npz(const py::object& file) {
     }
   } catch (py::error_already_set& e) {
     zf.attr("close")();
-    if (e.matches(zipfile.attr("BadZipFile")) || e.matches(py::module_::import("zlib").attr("error")))
-      throw std::invalid_argument("[load] " + describe(file) + ": corrupt .npz archive (" +
-                                  std::string(py::str(e.value())) + ").");
+    bad_archive(e);
+  } catch (...) {
+    zf.attr("close")();
     throw;
   }
   zf.attr("close")();
@@ -157,6 +164,13 @@ py::object gguf_value(const GGUFValue& v) {
 py::object load(const py::object& file, const py::object& format, bool return_metadata) {
   std::unique_ptr<io::Reader> in;
   std::string fmt;
+  auto check = [&]() {
+    if (fmt != "npy" && fmt != "npz" && fmt != "safetensors" && fmt != "gguf")
+      throw py::value_error("[load] Unknown file format " + fmt + ".");
+    if (return_metadata && (fmt == "npy" || fmt == "npz"))
+      throw py::value_error("[load] metadata is only returned for the safetensors and gguf formats.");
+  };
+  if (!format.is_none()) fmt = format.cast<std::string>();
   if (is_path(file)) {
     std::string p = fspath(file);
     if (format.is_none()) {
@@ -166,23 +180,20 @@ py::object load(const py::object& file, const py::object& format, bool return_me
                               " from its name: give format= ('npy', 'npz', 'safetensors' or 'gguf').");
       fmt = p.substr(dot + 1);
     }
-    if (fmt != "npz") in = io::open_reader(p);
+    check();
+    in = io::open_reader(p);
   } else {
     in = std::make_unique<PyReader>(file);
     if (format.is_none()) fmt = sniff(*in);
+    check();
   }
-  if (!format.is_none()) fmt = format.cast<std::string>();
-  if (fmt != "npy" && fmt != "npz" && fmt != "safetensors" && fmt != "gguf")
-    throw py::value_error("[load] Unknown file format " + fmt + ".");
-  if (return_metadata && (fmt == "npy" || fmt == "npz"))
-    throw py::value_error("[load] metadata is only returned for the safetensors and gguf formats.");
   if (fmt == "npy") return py::cast(load_npy(*in));
   if (fmt == "npz") {
     if (is_path(file)) {
-      std::string p = fspath(file);
-      io::open_reader(p);  // a missing file reads as it does for the other formats
-      return load_npz(py::str(p));
+      in.reset();
+      return load_npz(py::str(fspath(file)));
     }
+    file.attr("seek")(static_cast<PyReader*>(in.get())->start());
     return load_npz(file);
   }
   if (fmt == "safetensors") {
@@ -302,7 +313,7 @@ void init_io(py::module_& m) {
             if (!PyDict_Check(metadata.ptr())) throw py::type_error("[save_safetensors] metadata must be a dict.");
             for (auto [k, v] : py::reinterpret_borrow<py::dict>(metadata)) {
               if (!PyUnicode_Check(k.ptr()) || !PyUnicode_Check(v.ptr()))
-                throw py::type_error("[save_safetensors] Metadata keys and values must be strings.");
+                throw py::value_error("[save_safetensors] Metadata must be a dictionary with string keys and values.");
               meta[k.cast<std::string>()] = v.cast<std::string>();
             }
           }

@@ -52,6 +52,7 @@ std::pair<ArrayMap, StringMap> load_safetensors(io::Reader& in) {
   StringMap meta;
   for (auto& [name, t] : h.members) {
     if (name == "__metadata__") {
+      if (t.kind == io::Json::Kind::Null) continue;  // some writers put null for none
       if (t.kind != io::Json::Kind::Object) io::bad_file(label, "__metadata__ is not an object");
       for (auto& [k, v] : t.members) {
         if (v.kind != io::Json::Kind::String)
