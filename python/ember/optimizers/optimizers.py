@@ -494,7 +494,6 @@ class Muon(Optimizer):
     @staticmethod
     def _orthogonalize(X, steps):
         a, b, c = 3.4445, -4.7750, 2.0315
-        X = X.astype(mx.bfloat16)
         transpose = X.shape[-2] > X.shape[-1]
         if transpose:
             X = X.T
@@ -502,7 +501,7 @@ class Muon(Optimizer):
         for _ in range(steps):
             A = X @ X.T
             B = mx.addmm(b * A, A, A, beta=1.0, alpha=c)
-            X = mx.addmm(X, B, X, beta=a, alpha=1.0)
+            X = mx.addmm(a * X, B, X, beta=1.0, alpha=1.0)
         if transpose:
             X = X.T
         return X
@@ -518,10 +517,9 @@ class Muon(Optimizer):
             shape = update.shape
             if update.ndim > 2:
                 update = update.reshape(shape[0], -1)
-            update = self._orthogonalize(update, self.ns_steps)
+            update = self._orthogonalize(update, self.ns_steps).reshape(shape)
             lr = lr * max(1, update.shape[-2] / update.shape[-1]) ** 0.5
-            update = update.reshape(shape)
-        return parameter - lr * update.astype(gradient.dtype)
+        return parameter - lr * update
 
 
 def clip_grad_norm(grads, max_norm):

@@ -170,15 +170,12 @@ class Module(dict):
     def update(self, parameters: dict, strict: bool = True) -> "Module":
         """Replace the arrays of the module with those in ``parameters`` (a nested dict).
 
-        With ``strict`` every key must name an existing parameter with the same shape.
+        With ``strict`` every key must name an existing parameter and every value must be an array.
         """
 
         def check_leaf(old, new, path):
-            if strict:
-                if not isinstance(new, mx.array):
-                    raise ValueError(f"Received invalid type: {type(new).__name__}.")
-                if old.shape != new.shape:
-                    raise ValueError(f"Expected shape {old.shape} but received shape {new.shape} for parameter {path}")
+            if strict and not isinstance(new, mx.array):
+                raise ValueError(f"Received invalid type: {type(new).__name__}.")
 
         def visit(dst, src, path):
             if isinstance(src, dict):

@@ -210,7 +210,11 @@ class BatchNorm(Module):
             if self.training and self.track_running_stats:
                 mu = self.momentum
                 self.running_mean = (1 - mu) * self.running_mean + mu * mean
-                self.running_var = (1 - mu) * self.running_var + mu * var
+                n = 1
+                for d in x.shape[:-1]:
+                    n *= d
+                unbiased = var * (n / (n - 1)) if n > 1 else var
+                self.running_var = (1 - mu) * self.running_var + mu * unbiased
         else:
             mean = self.running_mean
             var = self.running_var

@@ -83,6 +83,8 @@ class GRU(Module):
             n = x_n[..., t, :]
             if hidden is not None:
                 n = n + r * hp_n
+            elif self.bhn is not None:
+                n = n + r * self.bhn
             n = mx.tanh(n)
             hidden = (1 - z) * n + z * hidden if hidden is not None else (1 - z) * n
             states.append(hidden)

@@ -214,7 +214,7 @@ class TransformerDecoderLayer(Module):
             return x + self._mlp(self.ln3(x))
         y = self.self_attention(x, x, x, x_mask)
         x = self.ln1(x + self.dropout1(y))
-        y = self.cross_attention(y, memory, memory, memory_mask)
+        y = self.cross_attention(x, memory, memory, memory_mask)
         x = self.ln2(x + self.dropout2(y))
         return self.ln3(x + self._mlp(x))
 

@@ -25,10 +25,15 @@ def _positions(n, scale, align_corners, axis, ndim):
 
 def _nearest_taps(n, scale, align_corners, axis, ndim):
     m = int(scale * n)
-    pos = mx.floor(mx.arange(m, dtype=mx.float32) * (1 / scale))
+    pos = mx.arange(m, dtype=mx.float32)
+    if m > n:
+        # centre of each output cell mapped back, rounded to the nearest input sample
+        pos = mx.round((pos + 0.5) * (n / m) - 0.5)
+    else:
+        pos = mx.floor(pos * (n / m))
     shape = [1] * ndim
     shape[axis] = -1
-    idx = mx.minimum(pos, n - 1).astype(mx.int32).reshape(shape)
+    idx = mx.clip(pos, 0, n - 1).astype(mx.int32).reshape(shape)
     return [(idx, None)]
 
 
@@ -125,6 +130,8 @@ class Upsample(Module):
             self.scale_factor = float(scale_factor)
         self.mode = mode
         self.align_corners = align_corners
+        if antialias:
+            raise NotImplementedError("[Upsample] antialias=True is not supported.")
         self.antialias = antialias
 
     def _extra_repr(self) -> str:
