@@ -50,6 +50,8 @@ class LayerNorm(Module):
 
     def __init__(self, dims: int, eps: float = 1e-5, affine: bool = True, bias: bool = True):
         super().__init__()
+        if eps <= 0.0:
+            raise ValueError(f"[LayerNorm] 'eps' must be positive but got {eps}.")
         if affine:
             self.weight = mx.ones((dims,))
             if bias:
@@ -69,6 +71,8 @@ class RMSNorm(Module):
 
     def __init__(self, dims: int, eps: float = 1e-5):
         super().__init__()
+        if eps <= 0.0:
+            raise ValueError(f"[RMSNorm] 'eps' must be positive but got {eps}.")
         self.weight = mx.ones((dims,))
         self.eps = eps
 
@@ -95,6 +99,16 @@ class GroupNorm(Module):
         pytorch_compatible: bool = False,
     ):
         super().__init__()
+        if eps <= 0.0:
+            raise ValueError(f"[GroupNorm] 'eps' must be positive but got {eps}.")
+        if num_groups <= 0:
+            raise ValueError(f"The number of groups ({num_groups}) must be a positive integer.")
+        if dims <= 0:
+            raise ValueError(f"The number of features ({dims}) must be a positive integer.")
+        if dims % num_groups != 0:
+            raise ValueError(
+                f"The number of features ({dims}) must be evenly divisible by the number of groups ({num_groups})."
+            )
         if affine:
             self.bias = mx.zeros((dims,))
             self.weight = mx.ones((dims,))
@@ -140,6 +154,8 @@ class InstanceNorm(Module):
 
     def __init__(self, dims: int, eps: float = 1e-5, affine: bool = False):
         super().__init__()
+        if eps <= 0.0:
+            raise ValueError(f"[InstanceNorm] 'eps' must be positive but got {eps}.")
         if affine:
             self.weight = mx.ones((dims,))
             self.bias = mx.zeros((dims,))
@@ -150,6 +166,10 @@ class InstanceNorm(Module):
         return f"{self.dims}, eps={self.eps}, affine={'weight' in self}"
 
     def __call__(self, x):
+        if x.ndim < 3:
+            raise ValueError(
+                f"InstanceNorm expects inputs with at least 3 dimensions (N, ..., C) but the input has {x.ndim} dimensions."
+            )
         axes = tuple(range(1, x.ndim - 1))
         mean = mx.mean(x, axis=axes, keepdims=True)
         var = mx.var(x, axis=axes, keepdims=True)
@@ -174,6 +194,8 @@ class BatchNorm(Module):
         track_running_stats: bool = True,
     ):
         super().__init__()
+        if eps <= 0.0:
+            raise ValueError(f"[BatchNorm] 'eps' must be positive but got {eps}.")
         self.num_features = num_features
         self.eps = eps
         self.momentum = momentum
@@ -206,14 +228,14 @@ class BatchNorm(Module):
         if x.ndim < 2 or x.ndim > 4:
             raise ValueError(f"Expected input tensor to have 2, 3 or 4 dimensions, but got {x.ndim}")
         if self.training or not self.track_running_stats:
+            if self.training and x.size // x.shape[-1] <= 1:
+                raise ValueError("BatchNorm training requires more than one value per channel.")
             mean, var = self._calc_stats(x)
             if self.training and self.track_running_stats:
                 mu = self.momentum
                 self.running_mean = (1 - mu) * self.running_mean + mu * mean
-                n = 1
-                for d in x.shape[:-1]:
-                    n *= d
-                unbiased = var * (n / (n - 1)) if n > 1 else var
+                n = x.size // x.shape[-1]
+                unbiased = var * (n / (n - 1))
                 self.running_var = (1 - mu) * self.running_var + mu * unbiased
         else:
             mean = self.running_mean

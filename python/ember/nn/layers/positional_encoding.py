@@ -74,6 +74,8 @@ class SinusoidalPositionalEncoding(Module):
         full_turns: bool = False,
     ):
         super().__init__()
+        if dims <= 0 or dims % 2 != 0:
+            raise ValueError(f"[SinusoidalPositionalEncoding] dims must be positive and even but got {dims}.")
         half = dims // 2
         one_zero = 1 - mx.arange(0, half) / (half - 1)
         lo, hi = math.log(min_freq), math.log(max_freq)
