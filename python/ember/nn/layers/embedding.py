@@ -26,3 +26,11 @@ class Embedding(Module):
     def as_linear(self, x):
         """Use the table as a linear layer: ``x @ weight.T`` (e.g. for tied output projections)."""
         return x @ self.weight.T
+
+    def to_quantized(self, group_size: int = None, bits: int = None, mode: str = "affine", quantize_input: bool = False):
+        """A :class:`QuantizedEmbedding` copy of this layer."""
+        from ember.nn.layers.quantized import QuantizedEmbedding
+
+        if quantize_input:
+            raise ValueError("Quantized input is not supported.")
+        return QuantizedEmbedding.from_embedding(self, group_size, bits, mode)

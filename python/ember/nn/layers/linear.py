@@ -40,6 +40,14 @@ class Linear(Module):
             return mx.addmm(self["bias"], x, self["weight"].T)
         return x @ self["weight"].T
 
+    def to_quantized(self, group_size: int = None, bits: int = None, mode: str = "affine", quantize_input: bool = False):
+        """A quantized copy: :class:`QuantizedLinear`, or :class:`QQLinear` with ``quantize_input``."""
+        from ember.nn.layers.quantized import QQLinear, QuantizedLinear
+
+        if quantize_input:
+            return QQLinear.from_linear(self, group_size, bits, mode)
+        return QuantizedLinear.from_linear(self, group_size, bits, mode)
+
 
 class Bilinear(Module):
     r"""Bilinear map ``y_o = x_1^T W_o x_2 + b_o``.
@@ -70,3 +78,4 @@ class Bilinear(Module):
         if "bias" in self:
             y = y + self.bias
         return y.reshape(*lead, out)
+
