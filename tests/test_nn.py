@@ -672,3 +672,64 @@ def test_orthogonal_initializer():
     np.testing.assert_allclose(q @ q.T, np.eye(4), atol=1e-5)
     q = N(nn.init.orthogonal(gain=2.0)(mx.zeros((6, 4))))
     np.testing.assert_allclose(q.T @ q, 4 * np.eye(4), atol=1e-4)
+
+
+# ---------------------------------------------------------------------------------------- signatures
+
+
+def _params(obj):
+    import inspect
+
+    try:
+        sig = inspect.signature(obj.__init__ if inspect.isclass(obj) else obj)
+    except (TypeError, ValueError):
+        return None
+    out = []
+    for p in sig.parameters.values():
+        d = p.default
+        if callable(d):
+            d = "<callable>"
+        elif d is not inspect.Parameter.empty and type(d).__name__ == "Dtype":
+            d = str(d).split(".")[-1]
+        out.append((p.name, p.kind, d))
+    return out
+
+
+# distributed layers are not part of ember.nn yet
+_NOT_PORTED = {
+    "AllToShardedLinear", "ShardedToAllLinear", "QuantizedAllToShardedLinear", "QuantizedShardedToAllLinear",
+    "FullyShardedModule", "fully_shard", "clip_grad_norm_sharded", "reduce", "Module",
+}
+
+
+@needs_mlx
+def test_signatures_match_mlx():
+    import inspect
+
+    import ember.optimizers as eoptim
+    import mlx.optimizers as moptim
+
+    pairs = [(nn, mnn), (nn.losses, mnn.losses), (nn.init, mnn.init), (nn.utils, mnn.utils), (eoptim, moptim)]
+    problems = []
+    for ours, theirs in pairs:
+        for name in dir(theirs):
+            obj = getattr(theirs, name)
+            if name.startswith("_") or inspect.ismodule(obj) or not callable(obj):
+                continue
+            if getattr(obj, "__module__", "").startswith(("typing", "mlx.utils", "mlx.core")):
+                continue
+            if name in _NOT_PORTED and not (ours is nn and name == "Module"):
+                continue
+            if not hasattr(ours, name):
+                problems.append(f"missing {name}")
+                continue
+            if _params(getattr(ours, name)) != _params(obj):
+                problems.append(f"{name}: {_params(getattr(ours, name))} != {_params(obj)}")
+            if inspect.isclass(obj):
+                for meth in vars(obj):
+                    if meth.startswith("_") or not callable(getattr(obj, meth)):
+                        continue
+                    mine = getattr(getattr(ours, name), meth, None)
+                    if mine is None or _params(mine) != _params(getattr(obj, meth)):
+                        problems.append(f"{name}.{meth}")
+    assert problems == []

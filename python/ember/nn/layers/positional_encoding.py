@@ -98,16 +98,18 @@ class ALiBi(Module):
     """Attention with linear biases: adds ``-slope_h * |i - j|`` to the attention scores of head ``h``."""
 
     @staticmethod
-    def create_alibi_matrix(q_sequence_length: int, k_sequence_length: int, num_heads: int, offset: int, dtype=mx.float32):
+    def create_alibi_matrix(
+        q_sequence_length: int, k_sequence_length: int, num_heads: int, offset: int = 0, dtype=mx.float32
+    ):
         q = mx.arange(offset, q_sequence_length)
         k = mx.arange(0, k_sequence_length)
         distance = -mx.abs(q[:, None] - k[None, :])[None, None]
-        return (distance * ALiBi.create_alibi_slope(num_heads=num_heads)).astype(dtype)
+        return (distance * ALiBi.create_alibi_slope(num_heads=num_heads, dtype=dtype)).astype(dtype)
 
     @staticmethod
-    def create_alibi_slope(num_heads):
+    def create_alibi_slope(num_heads, dtype=mx.float32):
         ratio = (2**8) ** (1 / num_heads)
-        slopes = mx.power(ratio, -mx.arange(1, num_heads + 1))
+        slopes = mx.power(ratio, -mx.arange(1, num_heads + 1)).astype(dtype)
         return slopes[:, None, None]
 
     def __call__(self, attention_scores, offset=0, mask=None):
