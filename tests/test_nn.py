@@ -733,3 +733,76 @@ def test_signatures_match_mlx():
                     if mine is None or _params(mine) != _params(getattr(obj, meth)):
                         problems.append(f"{name}.{meth}")
     assert problems == []
+
+
+# ---------------------------------------------------------------------------------------- gradients
+
+GRAD_LAYERS = {
+    "linear": (lambda nn, mx: nn.Linear(8, 4), [X]),
+    "layernorm": (lambda nn, mx: nn.LayerNorm(8), [X]),
+    "rmsnorm": (lambda nn, mx: nn.RMSNorm(8), [X]),
+    "groupnorm": (lambda nn, mx: nn.GroupNorm(2, 8), [X]),
+    "mha": (lambda nn, mx: nn.MultiHeadAttention(8, 2, bias=True), [X, X, X]),
+    "encoder_post_norm": (lambda nn, mx: nn.TransformerEncoderLayer(8, 2, 16, norm_first=False), [X, None]),
+    "gru": (lambda nn, mx: nn.GRU(8, 3), [X]),
+    "lstm": (lambda nn, mx: nn.LSTM(8, 3), [X]),
+    "bilinear": (lambda nn, mx: nn.Bilinear(8, 3, 4), [X, R.randn(2, 5, 3).astype(np.float32)]),
+    "embedding": (lambda nn, mx: nn.Embedding(10, 4), [R.randint(0, 10, (3, 4))]),
+    "prelu": (lambda nn, mx: nn.PReLU(8, 0.1), [X]),
+}
+
+
+@needs_mlx
+@pytest.mark.parametrize("name", list(GRAD_LAYERS))
+def test_layer_gradients_match_mlx(name):
+    make, inputs = GRAD_LAYERS[name]
+    e, m = make(nn, mx), make(mnn, mm)
+    m.load_weights([(k, mm.array(N(v))) for k, v in tree_flatten(e.parameters())])
+
+    def loss(model, lib):
+        def f(*args):
+            out = model(*args)
+            out = out[0] if isinstance(out, tuple) else out
+            return (lib.sin(out) * out).sum()
+
+        return f
+
+    ve, ge = nn.value_and_grad(e, loss(e, mx))(*[_to(mx, i) for i in inputs])
+    vm, gm = mnn.value_and_grad(m, loss(m, mm))(*[_to(mm, i) for i in inputs])
+    np.testing.assert_allclose(float(ve), float(vm), rtol=1e-4, atol=1e-5)
+    fm = dict(mlx_tree_flatten(gm))
+    fe = dict(tree_flatten(ge))
+    assert sorted(fe) == sorted(fm)
+    for k in fe:
+        np.testing.assert_allclose(N(fe[k]), N(fm[k]), rtol=1e-4, atol=1e-5, err_msg=k)
+
+
+@needs_mlx
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_half_precision_layers_close_to_mlx(dtype):
+    for make in [
+        lambda nn, mx: nn.Linear(8, 4),
+        lambda nn, mx: nn.LayerNorm(8),
+        lambda nn, mx: nn.RMSNorm(8),
+        lambda nn, mx: nn.GELU(),
+        lambda nn, mx: nn.RoPE(8),
+    ]:
+        e, m = make(nn, mx), make(mnn, mm)
+        m.load_weights([(k, mm.array(N(v))) for k, v in tree_flatten(e.parameters())])
+        e.set_dtype(getattr(mx, dtype))
+        m.set_dtype(getattr(mm, dtype))
+        ye = e(mx.array(X).astype(getattr(mx, dtype)))
+        ym = m(mm.array(X).astype(getattr(mm, dtype)))
+        assert str(ye.dtype).split(".")[-1] == dtype
+        np.testing.assert_allclose(
+            N(ye.astype(mx.float32)), N(ym.astype(mm.float32)), rtol=2e-2, atol=3e-2, err_msg=repr(e)
+        )
+
+
+def test_layers_under_vmap_and_compile():
+    layer = nn.Sequential(nn.Linear(8, 6), nn.LayerNorm(6), nn.SiLU())
+    x = mx.array(X)
+    expected = N(layer(x))
+    np.testing.assert_allclose(N(mx.vmap(layer)(x)), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(N(mx.compile(layer)(x)), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(N(mx.compile(layer, shapeless=True)(x)), expected, rtol=1e-5, atol=1e-6)
