@@ -806,3 +806,18 @@ def test_layers_under_vmap_and_compile():
     np.testing.assert_allclose(N(mx.vmap(layer)(x)), expected, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(N(mx.compile(layer)(x)), expected, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(N(mx.compile(layer, shapeless=True)(x)), expected, rtol=1e-5, atol=1e-6)
+
+
+@needs_mlx
+@pytest.mark.parametrize("mode", ["linear", "cubic"])
+@pytest.mark.parametrize("scale", [0.5, 0.4, (0.7, 2), 1.5, 3])
+def test_upsample_antialias_matches_mlx(mode, scale):
+    x = R.randn(2, 9, 8, 3).astype(np.float32)
+    compare(lambda nn, mx: nn.Upsample(scale, mode, antialias=True), [x], atol=1e-5)
+
+
+def test_upsample_antialias_errors():
+    with pytest.raises(ValueError):
+        nn.Upsample(0.5, "nearest", antialias=True)
+    with pytest.raises(ValueError):
+        nn.Upsample(0.5, "linear", align_corners=True, antialias=True)

@@ -5,6 +5,8 @@ import operator
 from functools import reduce
 from typing import Literal, Tuple, Union
 
+import numpy as np
+
 import ember.core as mx
 from ember.nn.layers.base import Module
 
@@ -80,6 +82,40 @@ def _interpolate(x, scales, taps_fn, align_corners):
     return out
 
 
+def _triangle(d):
+    return np.maximum(0.0, 1.0 - np.abs(d))
+
+
+def _keys_cubic(d, a=-0.5):
+    d = np.abs(d)
+    near = ((a + 2) * d - (a + 3)) * d * d + 1
+    far = ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
+    return np.where(d <= 1, near, np.where(d < 2, far, 0.0))
+
+
+def _antialias_matrix(n, scale, kernel, radius):
+    """``(int(scale * n), n)`` interpolation weights of a filter widened by ``1 / scale`` when
+    downscaling, centred where the plain interpolation samples; taps outside the input are
+    dropped and each row renormalized."""
+    m = int(scale * n)
+    stretch = max(1.0 / scale, 1.0)
+    step = 1 / scale
+    centers = np.arange(m) * step - ((m - 1) * step - n + 1) / 2
+    d = (np.arange(n)[None, :] - centers[:, None]) / stretch
+    w = np.where(np.abs(d) < radius, kernel(d), 0.0)
+    total = w.sum(axis=1, keepdims=True)
+    return (w / np.where(total == 0, 1, total)).astype(np.float32)
+
+
+def _antialiased(x, scales, kernel, radius):
+    nd = x.ndim - 2
+    for axis, s in enumerate(scales):
+        w = mx.array(_antialias_matrix(x.shape[axis + 1], s, kernel, radius)).astype(x.dtype)
+        moved = mx.moveaxis(x, axis + 1, -1)
+        x = mx.moveaxis(moved @ w.T, -1, axis + 1)
+    return x
+
+
 def upsample_nearest(x, scale_factor: Tuple):
     """Nearest-neighbour upsampling (output index ``i`` reads input ``floor(i / scale)``)."""
     if all(float(s).is_integer() for s in scale_factor):
@@ -97,13 +133,28 @@ def upsample_nearest(x, scale_factor: Tuple):
     return _interpolate(x, scale_factor, _nearest_taps, False)
 
 
-def upsample_linear(x, scale_factor: Tuple, align_corners: bool = False):
-    """(Multi)linear upsampling."""
+def _check_antialias(align_corners, antialias):
+    if antialias and align_corners:
+        raise ValueError(
+            "[Upsample] antialias=True with align_corners=True is not supported. "
+            "Use align_corners=False for antialiased interpolation."
+        )
+
+
+def upsample_linear(x, scale_factor: Tuple, align_corners: bool = False, antialias: bool = False):
+    """(Multi)linear upsampling; ``antialias`` widens the triangle filter when downscaling."""
+    _check_antialias(align_corners, antialias)
+    if antialias:
+        return _antialiased(x, scale_factor, _triangle, 1.0)
     return _interpolate(x, scale_factor, _linear_taps, align_corners)
 
 
-def upsample_cubic(x, scale_factor: Tuple, align_corners: bool = False):
-    """Bicubic-style upsampling with the Keys kernel (``a = -0.75``)."""
+def upsample_cubic(x, scale_factor: Tuple, align_corners: bool = False, antialias: bool = False):
+    """Bicubic-style upsampling with the Keys kernel (``a = -0.75``; ``a = -0.5`` with ``antialias``,
+    which also widens the filter when downscaling)."""
+    _check_antialias(align_corners, antialias)
+    if antialias:
+        return _antialiased(x, scale_factor, _keys_cubic, 2.0)
     return _interpolate(x, scale_factor, _cubic_taps, align_corners)
 
 
@@ -124,14 +175,15 @@ class Upsample(Module):
         super().__init__()
         if mode not in ("nearest", "linear", "cubic"):
             raise ValueError(f"[Upsample] Got unsupported upsampling algorithm: {mode}")
+        if antialias and mode == "nearest":
+            raise ValueError("[Upsample] Antialiasing is not supported for nearest neighbor upsampling")
+        _check_antialias(align_corners, antialias)
         if isinstance(scale_factor, (list, tuple)):
             self.scale_factor = tuple(map(float, scale_factor))
         else:
             self.scale_factor = float(scale_factor)
         self.mode = mode
         self.align_corners = align_corners
-        if antialias:
-            raise NotImplementedError("[Upsample] antialias=True is not supported.")
         self.antialias = antialias
 
     def _extra_repr(self) -> str:
@@ -157,5 +209,5 @@ class Upsample(Module):
         if self.mode == "nearest":
             return upsample_nearest(x, scale)
         if self.mode == "linear":
-            return upsample_linear(x, scale, self.align_corners)
-        return upsample_cubic(x, scale, self.align_corners)
+            return upsample_linear(x, scale, self.align_corners, self.antialias)
+        return upsample_cubic(x, scale, self.align_corners, self.antialias)
