@@ -285,3 +285,16 @@ def test_compiled_training_step_equals_eager(opt_factory):
     before = mx._compile_trace_count()
     step(x, y)
     assert mx._compile_trace_count() == before
+
+
+def test_multi_optimizer_on_a_sequential_model():
+    # the filters split the list of layers between the optimizers (MLX 0.32 cannot merge these trees)
+    model = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))
+    before = {k: N(v) for k, v in tree_flatten(model.parameters())}
+    opt = optim.MultiOptimizer([optim.SGD(0.1), optim.SGD(1.0)], [lambda k, g: k.startswith("layers.2")])
+    _, grads = nn.value_and_grad(model, lambda x: model(x).sum())(mx.ones((4, 2)))
+    opt.update(model, grads)
+    g = {k: N(v) for k, v in tree_flatten(grads)}
+    for k, v in tree_flatten(model.parameters()):
+        lr = 0.1 if k.startswith("layers.2") else 1.0
+        np.testing.assert_allclose(N(v), before[k] - lr * g[k], rtol=1e-6, atol=1e-7, err_msg=k)

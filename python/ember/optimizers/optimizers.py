@@ -119,6 +119,15 @@ class Optimizer:
         self.state[name] = value
 
 
+def _fill_gaps(tree):
+    """Empty dicts where an unflattened list has no entry (so the tree maps and merges cleanly)."""
+    if isinstance(tree, list):
+        return [{} if v is None else _fill_gaps(v) for v in tree]
+    if isinstance(tree, dict):
+        return {k: _fill_gaps(v) for k, v in tree.items()}
+    return tree
+
+
 class MultiOptimizer(Optimizer):
     """Several optimizers, each for the parameters selected by its filter ``fn(path, gradient)``.
 
@@ -142,7 +151,7 @@ class MultiOptimizer(Optimizer):
                 if keep(path, g):
                     parts[i].append((path, g))
                     break
-        return [tree_unflatten(p) if p else {} for p in parts]
+        return [_fill_gaps(tree_unflatten(p)) if p else {} for p in parts]
 
     def init(self, parameters: dict):
         for opt, part in zip(self.optimizers, self._split(parameters)):
@@ -152,7 +161,7 @@ class MultiOptimizer(Optimizer):
         tree = {}
         for opt, part in zip(self.optimizers, self._split(gradients)):
             tree = tree_merge(tree, opt.apply_gradients(part, parameters))
-        return tree
+        return _fill_gaps(tree)
 
     @property
     def state(self):
