@@ -821,3 +821,24 @@ def test_upsample_antialias_errors():
         nn.Upsample(0.5, "nearest", antialias=True)
     with pytest.raises(ValueError):
         nn.Upsample(0.5, "linear", align_corners=True, antialias=True)
+
+
+def test_bad_inputs_raise_and_process_keeps_working():
+    bad = [
+        lambda: nn.Linear(3, 2)(mx.ones((2, 4))),
+        lambda: nn.Embedding(3, 2)(mx.array([1.5])),
+        lambda: nn.LayerNorm(3)(mx.ones((2, 4))),
+        lambda: nn.LSTM(3, 2)(mx.ones((2, 4))),
+        lambda: nn.GLU()(mx.ones((3,))),
+        lambda: nn.InstanceNorm(3)(mx.ones((2, 3))),
+        lambda: nn.BatchNorm(3)(mx.ones((1, 3))),
+        lambda: nn.MaxPool1d(4)(mx.ones((1, 2, 1))),
+        lambda: nn.RNN(3, 2, nonlinearity=3),
+        lambda: nn.LayerNorm(3, eps=0.0),
+        lambda: nn.GroupNorm(2, 3),
+        lambda: nn.SinusoidalPositionalEncoding(5),
+    ]
+    for fn in bad:
+        with pytest.raises(ValueError):
+            mx.eval(fn())
+    assert nn.Linear(3, 2)(mx.ones((2, 3))).shape == (2, 2)
