@@ -180,3 +180,23 @@ def test_compile_errors():
         mx.compile(3)
     # still usable afterwards
     assert mx.compile(lambda a: a + 1)(mx.array(1.0)).item() == 2.0
+
+
+def test_compile_captured_state_may_lose_or_nest_entries():
+    state = {"a": mx.array(1.0), "b": mx.array(5.0)}
+
+    def shrink(x):
+        del state["b"]
+        return x + state["a"]
+
+    assert mx.compile(shrink, inputs=state, outputs=state)(mx.array(2.0)).item() == 3.0
+    assert list(state) == ["a"] and state["a"].item() == 1.0
+
+    nested = {"a": mx.array(1.0), "m": mx.array(2.0)}
+
+    def nest(x):
+        nested["m"] = {"x": nested["m"] * 2}
+        return x
+
+    mx.compile(nest, inputs=nested, outputs=nested)(mx.array(1.0))
+    assert nested["a"].item() == 1.0 and nested["m"]["x"].item() == 4.0

@@ -90,8 +90,20 @@ void array_slots(py::handle tree, std::vector<std::pair<py::object, py::object>>
   }
 }
 
+// Puts vals back into the slots that still hold an array (the function may have removed an
+// entry or replaced it with a container: those places keep what the function left).
 void restore_slots(const std::vector<std::pair<py::object, py::object>>& slots, const std::vector<array>& vals) {
-  for (size_t i = 0; i < slots.size() && i < vals.size(); ++i) slots[i].first[slots[i].second] = py::cast(vals[i]);
+  for (size_t i = 0; i < slots.size() && i < vals.size(); ++i) {
+    auto& [container, key] = slots[i];
+    if (PyDict_Check(container.ptr())) {
+      auto d = py::reinterpret_borrow<py::dict>(container);
+      if (!d.contains(key) || !py::isinstance<array>(d[key])) continue;
+    } else {
+      auto l = py::reinterpret_borrow<py::list>(container);
+      if (key.cast<size_t>() >= l.size() || !py::isinstance<array>(l[key])) continue;
+    }
+    container[key] = py::cast(vals[i]);
+  }
 }
 
 struct TraceInfo {
