@@ -298,3 +298,18 @@ def test_multi_optimizer_on_a_sequential_model():
     for k, v in tree_flatten(model.parameters()):
         lr = 0.1 if k.startswith("layers.2") else 1.0
         np.testing.assert_allclose(N(v), before[k] - lr * g[k], rtol=1e-6, atol=1e-7, err_msg=k)
+
+
+def test_state_saved_with_core_io(tmp_path):
+    if not hasattr(mx, "save_safetensors") or not hasattr(mx, "load"):
+        pytest.skip("file io is not in ember.core yet")
+    opt = optim.Adam(0.01)
+    p = opt.apply_gradients(conv(GRADS[0], mx), conv(PARAMS, mx))
+    path = str(tmp_path / "opt.safetensors")
+    mx.save_safetensors(path, dict(tree_flatten(opt.state)))
+    resumed = optim.Adam(0.01)
+    resumed.state = tree_unflatten(list(mx.load(path).items()))
+    a = opt.apply_gradients(conv(GRADS[1], mx), p)
+    b = resumed.apply_gradients(conv(GRADS[1], mx), p)
+    for (k, x), (_, y) in zip(tree_flatten(a), tree_flatten(b)):
+        np.testing.assert_array_equal(N(x), N(y), err_msg=k)
