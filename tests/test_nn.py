@@ -1,7 +1,6 @@
 """ember.nn: Module trees, layers, activations, losses and initializers, checked against MLX."""
 
 import math
-import os
 
 import numpy as np
 import pytest

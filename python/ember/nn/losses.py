@@ -1,7 +1,7 @@
 """Loss functions. Each takes a ``reduction``: ``'none'``, ``'mean'`` or ``'sum'``."""
 
 import math
-from typing import Literal, Optional, get_args
+from typing import Literal, get_args
 
 import ember.core as mx
 

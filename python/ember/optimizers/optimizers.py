@@ -1,6 +1,5 @@
 """Optimizers: each keeps a ``state`` tree (per-parameter buffers, ``step``, hyper-parameters as arrays)."""
 
-import math
 from typing import Callable, List, Optional, Tuple, Union
 
 import ember.core as mx
