@@ -169,9 +169,34 @@ def test_compile_errors():
         state["b"] = x
         return x
 
-    with pytest.raises(ValueError, match="structure"):
-        mx.compile(grow, inputs=state, outputs=state)(mx.array(2.0))
+    # As in MLX, the function may add entries to its captured state (an optimizer creating its
+    # state on the first step): they come back as outputs, and the next call traces again.
+    grown = mx.compile(grow, inputs=state, outputs=state)
+    assert grown(mx.array(2.0)).item() == 2.0
+    assert sorted(state) == ["a", "b"] and state["a"].item() == 1.0 and state["b"].item() == 2.0
+    assert grown(mx.array(3.0)).item() == 3.0
+    assert state["a"].item() == 1.0 and state["b"].item() == 3.0
     with pytest.raises(TypeError):
         mx.compile(3)
     # still usable afterwards
     assert mx.compile(lambda a: a + 1)(mx.array(1.0)).item() == 2.0
+
+
+def test_compile_captured_state_may_lose_or_nest_entries():
+    state = {"a": mx.array(1.0), "b": mx.array(5.0)}
+
+    def shrink(x):
+        del state["b"]
+        return x + state["a"]
+
+    assert mx.compile(shrink, inputs=state, outputs=state)(mx.array(2.0)).item() == 3.0
+    assert list(state) == ["a"] and state["a"].item() == 1.0
+
+    nested = {"a": mx.array(1.0), "m": mx.array(2.0)}
+
+    def nest(x):
+        nested["m"] = {"x": nested["m"] * 2}
+        return x
+
+    mx.compile(nest, inputs=nested, outputs=nested)(mx.array(1.0))
+    assert nested["a"].item() == 1.0 and nested["m"]["x"].item() == 4.0

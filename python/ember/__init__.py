@@ -7,5 +7,9 @@ core.jacrev = jacrev
 core.jacfwd = jacfwd
 core.hessian = hessian
 
+from ember import _nn_extensions  # noqa: E402
+
+_nn_extensions.install()
+
 __version__ = core.__version__
 __all__ = ["core", "utils"]

@@ -70,9 +70,48 @@ void assign_in_place(py::handle tree, const std::vector<array>& vals, size_t& id
   }
 }
 
+// The (container, key) places of the array leaves of the mutable containers in `tree`, in
+// flattening order, so arrays can be put back even after the function added entries.
+void array_slots(py::handle tree, std::vector<std::pair<py::object, py::object>>& slots) {
+  if (PyList_Check(tree.ptr())) {
+    auto l = py::reinterpret_borrow<py::list>(tree);
+    for (size_t i = 0; i < l.size(); ++i) {
+      if (py::isinstance<array>(l[i])) slots.emplace_back(l, py::int_(i));
+      else array_slots(l[i], slots);
+    }
+  } else if (PyDict_Check(tree.ptr())) {
+    auto d = py::reinterpret_borrow<py::dict>(tree);
+    for (auto item : d) {
+      if (py::isinstance<array>(item.second)) slots.emplace_back(d, py::reinterpret_borrow<py::object>(item.first));
+      else array_slots(item.second, slots);
+    }
+  } else if (PyTuple_Check(tree.ptr())) {
+    for (auto item : py::reinterpret_borrow<py::tuple>(tree)) array_slots(item, slots);
+  }
+}
+
+// Puts vals back into the slots that still hold an array (the function may have removed an
+// entry or replaced it with a container: those places keep what the function left).
+void restore_slots(const std::vector<std::pair<py::object, py::object>>& slots, const std::vector<array>& vals) {
+  for (size_t i = 0; i < slots.size() && i < vals.size(); ++i) {
+    auto& [container, key] = slots[i];
+    if (PyDict_Check(container.ptr())) {
+      auto d = py::reinterpret_borrow<py::dict>(container);
+      if (!d.contains(key) || !py::isinstance<array>(d[key])) continue;
+    } else {
+      auto l = py::reinterpret_borrow<py::list>(container);
+      if (key.cast<size_t>() >= l.size() || !py::isinstance<array>(l[key])) continue;
+    }
+    container[key] = py::cast(vals[i]);
+  }
+}
+
 struct TraceInfo {
   py::object out_tree;
   size_t n_out = 0;
+  // The function added or removed entries of its captured outputs state while traced (for
+  // example an optimizer creating its state on the first step): such a trace is not reused.
+  bool state_changed = false;
 };
 
 // Objects a traced graph holds from C++ (see note_traced_objects), remembered weakly.
@@ -152,10 +191,12 @@ struct CompiledFunction : WrappedFunction {
       py::object k = tree_fill(kw, ph, idx);
       // The function reads the captured state as placeholders while it is traced.
       std::vector<array> state_ph(ph.begin() + n_args + n_kw, ph.end());
+      std::vector<std::pair<py::object, py::object>> in_slots;
+      if (!inputs_state.is_none()) array_slots(inputs_state, in_slots);
       size_t sidx = 0;
       if (!inputs_state.is_none()) assign_in_place(inputs_state, state_ph, sidx);
-      std::vector<array> out_state_before;
-      if (!outputs_state.is_none()) tree_arrays(outputs_state, out_state_before);
+      std::string out_before;
+      if (!outputs_state.is_none()) describe(outputs_state, out_before);
       py::object out;
       tracing.push_back(this);
       struct Pop {
@@ -164,33 +205,29 @@ struct CompiledFunction : WrappedFunction {
       try {
         out = fun(*a, **k);
       } catch (...) {
-        size_t r = 0;
-        if (!inputs_state.is_none()) assign_in_place(inputs_state, state_in, r);
+        restore_slots(in_slots, state_in);
         throw;
       }
       std::vector<array> outs;
       tree_arrays(out, outs);
-      if (outs.empty() && !out.is_none())
+      if (outs.empty() && !out.is_none()) {
+        restore_slots(in_slots, state_in);
         throw py::value_error("[compile] The function must return arrays (or nested lists, tuples or "
                               "dicts of arrays); got " + std::string(py::str(py::type::handle_of(out))) + ".");
+      }
       fresh.out_tree = out;
       fresh.n_out = outs.size();
       std::vector<array> st;
-      if (!outputs_state.is_none()) tree_arrays(outputs_state, st);
-      if (st.size() != out_state_before.size()) {
-        // Best effort: give the caller's arrays back before reporting.
-        try {
-          size_t r = 0;
-          if (!inputs_state.is_none()) assign_in_place(inputs_state, state_in, r);
-        } catch (...) {
-        }
-        throw py::value_error("[compile] The function changed the structure of its captured "
-                              "outputs state (" + std::to_string(out_state_before.size()) +
-                              " arrays before, " + std::to_string(st.size()) + " after).");
+      if (!outputs_state.is_none()) {
+        tree_arrays(outputs_state, st);
+        std::string out_after;
+        describe(outputs_state, out_after);
+        fresh.state_changed = out_after != out_before;
       }
       outs.insert(outs.end(), st.begin(), st.end());
-      size_t r = 0;
-      if (!inputs_state.is_none()) assign_in_place(inputs_state, state_in, r);
+      // The caller's arrays go back where they were; entries the function added keep what it
+      // put there until the outputs below replace them.
+      restore_slots(in_slots, state_in);
       return outs;
     };
     std::vector<array> results = ember::compile(body, (uintptr_t)this, shapeless, key)(arrays);
@@ -201,7 +238,14 @@ struct CompiledFunction : WrappedFunction {
         compile_clear_cache((uintptr_t)this);
         results = ember::compile(body, (uintptr_t)this, shapeless, key)(arrays);
       }
-      info = &traces.emplace(key, fresh).first->second;
+      if (fresh.state_changed) {
+        // The traced graph reads the state as it was before the function grew it: a later call
+        // with that structure must run the function again, so the graph is not kept.
+        compile_clear_cache((uintptr_t)this);
+        info = &fresh;
+      } else {
+        info = &traces.emplace(key, fresh).first->second;
+      }
     }
     if (!outputs_state.is_none()) {
       std::vector<array> st(results.begin() + info->n_out, results.end());
