@@ -12,7 +12,12 @@
 namespace ember {
 
 Data::Data(size_t nbytes) : ptr(allocator::malloc(nbytes)), bytes(nbytes) {}
-Data::~Data() { allocator::free(ptr, bytes); }
+Data::Data(void* external, size_t nbytes, std::function<void()> release)
+    : ptr(external), bytes(nbytes), release_(std::move(release)) {}
+Data::~Data() {
+  if (release_) release_();
+  else allocator::free(ptr, bytes);
+}
 
 // The product saturates at INT64_MAX instead of overflowing (a shape nobody could build
 // then compares unequal to every real size); a zero dimension makes it 0.
@@ -288,7 +293,8 @@ void array::copy_shared_buffer(const array& other) {
 }
 
 bool array::is_donatable() const {
-  return desc_.use_count() == 1 && !d().tracer && d().data && d().data.use_count() == 1;
+  return desc_.use_count() == 1 && !d().tracer && d().data && d().data.use_count() == 1 &&
+         !d().data->external();
 }
 
 void array::move_shared_buffer(const array& other) {

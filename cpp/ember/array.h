@@ -7,6 +7,7 @@
 #include <initializer_list>
 #include <iterator>
 #include <iosfwd>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -32,9 +33,16 @@ struct Data {
   void* ptr = nullptr;
   size_t bytes = 0;
   explicit Data(size_t nbytes);
+  // Memory owned elsewhere (an exporter such as a DLPack producer): `release` hands it back.
+  // Such a buffer is never lent to an op's output, so Ember never writes into it.
+  Data(void* external, size_t nbytes, std::function<void()> release);
   ~Data();
+  bool external() const { return (bool)release_; }
   Data(const Data&) = delete;
   Data& operator=(const Data&) = delete;
+
+ private:
+  std::function<void()> release_;
 };
 
 struct Flags {

@@ -32,4 +32,5 @@ PYBIND11_MODULE(core, m) {
   init_transforms(m);
   init_compile(m);
   init_io(m);
+  init_dlpack(m);
 }
