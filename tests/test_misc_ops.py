@@ -79,8 +79,9 @@ def test_positive_copies(dtype):
     x = mx.array([1, 0, 3]).astype(getattr(mx, dtype))
     y = mx.positive(x)
     assert y.dtype == x.dtype and mx.array_equal(x, y).item()
+    before = x.tolist()
     y[0] = 0  # a copy: writing to it leaves x alone
-    assert x[0].item() == 1 or dtype == "bool_" and x[0].item() is True
+    assert x.tolist() == before and y[0].item() == 0
 
 
 @pytest.mark.parametrize("dtype", FLOATS)
@@ -135,7 +136,7 @@ def test_logical_xor():
         mx.logical_xor(mx.zeros((2,)), mx.zeros((3,)))
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16", "float64"])
+@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16"])
 def test_nan_to_num(dtype):
     a = np.array([np.nan, np.inf, -np.inf, 1.5, -2.0], np.float32)
     x = mx.array(a).astype(getattr(mx, dtype))
@@ -154,8 +155,14 @@ def test_nan_to_num_other_dtypes():
     assert mx.nan_to_num(float("nan")).item() == 0.0
     # a replacement too large for float16 becomes inf, as the cast gives
     assert mx.nan_to_num(mx.array([np.inf], mx.float16), posinf=1e6).tolist() == [np.inf]
+    for bad in [mx.array([1j]), mx.array([1.0], mx.float64)]:  # as MLX
+        with pytest.raises(ValueError, match="nan_to_num"):
+            mx.nan_to_num(bad)
     with pytest.raises(ValueError, match="nan_to_num"):
-        mx.nan_to_num(mx.array([1j]))
+        mx.nan_to_num(mx.array([1.0], mx.float64), posinf=1.0)
+    f64 = mx.array([np.nan, np.inf, -np.inf, 1.0], mx.float64)
+    r = mx.nan_to_num(f64, 1.0, 9.0, -9.0)
+    assert r.dtype == mx.float64 and r.tolist() == [1.0, 9.0, -9.0, 1.0]
     x = mx.array(np.array([[np.nan, 1.0], [np.inf, 2.0]], np.float32)).T
     close(mx.nan_to_num(x), np.nan_to_num(np.array([[np.nan, 1.0], [np.inf, 2.0]], np.float32).T))
 
@@ -578,7 +585,10 @@ def test_grads_match_mlx():
     a = RNG.normal(size=(3, 4)).astype(np.float32)
 
     def run(M, f):
-        return M.grad(lambda x: (f(M, x) * M.cos(x)).sum())(M.array(a))
+        def loss(x):
+            y = f(M, x)
+            return (y * M.cos(y)).sum()
+        return M.grad(loss)(M.array(a))
 
     for f in [lambda M, x: M.roll(x, 2, 1), lambda M, x: M.flip(x, 0),
               lambda M, x: M.diff(x, 2), lambda M, x: M.degrees(x),

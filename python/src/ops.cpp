@@ -100,9 +100,10 @@ void init_ops(py::module_& m) {
   EMBER_UNARY("stop_gradient", stop_gradient)
   EMBER_UNARY("copy", copy)
 #undef EMBER_UNARY
-  def_both(m, cls, "round",
-           [](const py::object& a, int decimals, const py::object& s) { return round(A(a), decimals, sd(s)); },
-           "Round to the given number of decimals.", "a"_a, "decimals"_a = 0, "stream"_a = none);
+  m.def("round", [](const py::object& a, int decimals, const py::object& s) { return round(A(a), decimals, sd(s)); },
+        "Round to the given number of decimals.", "a"_a, "decimals"_a = 0, "stream"_a = none);
+  cls.def("round", [](const array& a, int decimals, const py::object& s) { return round(a, decimals, sd(s)); },
+          "Round to the given number of decimals.", "decimals"_a = 0, py::kw_only(), "stream"_a = none);
 
   // ---------- elementwise, two inputs
 #define EMBER_BINARY(NAME, FN)                                                        \

@@ -71,7 +71,9 @@ array logical_xor(const array& a, const array& b, S s) {
 array nan_to_num(const array& a, float nan, std::optional<float> posinf,
                  std::optional<float> neginf, S s) {
   Dtype t = a.dtype();
-  if (t == complex64) op_error("nan_to_num", "Does not yet support given type: complex64.");
+  // As MLX: float64 only with both replacements for infinities given, complex64 never.
+  if (t == complex64 || (t == float64 && !(posinf && neginf)))
+    op_error("nan_to_num", std::string("Does not yet support given type: ") + dtype_name(t) + ".");
   if (!is_floating_point(t)) return a;
   double hi = posinf ? (double)*posinf : finite_max(t);
   double lo = neginf ? (double)*neginf : -finite_max(t);

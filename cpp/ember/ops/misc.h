@@ -15,7 +15,8 @@ array degrees(const array& a, StreamOrDevice s = {});
 array radians(const array& a, StreamOrDevice s = {});
 array logical_xor(const array& a, const array& b, StreamOrDevice s = {});
 // NaN becomes `nan`, +inf `posinf` and -inf `neginf` (default: the dtype's largest and
-// lowest finite values). Integer and boolean arrays come back unchanged.
+// lowest finite values). Integer and boolean arrays come back unchanged; float64 and
+// complex64 are rejected, as in MLX.
 array nan_to_num(const array& a, float nan = 0.0f, std::optional<float> posinf = std::nullopt,
                  std::optional<float> neginf = std::nullopt, StreamOrDevice s = {});
 
