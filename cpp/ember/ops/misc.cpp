@@ -51,7 +51,9 @@ array positive(const array& a, S s) { return copy(a, s); }
 array trunc(const array& a, S s) {
   if (a.dtype() == complex64) op_error("trunc", "Not supported for complex64.");
   if (!is_floating_point(a.dtype())) return copy(a, s);
-  return where(less(a, array(0, a.dtype()), s), ceil(a, s), floor(a, s), s);
+  // sign(x) * floor(|x|): three plain elementwise kernels (nan and the infinities carry
+  // through); the magnitude rounds down, the sign is put back.
+  return multiply(sign(a, s), floor(abs(a, s), s), s);
 }
 
 array degrees(const array& a, S s) {
