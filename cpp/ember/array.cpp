@@ -8,6 +8,7 @@
 #include "ember/allocator.h"
 #include "ember/dispatch.h"
 #include "ember/primitive.h"
+#include "ember/ops/misc.h"
 
 namespace ember {
 
@@ -328,9 +329,13 @@ namespace {
 
 constexpr int kEdge = 3;
 
+// The precision set by set_print_precision: -1 is %g; any other value fixed decimals
+// (a negative one 6, as C++ streams treat it).
 std::string format_float(double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), "%g", v);
+  char buf[400];
+  int p = print_precision();
+  if (p == -1) std::snprintf(buf, sizeof(buf), "%g", v);
+  else std::snprintf(buf, sizeof(buf), "%.*f", p < 0 ? 6 : std::min(p, 60), v);
   return buf;
 }
 

@@ -154,12 +154,6 @@ void init_array(py::module_& m) {
         if (a.ndim() == 0) throw py::type_error("len() 0-dimensional array.");
         return a.shape()[0];
       })
-      .def("__iter__", [](const array& a) {
-        if (a.ndim() == 0) throw py::type_error("iteration over a 0-d array.");
-        py::list parts;
-        for (int i = 0; i < a.shape()[0]; ++i) parts.append(wrap(index_row(a, i)));
-        return py::iter(parts);
-      })
       .def("__bool__", [](array& a) {
         if (a.size() != 1)
           throw py::value_error("The truth value of an array with more than one element is ambiguous.");

@@ -256,6 +256,7 @@ array to_array(py::handle obj, std::optional<Dtype> dtype) {
     py::module_ np = py::module_::import("numpy");
     return from_numpy(np.attr("asarray")(obj), dtype);
   }
+  if (py::hasattr(obj, "__mlx_array__")) return to_array(obj.attr("__mlx_array__")(), dtype);
   // As MLX: None is a TypeError (a missing argument), any other object a ValueError.
   std::string msg = "[array] Cannot convert object of type " +
                     std::string(py::str(py::type::handle_of(obj))) + " to an array.";
@@ -382,5 +383,6 @@ StreamOrDevice to_stream_or_device(const py::object& s) {
   if (py::isinstance<Stream>(s)) return s.cast<Stream>();
   if (py::isinstance<Device>(s)) return s.cast<Device>();
   if (py::isinstance<Device::Type>(s)) return Device(s.cast<Device::Type>(), 0);
+  if (py::hasattr(s, "_ember_stream")) return s.attr("_ember_stream")().cast<Stream>();  // ThreadLocalStream
   throw py::type_error("[stream] Expected a Stream, a Device or None.");
 }

@@ -33,4 +33,6 @@ PYBIND11_MODULE(core, m) {
   init_compile(m);
   init_io(m);
   init_dlpack(m);
+  init_misc(m);
+  init_dtypes(m);
 }

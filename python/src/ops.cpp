@@ -78,11 +78,14 @@ void init_ops(py::module_& m) {
   EMBER_UNARY("floor", floor)
   EMBER_UNARY("ceil", ceil)
   EMBER_UNARY("logical_not", logical_not)
-  EMBER_UNARY("isnan", isnan)
-  EMBER_UNARY("isinf", isinf)
-  EMBER_UNARY("isfinite", isfinite)
-  EMBER_UNARY("isposinf", isposinf)
-  EMBER_UNARY("isneginf", isneginf)
+#define EMBER_UNARY_POS_STREAM(NAME, FN)                                                     \
+  m.def(NAME, [](const py::object& a, const py::object& s) { return FN(A(a), sd(s)); },       \
+        "Elementwise " NAME ".", "a"_a, "stream"_a = none);
+  EMBER_UNARY_POS_STREAM("isnan", isnan)
+  EMBER_UNARY_POS_STREAM("isinf", isinf)
+  EMBER_UNARY_POS_STREAM("isfinite", isfinite)
+  EMBER_UNARY_POS_STREAM("isposinf", isposinf)
+  EMBER_UNARY_POS_STREAM("isneginf", isneginf)
   // real and imag: functions, and properties of the array (as MLX).
   m.def("real", [](const py::object& a, const py::object& s) { return real(A(a), sd(s)); },
         "Elementwise real.", "a"_a, py::kw_only(), "stream"_a = none);
@@ -92,14 +95,15 @@ void init_ops(py::module_& m) {
   cls.def_property_readonly("imag", [](const array& a) { return imag(a); }, "The imaginary part.");
   EMBER_UNARY("conjugate", conjugate)
   EMBER_UNARY("conj", conjugate)
-  EMBER_UNARY("bitwise_invert", bitwise_invert)
+  EMBER_UNARY_POS_STREAM("bitwise_invert", bitwise_invert)
+#undef EMBER_UNARY_POS_STREAM
   EMBER_UNARY("stop_gradient", stop_gradient)
   EMBER_UNARY("copy", copy)
 #undef EMBER_UNARY
-  def_both(m, cls, "round",
-           [](const py::object& a, int decimals, const py::object& s) { return round(A(a), decimals, sd(s)); },
-           "Round to the given number of decimals.", "a"_a, "decimals"_a = 0, py::kw_only(),
-           "stream"_a = none);
+  m.def("round", [](const py::object& a, int decimals, const py::object& s) { return round(A(a), decimals, sd(s)); },
+        "Round to the given number of decimals.", "a"_a, "decimals"_a = 0, "stream"_a = none);
+  cls.def("round", [](const array& a, int decimals, const py::object& s) { return round(a, decimals, sd(s)); },
+          "Round to the given number of decimals.", "decimals"_a = 0, py::kw_only(), "stream"_a = none);
 
   // ---------- elementwise, two inputs
 #define EMBER_BINARY(NAME, FN)                                                        \
@@ -109,38 +113,47 @@ void init_ops(py::module_& m) {
           return FN(x, y, sd(s));                                                     \
         },                                                                            \
         "Elementwise " NAME " with broadcasting.", "a"_a, "b"_a, py::kw_only(), "stream"_a = none);
-  EMBER_BINARY("add", add)
-  EMBER_BINARY("subtract", subtract)
-  EMBER_BINARY("multiply", multiply)
-  EMBER_BINARY("divide", divide)
-  EMBER_BINARY("floor_divide", floor_divide)
-  EMBER_BINARY("remainder", remainder)
+  // MLX takes the stream of these by position too.
+#define EMBER_BINARY_POS_STREAM(NAME, FN)                                             \
+  m.def(NAME,                                                                         \
+        [](const py::object& a, const py::object& b, const py::object& s) {           \
+          auto [x, y] = to_arrays(a, b);                                              \
+          return FN(x, y, sd(s));                                                     \
+        },                                                                            \
+        "Elementwise " NAME " with broadcasting.", "a"_a, "b"_a, "stream"_a = none);
+  EMBER_BINARY_POS_STREAM("add", add)
+  EMBER_BINARY_POS_STREAM("subtract", subtract)
+  EMBER_BINARY_POS_STREAM("multiply", multiply)
+  EMBER_BINARY_POS_STREAM("divide", divide)
+  EMBER_BINARY_POS_STREAM("floor_divide", floor_divide)
+  EMBER_BINARY_POS_STREAM("remainder", remainder)
   EMBER_BINARY("power", power)
   EMBER_BINARY("maximum", maximum)
   EMBER_BINARY("minimum", minimum)
   EMBER_BINARY("arctan2", arctan2)
   EMBER_BINARY("logaddexp", logaddexp)
-  EMBER_BINARY("equal", equal)
-  EMBER_BINARY("not_equal", not_equal)
-  EMBER_BINARY("less", less)
-  EMBER_BINARY("less_equal", less_equal)
-  EMBER_BINARY("greater", greater)
-  EMBER_BINARY("greater_equal", greater_equal)
+  EMBER_BINARY_POS_STREAM("equal", equal)
+  EMBER_BINARY_POS_STREAM("not_equal", not_equal)
+  EMBER_BINARY_POS_STREAM("less", less)
+  EMBER_BINARY_POS_STREAM("less_equal", less_equal)
+  EMBER_BINARY_POS_STREAM("greater", greater)
+  EMBER_BINARY_POS_STREAM("greater_equal", greater_equal)
   EMBER_BINARY("logical_and", logical_and)
   EMBER_BINARY("logical_or", logical_or)
-  EMBER_BINARY("bitwise_and", bitwise_and)
-  EMBER_BINARY("bitwise_or", bitwise_or)
-  EMBER_BINARY("bitwise_xor", bitwise_xor)
-  EMBER_BINARY("left_shift", left_shift)
-  EMBER_BINARY("right_shift", right_shift)
+  EMBER_BINARY_POS_STREAM("bitwise_and", bitwise_and)
+  EMBER_BINARY_POS_STREAM("bitwise_or", bitwise_or)
+  EMBER_BINARY_POS_STREAM("bitwise_xor", bitwise_xor)
+  EMBER_BINARY_POS_STREAM("left_shift", left_shift)
+  EMBER_BINARY_POS_STREAM("right_shift", right_shift)
   EMBER_BINARY("matmul", matmul)
   EMBER_BINARY("outer", outer)
   EMBER_BINARY("inner", inner)
 #undef EMBER_BINARY
+#undef EMBER_BINARY_POS_STREAM
   m.def("divmod", [](const py::object& a, const py::object& b, const py::object& s) {
     auto [x, y] = to_arrays(a, b);
     return py::make_tuple(floor_divide(x, y, sd(s)), remainder(x, y, sd(s)));
-  }, "a"_a, "b"_a, py::kw_only(), "stream"_a = none);
+  }, "a"_a, "b"_a, "stream"_a = none);
   m.def("where", [](const py::object& c, const py::object& x, const py::object& y, const py::object& s) {
     auto [xa, ya] = to_arrays(x, y);
     return where(A(c), xa, ya, sd(s));
@@ -166,10 +179,10 @@ void init_ops(py::module_& m) {
     auto [x, y] = to_arrays(a, b);
     py::gil_scoped_release nogil;
     return array(array_equal(x, y, equal_nan));
-  }, "a"_a, "b"_a, py::kw_only(), "equal_nan"_a = false, "stream"_a = none);
+  }, "a"_a, "b"_a, "equal_nan"_a = false, "stream"_a = none);
   m.def("addmm", [](const py::object& c, const py::object& a, const py::object& b, float alpha, float beta,
                     const py::object& s) { return addmm(A(c), A(a), A(b), alpha, beta, sd(s)); },
-        "c"_a, "a"_a, "b"_a, py::kw_only(), "alpha"_a = 1.0f, "beta"_a = 1.0f, "stream"_a = none);
+        "c"_a, "a"_a, "b"_a, "alpha"_a = 1.0f, "beta"_a = 1.0f, py::kw_only(), "stream"_a = none);
   m.def("tensordot", [](const py::object& a, const py::object& b, const py::object& axes, const py::object& s) {
     array x = A(a), y = A(b);
     if (PyLong_Check(axes.ptr())) return tensordot(x, y, axes.cast<int>(), sd(s));
@@ -209,20 +222,26 @@ void init_ops(py::module_& m) {
   EMBER_REDUCE("mean", mean)
   EMBER_REDUCE("logsumexp", logsumexp)
 #undef EMBER_REDUCE
-  def_both(m, cls, "var",
-           [](const py::object& a, const py::object& axis, bool keepdims, int ddof, const py::object& s) {
-             array x = A(a);
-             return var(x, axes_or_all(axis, x), keepdims, ddof, sd(s));
-           },
-           "Variance.", "a"_a, "axis"_a = none, "keepdims"_a = false, "ddof"_a = 0, py::kw_only(),
-           "stream"_a = none);
-  def_both(m, cls, "std",
-           [](const py::object& a, const py::object& axis, bool keepdims, int ddof, const py::object& s) {
-             array x = A(a);
-             return ember::std(x, axes_or_all(axis, x), keepdims, ddof, sd(s));
-           },
-           "Standard deviation.", "a"_a, "axis"_a = none, "keepdims"_a = false, "ddof"_a = 0,
-           py::kw_only(), "stream"_a = none);
+  m.def("var", [](const py::object& a, const py::object& axis, bool keepdims, int ddof, const py::object& s) {
+    array x = A(a);
+    return var(x, axes_or_all(axis, x), keepdims, ddof, sd(s));
+  }, "Variance.", "a"_a, "axis"_a = none, "keepdims"_a = false, "ddof"_a = 0, py::kw_only(), "stream"_a = none);
+  m.def("std", [](const py::object& a, const py::object& axis, bool keepdims, int ddof, const py::object& s) {
+    array x = A(a);
+    return ember::std(x, axes_or_all(axis, x), keepdims, ddof, sd(s));
+  }, "Standard deviation.", "a"_a, "axis"_a = none, "keepdims"_a = false, "ddof"_a = 0, py::kw_only(),
+     "stream"_a = none);
+  // The methods also take correction= (which, when given, replaces ddof), as MLX's do.
+  cls.def("var", [](const array& x, const py::object& axis, bool keepdims, int ddof, std::optional<int> correction,
+                    const py::object& s) {
+    return var(x, axes_or_all(axis, x), keepdims, correction.value_or(ddof), sd(s));
+  }, "Variance.", "axis"_a = none, "keepdims"_a = false, "ddof"_a = 0, py::kw_only(), "correction"_a = none,
+     "stream"_a = none);
+  cls.def("std", [](const array& x, const py::object& axis, bool keepdims, int ddof, std::optional<int> correction,
+                    const py::object& s) {
+    return ember::std(x, axes_or_all(axis, x), keepdims, correction.value_or(ddof), sd(s));
+  }, "Standard deviation.", "axis"_a = none, "keepdims"_a = false, "ddof"_a = 0, py::kw_only(),
+     "correction"_a = none, "stream"_a = none);
 #define EMBER_ARGREDUCE(NAME, FN)                                                                \
   def_both(m, cls, NAME,                                                                         \
            [](const py::object& a, const py::object& axis, bool keepdims, const py::object& s) {  \
@@ -253,18 +272,27 @@ void init_ops(py::module_& m) {
   EMBER_SCAN("cummin", cummin)
   EMBER_SCAN("logcumsumexp", logcumsumexp)
 #undef EMBER_SCAN
-  // cumsum and cumprod take dtype=: the input is cast to it first (as MLX).
+  // The functions cumsum and cumprod take dtype=: the input is cast to it first (as MLX);
+  // the array methods do not.
 #define EMBER_SCAN_DTYPE(NAME, FN)                                                                \
-  def_both(m, cls, NAME,                                                                          \
-           [](const py::object& a, const py::object& axis, bool reverse, bool inclusive,           \
-              const py::object& dtype, const py::object& s) {                                     \
-             array x = A(a);                                                                      \
-             if (!dtype.is_none()) x = astype(x, as_dtype(dtype), sd(s));                         \
-             if (axis.is_none()) return FN(reshape(x, {-1}), 0, reverse, inclusive, sd(s));       \
-             return FN(x, int_axis(axis), reverse, inclusive, sd(s));                             \
-           },                                                                                     \
-           NAME " along an axis.", "a"_a, "axis"_a = none, py::kw_only(), "reverse"_a = false,    \
-           "inclusive"_a = true, "dtype"_a = none, "stream"_a = none);
+  m.def(NAME,                                                                                     \
+        [](const py::object& a, const py::object& axis, bool reverse, bool inclusive,              \
+           const py::object& dtype, const py::object& s) {                                        \
+          array x = A(a);                                                                         \
+          if (!dtype.is_none()) x = astype(x, as_dtype(dtype), sd(s));                            \
+          if (axis.is_none()) return FN(reshape(x, {-1}), 0, reverse, inclusive, sd(s));          \
+          return FN(x, int_axis(axis), reverse, inclusive, sd(s));                                \
+        },                                                                                        \
+        NAME " along an axis.", "a"_a, "axis"_a = none, py::kw_only(), "reverse"_a = false,       \
+        "inclusive"_a = true, "dtype"_a = none, "stream"_a = none);                               \
+  cls.def(NAME,                                                                                   \
+          [](const array& x, const py::object& axis, bool reverse, bool inclusive,                 \
+             const py::object& s) {                                                               \
+            if (axis.is_none()) return FN(reshape(x, {-1}), 0, reverse, inclusive, sd(s));        \
+            return FN(x, int_axis(axis), reverse, inclusive, sd(s));                              \
+          },                                                                                      \
+          NAME " along an axis.", "axis"_a = none, py::kw_only(), "reverse"_a = false,            \
+          "inclusive"_a = true, "stream"_a = none);
   EMBER_SCAN_DTYPE("cumsum", cumsum)
   EMBER_SCAN_DTYPE("cumprod", cumprod)
 #undef EMBER_SCAN_DTYPE
@@ -440,7 +468,7 @@ void init_ops(py::module_& m) {
     array x = A(a);
     if (axis.is_none()) return take_along_axis(reshape(x, {-1}), reshape(A(idx), {-1}), 0, sd(s));
     return take_along_axis(x, A(idx), int_axis(axis), sd(s));
-  }, "a"_a, "indices"_a, "axis"_a, py::kw_only(), "stream"_a = none);
+  }, "a"_a, "indices"_a, "axis"_a = -1, py::kw_only(), "stream"_a = none);
   m.def("put_along_axis", [](const py::object& a, const py::object& idx, const py::object& vals,
                              const py::object& axis, const py::object& s) {
     array x = A(a);
@@ -448,7 +476,7 @@ void init_ops(py::module_& m) {
       return reshape(put_along_axis(reshape(x, {-1}), reshape(A(idx), {-1}), to_array_like(vals, x), 0, sd(s)),
                      x.shape(), sd(s));
     return put_along_axis(x, A(idx), to_array_like(vals, x), int_axis(axis), sd(s));
-  }, "a"_a, "indices"_a, "values"_a, "axis"_a, py::kw_only(), "stream"_a = none);
+  }, "a"_a, "indices"_a, "values"_a, "axis"_a = none, py::kw_only(), "stream"_a = none);
   m.def("sort", [](const py::object& a, const py::object& axis, const py::object& s) {
     array x = A(a);
     if (axis.is_none()) return sort(reshape(x, {-1}), 0, sd(s));
@@ -464,10 +492,10 @@ void init_ops(py::module_& m) {
   auto dtype_or = [](const py::object& d, Dtype def) { return d.is_none() ? def : as_dtype(d); };
   m.def("zeros", [dtype_or](const py::object& shape, const py::object& dtype, const py::object& s) {
     return zeros(to_shape(shape, "zeros"), dtype_or(dtype, float32), sd(s));
-  }, "shape"_a, "dtype"_a = none, py::kw_only(), "stream"_a = none);
+  }, "shape"_a, py::arg_v("dtype", float32, "float32"), py::kw_only(), "stream"_a = none);
   m.def("ones", [dtype_or](const py::object& shape, const py::object& dtype, const py::object& s) {
     return ones(to_shape(shape, "ones"), dtype_or(dtype, float32), sd(s));
-  }, "shape"_a, "dtype"_a = none, py::kw_only(), "stream"_a = none);
+  }, "shape"_a, py::arg_v("dtype", float32, "float32"), py::kw_only(), "stream"_a = none);
   m.def("full", [dtype_or](const py::object& shape, const py::object& vals, const py::object& dtype,
                            const py::object& s) {
     // A Python integer must fit the requested integer dtype (as an operand beside such an array).
@@ -475,10 +503,14 @@ void init_ops(py::module_& m) {
                                                            : A(vals);
     return full(to_shape(shape, "full"), v, dtype_or(dtype, v.dtype()), sd(s));
   }, "shape"_a, "vals"_a, "dtype"_a = none, py::kw_only(), "stream"_a = none);
-  m.def("zeros_like", [](const py::object& a, const py::object& s) { return zeros_like(A(a), sd(s)); },
-        "a"_a, py::kw_only(), "stream"_a = none);
-  m.def("ones_like", [](const py::object& a, const py::object& s) { return ones_like(A(a), sd(s)); },
-        "a"_a, py::kw_only(), "stream"_a = none);
+  m.def("zeros_like", [](const py::object& a, const py::object& dtype, const py::object& s) {
+    array x = A(a);
+    return zeros_like(x, dtype.is_none() ? x.dtype() : as_dtype(dtype), sd(s));
+  }, "a"_a, "dtype"_a = none, py::kw_only(), "stream"_a = none);
+  m.def("ones_like", [](const py::object& a, const py::object& dtype, const py::object& s) {
+    array x = A(a);
+    return ones_like(x, dtype.is_none() ? x.dtype() : as_dtype(dtype), sd(s));
+  }, "a"_a, "dtype"_a = none, py::kw_only(), "stream"_a = none);
   m.def("full_like", [](const py::object& a, const py::object& vals, const py::object& dtype, const py::object& s) {
     array x = A(a);
     return full(x.shape(), to_array_like(vals, x), dtype.is_none() ? x.dtype() : as_dtype(dtype), sd(s));
@@ -532,18 +564,23 @@ void init_ops(py::module_& m) {
     Dtype d = v[3].is_none() ? (all_int ? int32 : float32) : as_dtype(v[3]);
     return arange(start, stop, step, d, sd(stream));
   });
-  m.def("linspace", [dtype_or](double start, double stop, const py::object& num, const py::object& dtype,
-                               const py::object& s) {
-    return linspace(start, stop, to_dim(num, "linspace"), dtype_or(dtype, float32), sd(s));
-  }, "start"_a, "stop"_a, "num"_a = 50, "dtype"_a = none, py::kw_only(), "stream"_a = none);
+  m.def("linspace", [dtype_or](double start, double stop, const py::object& num, bool endpoint,
+                               const py::object& dtype, const py::object& s) {
+    int n = num.is_none() ? 50 : to_dim(num, "linspace");
+    // Without the endpoint: n points from start in steps of (stop - start) / n.
+    if (!endpoint && n > 0) stop = start + (stop - start) * (n - 1) / n;
+    return linspace(start, stop, n, dtype_or(dtype, float32), sd(s));
+  }, "start"_a, "stop"_a, "num"_a = 50, "endpoint"_a = true, py::arg_v("dtype", float32, "float32"),
+     "stream"_a = none);
   m.def("eye", [dtype_or](const py::object& n, const py::object& mm, int k, const py::object& dtype,
                           const py::object& s) {
     int rows = to_dim(n, "eye");
     return eye(rows, mm.is_none() ? rows : to_dim(mm, "eye"), k, dtype_or(dtype, float32), sd(s));
-  }, "n"_a, "m"_a = none, "k"_a = 0, "dtype"_a = none, py::kw_only(), "stream"_a = none);
+  }, "n"_a, "m"_a = none, "k"_a = 0, py::arg_v("dtype", float32, "float32"), py::kw_only(),
+     "stream"_a = none);
   m.def("identity", [dtype_or](const py::object& n, const py::object& dtype, const py::object& s) {
     return identity(to_dim(n, "identity"), dtype_or(dtype, float32), sd(s));
-  }, "n"_a, "dtype"_a = none, py::kw_only(), "stream"_a = none);
+  }, "n"_a, py::arg_v("dtype", float32, "float32"), py::kw_only(), "stream"_a = none);
   m.def("tri", [dtype_or](const py::object& n, const py::object& mm, int k, const py::object& dtype,
                           const py::object& s) {
     int rows = to_dim(n, "tri");
@@ -561,9 +598,10 @@ void init_ops(py::module_& m) {
     array mask = tri(x.shape()[x.ndim() - 2], x.shape()[x.ndim() - 1], k - 1, bool_, sd(s));
     return where(mask, zeros_like(x, sd(s)), x, sd(s));
   }, "x"_a, "k"_a = 0, py::kw_only(), "stream"_a = none);
-  def_both(m, cls, "astype",
-           [](const py::object& a, Dtype dtype, const py::object& s) { return astype(A(a), dtype, sd(s)); },
-           "Convert to a dtype.", "a"_a, "dtype"_a, py::kw_only(), "stream"_a = none);
+  m.def("astype", [](const py::object& a, Dtype dtype, const py::object& s) { return astype(A(a), dtype, sd(s)); },
+        "Convert to a dtype.", "a"_a, "dtype"_a, py::kw_only(), "stream"_a = none);
+  cls.def("astype", [](const array& a, Dtype dtype, const py::object& s) { return astype(a, dtype, sd(s)); },
+          "Convert to a dtype.", "dtype"_a, "stream"_a = none);
   m.def("result_type", [](py::args args) {
     if (args.size() == 0) throw py::value_error("[result_type] At least one array or dtype is required.");
     Dtype t = bool_;

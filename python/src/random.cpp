@@ -71,34 +71,34 @@ void init_random(py::module_& parent) {
     Shape sh = shape.is_none() ? broadcast_shapes(lo.shape(), hi.shape()) : to_shape(shape, "random.uniform");
     return random::uniform(lo, hi, sh, dtype_or(dtype, float32), resolve_key(key, "uniform"),
                            to_stream_or_device(s));
-  }, "low"_a = 0.0, "high"_a = 1.0, "shape"_a = none, "dtype"_a = none, "key"_a = none,
-        py::kw_only(), "stream"_a = none, "Uniform numbers on [low, high).");
+  }, "low"_a = 0.0, "high"_a = 1.0, "shape"_a = none, py::arg_v("dtype", float32, "float32"), "key"_a = none,
+        "stream"_a = none, "Uniform numbers on [low, high).");
   m.def("normal", [](const py::object& shape, const py::object& dtype, const py::object& loc,
                      const py::object& scale, const py::object& key, const py::object& s) {
     return random::normal(shape_or_scalar(shape, "random.normal"), dtype_or(dtype, float32), opt_array(loc),
                           opt_array(scale), resolve_key(key, "normal"), to_stream_or_device(s));
-  }, "shape"_a = py::make_tuple(), "dtype"_a = none, "loc"_a = none, "scale"_a = none,
-        "key"_a = none, py::kw_only(), "stream"_a = none,
+  }, "shape"_a = py::make_tuple(), py::arg_v("dtype", float32, "float32"), "loc"_a = none, "scale"_a = none,
+        "key"_a = none, "stream"_a = none,
         "Normal numbers with mean `loc` and standard deviation `scale`; complex64 parts are N(0, 1/2).");
   m.def("multivariate_normal", [](const array& mean, const array& cov, const py::object& shape,
                                   const py::object& dtype, const py::object& key, const py::object& s) {
     return random::multivariate_normal(mean, cov, shape_or_scalar(shape, "random.multivariate_normal"), dtype_or(dtype, float32),
                                        resolve_key(key, "multivariate_normal"), to_stream_or_device(s));
-  }, "mean"_a, "cov"_a, "shape"_a = py::make_tuple(), "dtype"_a = none, "key"_a = none,
-        py::kw_only(), "stream"_a = none,
+  }, "mean"_a, "cov"_a, "shape"_a = py::make_tuple(), py::arg_v("dtype", float32, "float32"), "key"_a = none,
+        "stream"_a = none,
         "Jointly normal samples with mean (..., n) and positive semi-definite cov (..., n, n).");
   m.def("randint", [](const py::object& low, const py::object& high, const py::object& shape,
                       const py::object& dtype, const py::object& key, const py::object& s) {
     return random::randint(to_array(low), to_array(high), shape_or_scalar(shape, "random.randint"), dtype_or(dtype, int32),
                            resolve_key(key, "randint"), to_stream_or_device(s));
-  }, "low"_a, "high"_a, "shape"_a = py::make_tuple(), "dtype"_a = none, "key"_a = none,
-        py::kw_only(), "stream"_a = none, "Integers on [low, high).");
+  }, "low"_a, "high"_a, "shape"_a = py::make_tuple(), py::arg_v("dtype", int32, "int32"), "key"_a = none,
+        "stream"_a = none, "Integers on [low, high).");
   m.def("bernoulli", [](const py::object& p, const py::object& shape, const py::object& key,
                         const py::object& s) {
     array pa = to_array(p);
     return random::bernoulli(pa, shape.is_none() ? pa.shape() : to_shape(shape, "random.bernoulli"),
                              resolve_key(key, "bernoulli"), to_stream_or_device(s));
-  }, "p"_a = 0.5, "shape"_a = none, "key"_a = none, py::kw_only(), "stream"_a = none,
+  }, "p"_a = 0.5, "shape"_a = none, "key"_a = none, "stream"_a = none,
         "True with probability p.");
   m.def("truncated_normal", [](const py::object& lower, const py::object& upper, const py::object& shape,
                                const py::object& dtype, const py::object& key, const py::object& s) {
@@ -106,13 +106,13 @@ void init_random(py::module_& parent) {
     Shape sh = shape.is_none() ? broadcast_shapes(lo.shape(), hi.shape()) : to_shape(shape, "random.truncated_normal");
     return random::truncated_normal(lo, hi, sh, dtype_or(dtype, float32),
                                     resolve_key(key, "truncated_normal"), to_stream_or_device(s));
-  }, "lower"_a, "upper"_a, "shape"_a = none, "dtype"_a = none, "key"_a = none, py::kw_only(),
+  }, "lower"_a, "upper"_a, "shape"_a = none, py::arg_v("dtype", float32, "float32"), "key"_a = none,
         "stream"_a = none, "Standard normal numbers restricted to (lower, upper).");
   m.def("gumbel", [](const py::object& shape, const py::object& dtype, const py::object& key,
                      const py::object& s) {
     return random::gumbel(shape_or_scalar(shape, "random.gumbel"), dtype_or(dtype, float32), resolve_key(key, "gumbel"),
                           to_stream_or_device(s));
-  }, "shape"_a = py::make_tuple(), "dtype"_a = none, "key"_a = none, py::kw_only(), "stream"_a = none,
+  }, "shape"_a = py::make_tuple(), py::arg_v("dtype", float32, "float32"), "key"_a = none, "stream"_a = none,
         "Standard Gumbel numbers.");
   m.def("laplace", [](const py::object& shape, const py::object& dtype, const py::object& loc,
                       const py::object& scale, const py::object& key, const py::object& s) {
@@ -125,8 +125,8 @@ void init_random(py::module_& parent) {
     };
     return random::laplace(shape_or_scalar(shape, "random.laplace"), dtype_or(dtype, float32), as_float(loc, "loc"),
                            as_float(scale, "scale"), resolve_key(key, "laplace"), to_stream_or_device(s));
-  }, "shape"_a = py::make_tuple(), "dtype"_a = none, "loc"_a = 0.0, "scale"_a = 1.0, "key"_a = none,
-        py::kw_only(), "stream"_a = none, "Laplace numbers with mean `loc` and scale `scale`.");
+  }, "shape"_a = py::make_tuple(), py::arg_v("dtype", float32, "float32"), "loc"_a = 0.0, "scale"_a = 1.0, "key"_a = none,
+        "stream"_a = none, "Laplace numbers with mean `loc` and scale `scale`.");
   m.def("categorical", [](const array& logits, int axis, const py::object& shape,
                           const py::object& num_samples, const py::object& key, const py::object& s) {
     std::optional<Shape> sh;
@@ -135,11 +135,11 @@ void init_random(py::module_& parent) {
     if (!num_samples.is_none()) ns = to_dim(num_samples, "random.categorical");
     return random::categorical(logits, axis, sh, ns, resolve_key(key, "categorical"), to_stream_or_device(s));
   }, "logits"_a, "axis"_a = -1, "shape"_a = none, "num_samples"_a = none, "key"_a = none,
-        py::kw_only(), "stream"_a = none, "Indices drawn from unnormalised log-probabilities along `axis`.");
+        "stream"_a = none, "Indices drawn from unnormalised log-probabilities along `axis`.");
   m.def("permutation", [](const py::object& x, int axis, const py::object& key, const py::object& s) {
     if (PyLong_Check(x.ptr()))
       return random::permutation(to_dim(x, "random.permutation"), resolve_key(key, "permutation"), to_stream_or_device(s));
     return random::permutation(to_array(x), axis, resolve_key(key, "permutation"), to_stream_or_device(s));
-  }, "x"_a, "axis"_a = 0, "key"_a = none, py::kw_only(), "stream"_a = none,
+  }, "x"_a, "axis"_a = 0, "key"_a = none, "stream"_a = none,
         "A random permutation of range(x), or of x along `axis`.");
 }

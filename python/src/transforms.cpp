@@ -518,8 +518,8 @@ void init_transforms(py::module_& m) {
     };
   };
   m.def("value_and_grad", make_grad("value_and_grad", true), "fun"_a, "argnums"_a = py::none(),
-        "argnames"_a = py::none(), "Returns a function computing (value, gradients) of `fun`.");
-  m.def("grad", make_grad("grad", false), "fun"_a, "argnums"_a = py::none(), "argnames"_a = py::none(),
+        py::arg_v("argnames", py::list(), "[]"), "Returns a function computing (value, gradients) of `fun`.");
+  m.def("grad", make_grad("grad", false), "fun"_a, "argnums"_a = py::none(), py::arg_v("argnames", py::list(), "[]"),
         "Returns a function computing the gradients of `fun`.");
 
   m.def("vjp", [](const py::object& fun, const py::object& primals, const py::object& cotangents) -> py::object {
