@@ -61,5 +61,6 @@ void init_random(py::module_& m);
 void init_transforms(py::module_& m);
 void init_compile(py::module_& m);
 void init_indexing(py::class_<array>& cls);
+void init_scatter(py::module_& m);
 py::object array_tolist(array& a);
 std::string array_repr(array& a);
