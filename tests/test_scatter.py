@@ -479,3 +479,22 @@ def test_large_scatter_threads_match_sequential():
     ref = x.copy()
     ref[idx] = u
     np.testing.assert_array_equal(np.array(y), ref)
+
+
+def test_large_scatter_two_index_arrays():
+    # Threads split by the longer indexed axis; the result equals numpy's sequential one.
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((3, 20000)).astype(np.float32)
+    i0, i1 = rng.integers(-3, 3, 100000), rng.integers(0, 20000, 100000)
+    u = rng.standard_normal(100000).astype(np.float32)
+    for op in ("add", "minimum"):
+        got = getattr(mx.array(x).at[mx.array(i0), mx.array(i1)], op)(mx.array(u))
+        np.testing.assert_allclose(np.array(got), np_at(op, x, (i0, i1), u), rtol=1e-5, atol=1e-5)
+
+
+def test_at_basic_index_max_follows_scatter_rule():
+    x = mx.array([float("nan"), 1.0, 3.0])
+    # Basic indices and index arrays agree: the update wins unless the current value is larger.
+    a = x.at[0:2].maximum(2.0)
+    b = x.at[mx.array([0, 1])].maximum(2.0)
+    assert a.tolist() == b.tolist() == [2.0, 2.0, 3.0]

@@ -95,18 +95,21 @@ void Scatter::eval_cpu(const std::vector<array>& in, array& out) {
     for (size_t p = 0; p < n_idx; ++p) bases[p] += wrap_index(ik[p], n, "scatter") * st;
   }
 
-  // Large scatters split over threads by the position along the first indexed axis: each
-  // thread owns a range of positions and applies, in order, the updates that land there,
-  // so blocks never overlap between threads and the result equals the sequential one.
+  // Large scatters split over threads by the position along the longest indexed axis: each
+  // thread owns a range of positions and applies, in order, the updates that land there.
+  // Blocks are one element thick along every indexed axis, so updates at different
+  // positions never overlap, and the result equals the sequential one.
   std::vector<int64_t> owner;
   int64_t n_own = 1;
   const int threads = num_threads();
   if (!axes_.empty() && threads > 1 && (int64_t)n_idx * slice_size >= (int64_t)kParallelGrain) {
-    n_own = out.shape()[axes_[0]];
-    const int64_t st = out.strides()[axes_[0]];
-    if (n_own > 1 && st > 0) {
+    size_t k = 0;
+    for (size_t j = 1; j < axes_.size(); ++j)
+      if (out.shape()[axes_[j]] > out.shape()[axes_[k]]) k = j;
+    n_own = out.shape()[axes_[k]];
+    if (n_own > 1) {
       owner.resize(n_idx);
-      for (size_t p = 0; p < n_idx; ++p) owner[p] = idx[0][p] < 0 ? idx[0][p] + n_own : idx[0][p];
+      for (size_t p = 0; p < n_idx; ++p) owner[p] = idx[k][p] < 0 ? idx[k][p] + n_own : idx[k][p];
     }
   }
   idx.clear();
