@@ -492,9 +492,13 @@ def test_large_scatter_two_index_arrays():
         np.testing.assert_allclose(np.array(got), np_at(op, x, (i0, i1), u), rtol=1e-5, atol=1e-5)
 
 
-def test_at_basic_index_max_follows_scatter_rule():
-    x = mx.array([float("nan"), 1.0, 3.0])
-    # Basic indices and index arrays agree: the update wins unless the current value is larger.
-    a = x.at[0:2].maximum(2.0)
-    b = x.at[mx.array([0, 1])].maximum(2.0)
-    assert a.tolist() == b.tolist() == [2.0, 2.0, 3.0]
+def test_at_nan_basic_and_array_indices_match_mlx():
+    mlx = pytest.importorskip("mlx.core")
+    x = [float("nan"), 1.0, 3.0]
+    # Basic indices combine elementwise (NaN propagates); index arrays scatter (the update
+    # wins unless the current value is larger), as MLX does.
+    for op in ("maximum", "minimum"):
+        for index in (slice(0, 2), [0, 1]):
+            ours = getattr(mx.array(x).at[mx.array(index) if isinstance(index, list) else index], op)(2.0)
+            ref = getattr(mlx.array(x).at[mlx.array(index) if isinstance(index, list) else index], op)(2.0)
+            np.testing.assert_array_equal(np.array(ours), np.array(ref))

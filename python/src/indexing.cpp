@@ -331,9 +331,8 @@ array combine(const array& cur, const array& v, Scatter::Kind kind) {
   switch (kind) {
     case Scatter::Kind::Sum: return astype(add(cur, v), cur.dtype());
     case Scatter::Kind::Prod: return astype(multiply(cur, v), cur.dtype());
-    // As the scatter kernel: the current value stays only when it wins strictly.
-    case Scatter::Kind::Max: return where(greater(cur, v), cur, v);
-    case Scatter::Kind::Min: return where(less(cur, v), cur, v);
+    case Scatter::Kind::Max: return maximum(cur, v);
+    case Scatter::Kind::Min: return minimum(cur, v);
     default: return v;
   }
 }
