@@ -502,3 +502,16 @@ def test_at_nan_basic_and_array_indices_match_mlx():
             ours = getattr(mx.array(x).at[mx.array(index) if isinstance(index, list) else index], op)(2.0)
             ref = getattr(mlx.array(x).at[mlx.array(index) if isinstance(index, list) else index], op)(2.0)
             np.testing.assert_array_equal(np.array(ours), np.array(ref))
+
+
+def test_numpy_integer_scalars_as_indices():
+    x = mx.arange(12).reshape(3, 4)
+    xn = np.arange(12).reshape(3, 4)
+    for index in (np.int64(1), (np.int32(2), slice(1, 3)), (slice(None), np.uint8(3)), np.array(1)):
+        assert x[index].tolist() == xn[index].tolist()
+        np.testing.assert_array_equal(np.array(x.at[index].add(1)), np_at("add", xn, index, 1))
+        y = mx.array(x)
+        y[index] = -1
+        z = xn.copy()
+        z[index] = -1
+        assert y.tolist() == z.tolist()

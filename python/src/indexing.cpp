@@ -74,6 +74,15 @@ std::vector<Index> parse(array& a, py::object obj) {
     } else if (py::isinstance<array>(e)) {
       ix.kind = Index::Array;
       ix.arr = e.cast<array>();
+    } else if (PyIndex_Check(e.ptr()) && !PyBool_Check(e.ptr())) {
+      // Other integers (numpy's integer scalars).
+      ix.kind = Index::Int;
+      py::int_ v = py::reinterpret_steal<py::int_>(PyNumber_Index(e.ptr()));
+      if (!v) throw py::error_already_set();
+      int overflow = 0;
+      ix.i = PyLong_AsLongLongAndOverflow(v.ptr(), &overflow);
+      if (overflow)
+        throw std::out_of_range("[index] Index " + std::string(py::str(e)) + " is out of bounds.");
     } else {
       throw py::value_error("[index] Cannot index with an object of type " +
                             std::string(py::str(py::type::handle_of(e))) + ".");
