@@ -515,3 +515,20 @@ def test_numpy_integer_scalars_as_indices():
         z = xn.copy()
         z[index] = -1
         assert y.tolist() == z.tolist()
+
+
+def test_broadcast_and_strided_inputs():
+    b = mx.broadcast_to(mx.array([1.0, 2, 3]), (4, 3))
+    ref = np.broadcast_to(np.array([1.0, 2, 3]), (4, 3)).copy()
+    np.add.at(ref, ([0, 0, 3], [1, 1, 2]), 10.0)
+    np.testing.assert_array_equal(np.array(b.at[mx.array([0, 0, 3]), mx.array([1, 1, 2])].add(10.0)), ref)
+    tn = np.arange(20).reshape(4, 5).T
+    t = mx.arange(20).reshape(4, 5).T
+    assert mx.slice(t, mx.array([1, 2]), (0, 1), (3, 2)).tolist() == tn[1:4, 2:4].tolist()
+    ref = tn.copy()
+    ref[1:4, 2:4] = 0
+    assert mx.slice_update(t, mx.zeros((3, 2), mx.int32), mx.array([1, 2]), (0, 1)).tolist() == ref.tolist()
+    sn = np.arange(40).reshape(5, 8)[::2, 1::3]
+    s = mx.arange(40).reshape(5, 8)[::2, 1::3]
+    np.testing.assert_array_equal(np.array(s.at[mx.array([2, 2])].multiply(3)), np_at("multiply", sn, [2, 2], 3))
+    assert s[mx.array([2, 0]), 1:].tolist() == sn[[2, 0], 1:].tolist()
