@@ -278,3 +278,4 @@ Dtype result_type(const std::vector<array>& arrays);
 
 }  // namespace ember
 #include "ember/ops/misc.h"
+#include "ember/ops/scatter.h"

@@ -428,13 +428,14 @@ class Gather : public UnaryPrimitive {
 };
 
 // Inputs: a, the index arrays, updates (shape: broadcast(indices) + a's shape with the
-// indexed axes of size 1).
+// indexed axes of size 1). Kind: how an update meets the value already there.
+// Forward and rules: primitives/scatter.cpp, backend/cpu/scatter.cpp.
 class Scatter : public UnaryPrimitive {
  public:
-  enum class Kind { None, Sum };
+  enum class Kind { None, Sum, Prod, Max, Min };
   Scatter(Stream s, Kind k, std::vector<int> axes)
       : UnaryPrimitive(s), kind_(k), axes_(std::move(axes)) {}
-  const char* name() const override { return kind_ == Kind::Sum ? "ScatterAdd" : "Scatter"; }
+  const char* name() const override;
   void eval_cpu(const std::vector<array>& inputs, array& out) override;
   std::vector<array> vjp(const std::vector<array>&, const std::vector<array>&,
                          const std::vector<int>&, const std::vector<array>&) override;

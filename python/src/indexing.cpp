@@ -2,8 +2,10 @@
 // and integer arrays (advanced indexing).
 #include <algorithm>
 #include <numeric>
+#include <optional>
 
 #include "fast_array.h"
+#include "scatter.h"
 
 namespace {
 
@@ -65,13 +67,22 @@ std::vector<Index> parse(array& a, py::object obj) {
       ix.kind = Index::Array;
       ix.arr = to_array(e);
       if (ix.arr.dtype() == bool_)
-        throw py::value_error("[index] Boolean mask indexing is not supported; use where or an "
-                              "integer index array.");
+        throw py::value_error("[index] Boolean indices are not supported when reading; use "
+                              "where, or assign through a mask (a[mask] = v).");
       if (!is_integral(ix.arr.dtype()))
         throw py::value_error("[index] Index arrays must be integers.");
     } else if (py::isinstance<array>(e)) {
       ix.kind = Index::Array;
       ix.arr = e.cast<array>();
+    } else if (PyIndex_Check(e.ptr()) && !PyBool_Check(e.ptr())) {
+      // Other integers (numpy's integer scalars).
+      ix.kind = Index::Int;
+      py::int_ v = py::reinterpret_steal<py::int_>(PyNumber_Index(e.ptr()));
+      if (!v) throw py::error_already_set();
+      int overflow = 0;
+      ix.i = PyLong_AsLongLongAndOverflow(v.ptr(), &overflow);
+      if (overflow)
+        throw std::out_of_range("[index] Index " + std::string(py::str(e)) + " is out of bounds.");
     } else {
       throw py::value_error("[index] Cannot index with an object of type " +
                             std::string(py::str(py::type::handle_of(e))) + ".");
@@ -311,53 +322,143 @@ array getitem(const array& self, py::handle obj) {
   return gather_result(p);
 }
 
-void setitem(array& self, py::object obj, py::object val) {
+// A value meeting the indexed shape: leading size-1 dims beyond its rank are dropped (as
+// numpy and MLX allow), then it is broadcast.
+array fit_value(const array& v, const Shape& shape) {
+  array x = v;
+  int extra = x.ndim() - (int)shape.size();
+  if (extra > 0) {
+    bool ones = true;
+    for (int d = 0; d < extra; ++d) ones = ones && x.shape()[d] == 1;
+    if (ones) x = reshape(x, Shape(x.shape().begin() + extra, x.shape().end()));
+  }
+  return broadcast_to(x, shape);
+}
+
+// `cur` (the indexed values) combined elementwise with `v` as the scatter kind does.
+array combine(const array& cur, const array& v, Scatter::Kind kind) {
+  switch (kind) {
+    case Scatter::Kind::Sum: return astype(add(cur, v), cur.dtype());
+    case Scatter::Kind::Prod: return astype(multiply(cur, v), cur.dtype());
+    case Scatter::Kind::Max: return maximum(cur, v);
+    case Scatter::Kind::Min: return minimum(cur, v);
+    default: return v;
+  }
+}
+
+array scatter_of(Scatter::Kind kind, const array& a, const std::vector<array>& idx, const array& u,
+                 const std::vector<int>& axes) {
+  switch (kind) {
+    case Scatter::Kind::Sum: return scatter_add(a, idx, u, axes);
+    case Scatter::Kind::Prod: return scatter_prod(a, idx, u, axes);
+    case Scatter::Kind::Max: return scatter_max(a, idx, u, axes);
+    case Scatter::Kind::Min: return scatter_min(a, idx, u, axes);
+    default: return scatter(a, idx, u, axes);
+  }
+}
+
+// A boolean index given alone (an array, a numpy array or a list of bools), or null.
+std::optional<array> bool_mask(py::handle obj) {
+  if (!is_array_index(obj)) return std::nullopt;
+  if (const array* x = array_in(obj)) {
+    if (x->dtype() == bool_) return *x;
+    return std::nullopt;
+  }
+  array m = to_array(obj);
+  if (m.dtype() == bool_) return m;
+  return std::nullopt;
+}
+
+// self with self[obj] replaced by (kind None) or combined with v, with numpy's placement of
+// the advanced-index dimensions. Repeated positions accumulate for the combining kinds.
+array update(const array& self, py::handle obj_h, const array& v_in, Scatter::Kind kind) {
+  py::object obj = py::reinterpret_borrow<py::object>(obj_h);
   array a = self;
   auto ix = parse(a, obj);
-  int added = a.ndim() - self.ndim();
   Plan p = plan(a, ix);
-  array v = to_array_like(val, self);
+  array v = astype(v_in, a.dtype());
   array result;
   if (p.arrs.empty()) {
-    // Broadcast the value to the indexed view, then to the slice with ints kept.
+    // Basic indexing: a slice update of the view (no position repeats).
     array view = p.int_axes.empty() ? p.base : squeeze(p.base, p.int_axes);
-    array vb = broadcast_to(astype(v, a.dtype()), view.shape());
-    vb = reshape(vb, p.base.shape());
-    result = slice_update(a, vb, p.start, p.stop, p.step);
+    array vb = combine(view, fit_value(v, view.shape()), kind);
+    result = slice_update(a, reshape(vb, p.base.shape()), p.start, p.stop, p.step);
   } else {
-    for (int d = 0; d < a.ndim(); ++d) {
-      bool arr = std::find(p.arr_axes.begin(), p.arr_axes.end(), d) != p.arr_axes.end();
-      if (!arr && (p.start[d] != 0 || p.step[d] != 1 || p.stop[d] != a.shape()[d]))
-        throw py::value_error("[index] Assignment that mixes index arrays with partial slices is "
-                              "not supported.");
+    const int nd = a.ndim();
+    const Shape& bsh = p.arrs[0].shape();
+    const int nb = (int)bsh.size();
+    // The indexed result's dims: the basic axes in order with the broadcast index dims at
+    // `adv_pos` (where the first indexed axis was when the indexed axes are adjacent, else
+    // in front).
+    std::vector<int> basic;
+    for (int d = 0; d < nd; ++d)
+      if (std::find(p.arr_axes.begin(), p.arr_axes.end(), d) == p.arr_axes.end()) basic.push_back(d);
+    int adv_pos = 0;
+    if (p.arr_contiguous)
+      while (adv_pos < (int)basic.size() && basic[adv_pos] < p.arr_axes[0]) ++adv_pos;
+    const int nr = (int)basic.size() + nb;
+    Shape rshape;
+    std::vector<int> rpos(nd, -1);  // result position of each basic axis
+    for (int k = 0; k <= (int)basic.size(); ++k) {
+      if (k == adv_pos) rshape.insert(rshape.end(), bsh.begin(), bsh.end());
+      if (k == (int)basic.size()) break;
+      rpos[basic[k]] = (int)rshape.size();
+      rshape.push_back(p.base.shape()[basic[k]]);
     }
-    array target_shape = gather_result(p);
-    array vb = broadcast_to(astype(v, a.dtype()), target_shape.shape());
-    int ni = p.arrs[0].ndim();
-    if (p.arr_contiguous && p.arr_axes[0] > 0) {
-      // Undo the placement: move idx dims back to the front.
-      int first = p.arr_axes[0];
-      std::vector<int> perm;
-      for (int i = 0; i < ni; ++i) perm.push_back(first + i);
-      for (int i = 0; i < first; ++i) perm.push_back(i);
-      for (int i = first + ni; i < vb.ndim(); ++i) perm.push_back(i);
-      vb = transpose(vb, perm);
+    // Index arrays over the result's dims: the advanced ones, then an arange per partially
+    // sliced axis; fully sliced axes stay whole in each update block.
+    std::vector<array> idx;
+    std::vector<int> axes = p.arr_axes;
+    for (auto& arr : p.arrs) {
+      Shape s(nr, 1);
+      std::copy(bsh.begin(), bsh.end(), s.begin() + adv_pos);
+      idx.push_back(reshape(arr, s));
     }
-    Shape us(vb.shape().begin(), vb.shape().begin() + ni);
-    for (int d = 0; d < a.ndim(); ++d) {
-      bool arr = std::find(p.arr_axes.begin(), p.arr_axes.end(), d) != p.arr_axes.end();
-      us.push_back(arr ? 1 : a.shape()[d]);
+    std::vector<int> whole;  // fully sliced axes
+    for (int d : basic) {
+      int len = p.base.shape()[d];
+      if (p.start[d] == 0 && p.step[d] == 1 && len == a.shape()[d]) {
+        whole.push_back(d);
+        continue;
+      }
+      Shape s(nr, 1);
+      s[rpos[d]] = len;
+      array r = arange((double)p.start[d], (double)p.start[d] + (double)p.step[d] * len,
+                       (double)p.step[d], int64);
+      idx.push_back(reshape(r, s));
+      axes.push_back(d);
     }
-    result = scatter(a, p.arrs, reshape(vb, us), p.arr_axes);
+    array vb = fit_value(v, rshape);
+    // (result dims..., a's dims as 1) with each whole axis's dim swapped into its own slot.
+    Shape ext = vb.shape();
+    ext.insert(ext.end(), nd, 1);
+    vb = reshape(vb, ext);
+    std::vector<int> perm(nr + nd);
+    std::iota(perm.begin(), perm.end(), 0);
+    for (int d : whole) std::swap(perm[rpos[d]], perm[nr + d]);
+    vb = transpose(vb, perm);
+    result = scatter_of(kind, a, idx, vb, axes);
   }
-  if (added) {
-    // Remove the axes that None introduced.
-    result = reshape(result, self.shape());
+  if (a.ndim() != self.ndim()) result = reshape(result, self.shape());  // drop None axes
+  return result;
+}
+
+void setitem(array& self, py::object obj, py::object val) {
+  array v = to_array_like(val, self);
+  if (auto mask = bool_mask(obj)) {
+    self = masked_scatter(self, *mask, v);
+    return;
   }
-  self = result;
+  self = update(self, obj, v, Scatter::Kind::None);
 }
 
 }  // namespace
+
+array index_update(const array& a, py::handle index, const array& value, Scatter::Kind kind) {
+  if (bool_mask(index))
+    throw py::value_error("[at] Boolean masks are not supported by array.at; use where.");
+  return update(a, index, value, kind);
+}
 
 array index_row(const array& a, int i) {
   if (a.is_available() && !a.is_tracer() && !a.error()) {

@@ -35,4 +35,5 @@ PYBIND11_MODULE(core, m) {
   init_dlpack(m);
   init_misc(m);
   init_dtypes(m);
+  init_scatter(m);
 }

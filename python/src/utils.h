@@ -65,5 +65,6 @@ void init_dlpack(py::module_& m);
 void init_indexing(py::class_<array>& cls);
 void init_misc(py::module_& m);
 void init_dtypes(py::module_& m);
+void init_scatter(py::module_& m);
 py::object array_tolist(array& a);
 std::string array_repr(array& a);

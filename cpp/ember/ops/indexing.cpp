@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <numeric>
 
 #include "ember/ops/common.h"
@@ -63,6 +64,185 @@ array scatter(const array& a, const std::vector<array>& indices, const array& up
 array scatter_add(const array& a, const std::vector<array>& indices, const array& updates,
                   const std::vector<int>& axes, S s) {
   return scatter_impl(a, indices, updates, axes, Scatter::Kind::Sum, "scatter_add", s);
+}
+array scatter_prod(const array& a, const std::vector<array>& indices, const array& updates,
+                   const std::vector<int>& axes, S s) {
+  return scatter_impl(a, indices, updates, axes, Scatter::Kind::Prod, "scatter_prod", s);
+}
+array scatter_max(const array& a, const std::vector<array>& indices, const array& updates,
+                  const std::vector<int>& axes, S s) {
+  return scatter_impl(a, indices, updates, axes, Scatter::Kind::Max, "scatter_max", s);
+}
+array scatter_min(const array& a, const std::vector<array>& indices, const array& updates,
+                  const std::vector<int>& axes, S s) {
+  return scatter_impl(a, indices, updates, axes, Scatter::Kind::Min, "scatter_min", s);
+}
+
+array masked_scatter(const array& a, const array& mask, const array& source, S s) {
+  const char* op = "masked_scatter";
+  if (mask.dtype() != bool_) op_error(op, "The mask must be a boolean array.");
+  const int k = mask.ndim(), n = a.ndim(), t = n - k;
+  bool prefix = k <= n;
+  for (int d = 0; prefix && d < k; ++d) prefix = mask.shape()[d] == a.shape()[d];
+  if (!prefix)
+    op_error(op, "The boolean mask should have the same shape as the beginning of the indexed "
+                 "array but the mask has shape " + shape_str(mask.shape()) +
+                 " and the array has shape " + shape_str(a.shape()) + ".");
+  array src = astype(source, a.dtype(), s);
+  Shape trailing(a.shape().begin() + k, a.shape().end());
+  Shape mask_b = mask.shape();
+  mask_b.insert(mask_b.end(), t, 1);
+  array m = reshape(mask, mask_b, s);
+  auto broadcast_or_fail = [&](const array& x, const Shape& to) {
+    try {
+      return broadcast_to(x, to, s);
+    } catch (const std::invalid_argument&) {
+      op_error(op, "Values of shape " + shape_str(source.shape()) +
+                       " cannot be broadcast to the indexed shape " + shape_str(to) + ".");
+    }
+  };
+  if (src.ndim() <= t) {
+    // One value (block) for every selected position.
+    return where(m, broadcast_or_fail(src, a.shape()), a, s);
+  }
+  if (src.ndim() != t + 1)
+    op_error(op, "Value array shape must be broadcastable with the last " + std::to_string(t) +
+                     " dimensions of the input, or have one more dimension; got values of "
+                     "shape " + shape_str(source.shape()) + ".");
+  // The selected positions take the source's rows in order: row j goes to the j-th
+  // selected position (found with a running count of the mask).
+  const int N = src.shape()[0];
+  Shape rows_shape = trailing;
+  rows_shape.insert(rows_shape.begin(), N);
+  src = broadcast_or_fail(src, rows_shape);
+  if (N == 0) {
+    rows_shape[0] = 1;
+    src = zeros(rows_shape, a.dtype(), s);
+  }
+  array flat = reshape(mask, {-1}, s);
+  array pos = subtract(cumsum(astype(flat, int32, s), 0, false, true, s), array(1, int32), s);
+  pos = where(flat, pos, zeros_like(pos, s), s);
+  array rows = take(src, pos, 0, s);
+  return where(m, reshape(rows, a.shape(), s), a, s);
+}
+
+namespace {
+
+// Checked, normalised axes of a dynamic slice and its start positions as one clamped index
+// array per axis, shaped (1, .., size_k, .., 1) over len(axes) dims.
+std::vector<array> block_indices(const array& a, const array& start, const std::vector<int>& axes,
+                                 const Shape& block, const char* op, S s) {
+  if (!is_integral(start.dtype()))
+    op_error(op, std::string("Start indices must be integers, got type ") + dtype_name(start.dtype()) + ".");
+  if (start.size() != axes.size())
+    op_error(op, "Number of starting indices " + std::to_string(start.size()) +
+                     " does not match number of axes " + std::to_string(axes.size()) + ".");
+  array st = astype(reshape(start, {-1}, s), int64, s);
+  const int nk = (int)axes.size();
+  std::vector<array> idx;
+  for (int k = 0; k < nk; ++k) {
+    const int dim = a.shape()[axes[k]], size = block[axes[k]];
+    array sk = reshape(slice(st, {k}, {k + 1}, s), {}, s);
+    // Negative starts count from the end; the block is then kept inside the array.
+    sk = where(less(sk, array(0, int64), s), add(sk, array((int64_t)dim, int64), s), sk, s);
+    sk = maximum(minimum(sk, array((int64_t)(dim - size), int64), s), array(0, int64), s);
+    Shape sh(nk, 1);
+    sh[k] = size;
+    idx.push_back(reshape(add(sk, arange(0.0, (double)size, 1.0, int64, s), s), sh, s));
+  }
+  return idx;
+}
+
+std::vector<int> unique_axes(const std::vector<int>& axes_in, int ndim, const char* op) {
+  std::vector<int> axes;
+  for (int ax : axes_in) {
+    int d = normalize_axis(ax, ndim, op);
+    if (std::find(axes.begin(), axes.end(), d) != axes.end()) op_error(op, "Repeated axis in axes.");
+    axes.push_back(d);
+  }
+  return axes;
+}
+
+}  // namespace
+
+array dynamic_slice(const array& a, const array& start, const std::vector<int>& axes_in,
+                    const Shape& slice_size, S s) {
+  const char* op = "slice";
+  if ((int)slice_size.size() != a.ndim())
+    op_error(op, "Invalid slice size for array with " + std::to_string(a.ndim()) + " dimensions.");
+  for (int d = 0; d < a.ndim(); ++d)
+    if (slice_size[d] < 0 || slice_size[d] > a.shape()[d])
+      op_error(op, "Invalid slice size " + shape_str(slice_size) + " for array with shape " +
+                       shape_str(a.shape()) + ".");
+  std::vector<int> axes = unique_axes(axes_in, a.ndim(), op);
+  std::vector<array> idx = block_indices(a, start, axes, slice_size, op, s);
+  // The block starts at 0 along the axes not listed.
+  Shape stop = slice_size;
+  for (int ax : axes) stop[ax] = a.shape()[ax];
+  if (stop != a.shape()) return dynamic_slice(slice(a, Shape(a.ndim(), 0), stop, s), start, axes, slice_size, s);
+  if (axes.empty()) return a;
+  Shape sl = slice_size;
+  for (int ax : axes) sl[ax] = 1;
+  const int nk = (int)axes.size();
+  array g = gather(a, idx, axes, sl, s);  // (block along axes..., sl...)
+  std::vector<int> drop;
+  for (int ax : axes) drop.push_back(nk + ax);
+  g = squeeze(g, drop, s);  // (block along axes..., the other axes...)
+  std::vector<int> perm;
+  int other = nk;
+  for (int d = 0; d < a.ndim(); ++d) {
+    auto it = std::find(axes.begin(), axes.end(), d);
+    perm.push_back(it != axes.end() ? (int)(it - axes.begin()) : other++);
+  }
+  return transpose(g, perm, s);
+}
+
+array dynamic_slice_update(const array& a, const array& update, const array& start,
+                           const std::vector<int>& axes_in, S s) {
+  const char* op = "slice_update";
+  if (update.ndim() > a.ndim())
+    op_error(op, "Update array of shape " + shape_str(update.shape()) +
+                     " has more dimensions than the array of shape " + shape_str(a.shape()) + ".");
+  std::vector<int> axes = unique_axes(axes_in, a.ndim(), op);
+  // The block has the update's shape; dimensions the update lacks span the whole axis.
+  const int missing = a.ndim() - update.ndim();
+  Shape us = update.shape();
+  us.insert(us.begin(), missing, 1);
+  Shape block = us;
+  for (int d = 0; d < missing; ++d)
+    if (std::find(axes.begin(), axes.end(), d) == axes.end()) block[d] = a.shape()[d];
+  for (int d = 0; d < a.ndim(); ++d)
+    if (block[d] > a.shape()[d])
+      op_error(op, "Update of shape " + shape_str(update.shape()) + " does not fit in the array of shape " +
+                       shape_str(a.shape()) + ".");
+  // The block starts at 0 along the axes not listed.
+  Shape stop = block;
+  for (int ax : axes) stop[ax] = a.shape()[ax];
+  if (stop != a.shape()) {
+    Shape zero(a.ndim(), 0);
+    array part = dynamic_slice_update(slice(a, zero, stop, s), broadcast_to(reshape(update, us, s), block, s),
+                                      start, axes, s);
+    return slice_update(a, part, zero, stop, Shape(a.ndim(), 1), s);
+  }
+  array ub;
+  try {
+    ub = broadcast_to(astype(reshape(update, us, s), a.dtype(), s), block, s);
+  } catch (const std::invalid_argument&) {
+    op_error(op, "Update of shape " + shape_str(update.shape()) +
+                     " cannot be broadcast to the updated block " + shape_str(block) + ".");
+  }
+  std::vector<array> idx = block_indices(a, start, axes, block, op, s);
+  if (axes.empty()) return ub;
+  // (block along axes..., the other axes...) then size-1 entries for the indexed axes.
+  std::vector<int> perm(axes.begin(), axes.end());
+  for (int d = 0; d < a.ndim(); ++d)
+    if (std::find(axes.begin(), axes.end(), d) == axes.end()) perm.push_back(d);
+  ub = transpose(ub, perm, s);
+  Shape target;
+  for (int ax : axes) target.push_back(block[ax]);
+  for (int d = 0; d < a.ndim(); ++d)
+    target.push_back(std::find(axes.begin(), axes.end(), d) != axes.end() ? 1 : block[d]);
+  return scatter(a, idx, reshape(ub, target, s), axes, s);
 }
 
 array take(const array& a, const array& indices, int axis, S s) {

@@ -542,37 +542,6 @@ bool Gather::is_equivalent(const Primitive& o) const {
   return p && p->axes_ == axes_ && p->slice_sizes_ == slice_sizes_;
 }
 
-Arrays Scatter::vjp(const Arrays& p, const Arrays& ct, const Axes& argnums, const Arrays&) {
-  Arrays idx(p.begin() + 1, p.end() - 1);
-  const array& upd = p.back();
-  Arrays r;
-  for (int i : argnums) {
-    if (i == 0) {
-      r.push_back(kind_ == Kind::Sum ? ct[0] : scatter(ct[0], idx, zeros_like(upd), axes_));
-    } else if (i == (int)p.size() - 1) {
-      Shape sl = ct[0].shape();
-      for (int a : axes_) sl[a] = 1;
-      r.push_back(reshape(gather(ct[0], idx, axes_, sl), upd.shape()));
-    } else {
-      r.push_back(zeros_like(p[i]));
-    }
-  }
-  return r;
-}
-Arrays Scatter::jvp(const Arrays& p, const Arrays& t, const Axes& argnums) {
-  Arrays idx(p.begin() + 1, p.end() - 1);
-  array ta = zeros_like(p[0]), tu = zeros_like(p.back());
-  for (size_t k = 0; k < argnums.size(); ++k) {
-    if (argnums[k] == 0) ta = t[k];
-    if (argnums[k] == (int)p.size() - 1) tu = t[k];
-  }
-  return {kind_ == Kind::Sum ? scatter_add(ta, idx, tu, axes_) : scatter(ta, idx, tu, axes_)};
-}
-bool Scatter::is_equivalent(const Primitive& o) const {
-  auto* p = dynamic_cast<const Scatter*>(&o);
-  return p && p->kind_ == kind_ && p->axes_ == axes_;
-}
-
 Arrays GatherAxis::vjp(const Arrays& p, const Arrays& ct, const Axes& argnums, const Arrays&) {
   Arrays r;
   for (int i : argnums) {
@@ -754,20 +723,6 @@ std::pair<Arrays, Axes> Gather::vmap(const Arrays& in, const Axes& axes) {
   array g = gather(x[0], idx, ax, sl);
   // (B, idx..., 1, slice...) -> (B, idx..., slice...)
   return {{squeeze(g, {idx[0].ndim()})}, {0}};
-}
-
-std::pair<Arrays, Axes> Scatter::vmap(const Arrays& in, const Axes& axes) {
-  int B;
-  Arrays x = batch_all(in, axes, B);
-  Arrays idx(x.begin() + 1, x.end() - 1);
-  array upd = x.back();  // (B, idx..., slice...)
-  Axes ax{0};
-  for (int a : axes_) ax.push_back(a + 1);
-  idx.insert(idx.begin(), batch_index(B, idx[0]));
-  // Updates need a size-1 slice entry for the batch axis: (B, idx..., 1, slice...).
-  upd = expand_dims(upd, idx[0].ndim());
-  array r = kind_ == Kind::Sum ? scatter_add(x[0], idx, upd, ax) : scatter(x[0], idx, upd, ax);
-  return {{r}, {0}};
 }
 
 std::pair<Arrays, Axes> GatherAxis::vmap(const Arrays& in, const Axes& axes) {

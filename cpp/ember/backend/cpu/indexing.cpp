@@ -1,10 +1,10 @@
-// Gather, scatter, take/put along an axis, and sorting.
+// Gather, take/put along an axis, and sorting.
 #include <algorithm>
 #include <cmath>
 #include <numeric>
 #include <string>
 
-#include "ember/backend/cpu/kernels.h"
+#include "ember/backend/cpu/scatter.h"
 #include "ember/primitives.h"
 
 namespace ember {
@@ -24,110 +24,45 @@ struct IndexReader {
   }
 };
 
-inline int64_t wrap(int64_t i, int64_t n, const char* op) {
-  int64_t j = i < 0 ? i + n : i;
-  if (j < 0 || j >= n)
-    throw std::out_of_range(std::string("[") + op + "] Index " + std::to_string(i) +
-                            " is out of bounds for axis with size " + std::to_string(n) + ".");
-  return j;
-}
-
-// Read all (row-contiguous) index arrays into int64 vectors.
-std::vector<std::vector<int64_t>> read_indices(const std::vector<array>& in, size_t first,
-                                               size_t count) {
-  std::vector<std::vector<int64_t>> out;
-  for (size_t k = 0; k < count; ++k) {
-    array idx = ensure_row_contiguous(in[first + k]);
-    std::vector<int64_t> v(idx.size());
-    dispatch_integer(idx.dtype(), [&](auto t) {
-      using T = typename decltype(t)::type;
-      const T* p = idx.data<T>();
-      for (size_t i = 0; i < v.size(); ++i) v[i] = (int64_t)p[i];
-    });
-    out.push_back(std::move(v));
-  }
-  return out;
-}
+inline int64_t wrap(int64_t i, int64_t n, const char* op) { return wrap_index(i, n, op); }
 
 }  // namespace
 
 void Gather::eval_cpu(const std::vector<array>& in, array& out) {
   const array& a = in[0];
   alloc_out(out);
+  if (out.size() == 0) return;
   auto idx = read_indices(in, 1, axes_.size());
-  size_t n_idx = idx.empty() ? 1 : idx[0].size();
+  const size_t n_idx = idx.empty() ? 1 : idx[0].size();
   // The slice sizes as the output has them (a shapeless replay may widen full slices).
   Shape slice_sizes(out.shape().end() - slice_sizes_.size(), out.shape().end());
-  int64_t slice_size = shape_size(slice_sizes);
-  if (out.size() == 0) return;
-  // A view over `a` with the slice's shape, moved per index position.
-  array slice_view(slice_sizes, a.dtype(), nullptr, {});
+  const int64_t slice_size = shape_size(slice_sizes);
+  // Where each index position's block starts in `a`, all checked before any copying.
   std::vector<int64_t> bases(n_idx, 0);
-  for (size_t p = 0; p < n_idx; ++p) {
-    int64_t off = 0;
-    for (size_t k = 0; k < axes_.size(); ++k)
-      off += wrap(idx[k][p], a.shape()[axes_[k]], "gather") * a.strides()[axes_[k]];
-    bases[p] = off;
+  for (size_t k = 0; k < axes_.size(); ++k) {
+    const int64_t n = a.shape()[axes_[k]], st = a.strides()[axes_[k]];
+    const auto& ik = idx[k];
+    for (size_t p = 0; p < n_idx; ++p) bases[p] += wrap(ik[p], n, "gather") * st;
   }
-  Shape shape = slice_sizes;
-  std::array<Strides, 1> st{a.strides()};
-  collapse(shape, st);
+  idx.clear();
+  BlockRows rows(slice_sizes, a.strides());
+  const int64_t n = rows.inner, s = rows.inner_stride;
   dispatch_all(a.dtype(), [&](auto t) {
     using T = typename decltype(t)::type;
     const T* pa = a.data<T>();
     T* po = out.data<T>();
-    parallel_for(n_idx, std::max<int64_t>(1, 4096 / std::max<int64_t>(slice_size, 1)),
+    parallel_for(n_idx, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(slice_size, 1)),
                  [&](size_t b, size_t e) {
                    for (size_t p = b; p < e; ++p) {
                      T* dst = po + p * slice_size;
                      const T* src = pa + bases[p];
-                     int64_t k = 0;
-                     for_each_row<1>(shape, st, [&](auto off, int64_t n, auto s) {
-                       for (int64_t i = 0; i < n; ++i) dst[k++] = src[off[0] + i * s[0]];
-                     }, false);
+                     for (int64_t off : rows.offsets) {
+                       if (s == 1) std::copy(src + off, src + off + n, dst);
+                       else for (int64_t i = 0; i < n; ++i) dst[i] = src[off + i * s];
+                       dst += n;
+                     }
                    }
                  });
-  });
-}
-
-void Scatter::eval_cpu(const std::vector<array>& in, array& out) {
-  const array& a = in[0];
-  const array& upd_in = in.back();
-  if (a.flags().row_contiguous && a.is_donatable())
-    out.move_shared_buffer(a);
-  else
-    copy_to_row_contiguous(a, out);
-  auto idx = read_indices(in, 1, axes_.size());
-  array upd = ensure_row_contiguous(upd_in);
-  size_t n_idx = idx.empty() ? 1 : idx[0].size();
-  if (upd.size() == 0) return;
-  Shape slice(out.shape());
-  for (int ax : axes_) slice[ax] = 1;
-  int64_t slice_size = shape_size(slice);
-  Shape shape = slice;
-  std::array<Strides, 1> st{out.strides()};
-  collapse(shape, st);
-  bool add = kind_ == Kind::Sum;
-  dispatch_all(out.dtype(), [&](auto t) {
-    using T = typename decltype(t)::type;
-    T* po = out.data<T>();
-    const T* pu = upd.data<T>();
-    for (size_t p = 0; p < n_idx; ++p) {
-      int64_t base = 0;
-      for (size_t k = 0; k < axes_.size(); ++k)
-        base += wrap(idx[k][p], out.shape()[axes_[k]], "scatter") * out.strides()[axes_[k]];
-      const T* src = pu + p * slice_size;
-      T* dst = po + base;
-      int64_t k = 0;
-      for_each_row<1>(shape, st, [&](auto off, int64_t n, auto s) {
-        for (int64_t i = 0; i < n; ++i) {
-          T& d = dst[off[0] + i * s[0]];
-          if (add) d = T(static_cast<compute_t<T>>(d) + static_cast<compute_t<T>>(src[k]));
-          else d = src[k];
-          ++k;
-        }
-      }, false);
-    }
   });
 }
 
