@@ -1,0 +1,435 @@
+// Sorting and selection kernels.
+//
+// Every value is first mapped to an unsigned key whose integer order is the sort order:
+// NaN above everything (all NaNs one key), -0.0 and 0.0 one key, complex numbers as
+// (real key, imaginary key). Sorts are then a stable LSD radix sort of (key, position)
+// records: rows run in parallel on the thread pool, and one long row splits each radix
+// pass across the pool (per-thread histograms, then a parallel scatter). Partition uses
+// nth_element on the records, top-k a running threshold over blocks of keys.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+#include <vector>
+
+#include "ember/backend/cpu/kernels.h"
+#include "ember/primitives.h"
+
+namespace ember {
+
+using namespace cpu;
+
+namespace {
+
+// ---------- keys
+
+template <typename U, typename F>
+inline U bits_of(F v) {
+  U b;
+  std::memcpy(&b, &v, sizeof(U));
+  return b;
+}
+
+// IEEE bits -> order-preserving unsigned key; `nan` and `zero` decided by the caller.
+template <typename U>
+inline U ieee_key(U b, bool nan, bool zero) {
+  constexpr U top = U(1) << (sizeof(U) * 8 - 1);
+  b = zero ? U(0) : b;
+  U m = (b & top) ? U(~U(0)) : top;
+  U k = b ^ m;
+  return nan ? U(~U(0)) : k;
+}
+
+template <typename T>
+struct KeyOf;
+
+#define EMBER_UINT_KEY(T, K) \
+  template <>                \
+  struct KeyOf<T> {          \
+    using K_t = K;           \
+    static K_t key(T v) { return K_t(v); } \
+  };
+EMBER_UINT_KEY(bool, uint8_t)
+EMBER_UINT_KEY(uint8_t, uint8_t)
+EMBER_UINT_KEY(uint16_t, uint16_t)
+EMBER_UINT_KEY(uint32_t, uint32_t)
+EMBER_UINT_KEY(uint64_t, uint64_t)
+#undef EMBER_UINT_KEY
+
+#define EMBER_INT_KEY(T, K)                                                        \
+  template <>                                                                      \
+  struct KeyOf<T> {                                                                \
+    using K_t = K;                                                                 \
+    static K_t key(T v) { return K_t(K_t(v) ^ (K_t(1) << (sizeof(K_t) * 8 - 1))); } \
+  };
+EMBER_INT_KEY(int8_t, uint8_t)
+EMBER_INT_KEY(int16_t, uint16_t)
+EMBER_INT_KEY(int32_t, uint32_t)
+EMBER_INT_KEY(int64_t, uint64_t)
+#undef EMBER_INT_KEY
+
+template <>
+struct KeyOf<float> {
+  using K_t = uint32_t;
+  static K_t key(float v) { return ieee_key<uint32_t>(bits_of<uint32_t>(v), v != v, v == 0.0f); }
+};
+template <>
+struct KeyOf<double> {
+  using K_t = uint64_t;
+  static K_t key(double v) { return ieee_key<uint64_t>(bits_of<uint64_t>(v), v != v, v == 0.0); }
+};
+template <>
+struct KeyOf<float16_t> {
+  using K_t = uint16_t;
+  static K_t key(float16_t v) {
+    uint16_t a = v.bits & 0x7fff;
+    return ieee_key<uint16_t>(v.bits, a > 0x7c00, a == 0);
+  }
+};
+template <>
+struct KeyOf<bfloat16_t> {
+  using K_t = uint16_t;
+  static K_t key(bfloat16_t v) {
+    uint16_t a = v.bits & 0x7fff;
+    return ieee_key<uint16_t>(v.bits, a > 0x7f80, a == 0);
+  }
+};
+template <>
+struct KeyOf<complex64_t> {
+  using K_t = uint64_t;
+  static K_t key(complex64_t v) {
+    return (uint64_t(KeyOf<float>::key(v.real())) << 32) | KeyOf<float>::key(v.imag());
+  }
+};
+
+template <typename K>
+struct Rec {
+  K key;
+  uint32_t idx;
+};
+
+// ---------- radix sort of records (stable)
+
+template <typename K>
+void insertion_sort(Rec<K>* a, size_t n) {
+  for (size_t i = 1; i < n; ++i) {
+    Rec<K> r = a[i];
+    size_t j = i;
+    while (j > 0 && a[j - 1].key > r.key) {
+      a[j] = a[j - 1];
+      --j;
+    }
+    a[j] = r;
+  }
+}
+
+// Sorts a[0, n) using tmp as scratch; returns whichever of the two holds the result.
+template <int BITS, typename K>
+Rec<K>* radix_sort(Rec<K>* a, Rec<K>* tmp, size_t n) {
+  constexpr int W = sizeof(K) * 8;
+  constexpr int P = (W + BITS - 1) / BITS;
+  constexpr size_t B = size_t(1) << BITS;
+  constexpr K mask = K(B - 1);
+  std::vector<uint32_t> hist(P * B, 0);
+  for (size_t i = 0; i < n; ++i) {
+    K k = a[i].key;
+    for (int p = 0; p < P; ++p) ++hist[p * B + ((k >> (p * BITS)) & mask)];
+  }
+  for (int p = 0; p < P; ++p) {
+    uint32_t* h = hist.data() + p * B;
+    int shift = p * BITS;
+    if (h[(a[0].key >> shift) & mask] == n) continue;  // one digit value: nothing moves
+    uint32_t sum = 0;
+    for (size_t d = 0; d < B; ++d) {
+      uint32_t c = h[d];
+      h[d] = sum;
+      sum += c;
+    }
+    for (size_t i = 0; i < n; ++i) tmp[h[(a[i].key >> shift) & mask]++] = a[i];
+    std::swap(a, tmp);
+  }
+  return a;
+}
+
+template <typename K>
+Rec<K>* sort_records(Rec<K>* a, Rec<K>* tmp, size_t n) {
+  if (n <= 32) {
+    insertion_sort(a, n);
+    return a;
+  }
+  if constexpr (sizeof(K) >= 4) {
+    if (n >= (1u << 16)) return radix_sort<11>(a, tmp, n);
+  }
+  return radix_sort<8>(a, tmp, n);
+}
+
+// One long row: each pass's histogram and scatter split across the pool. Chunk c of T
+// covers [c n / T, (c + 1) n / T) in every pass, so the scatter keeps the order stable.
+template <int BITS, typename K>
+Rec<K>* radix_sort_parallel(Rec<K>* a, Rec<K>* tmp, size_t n, size_t T) {
+  constexpr int W = sizeof(K) * 8;
+  constexpr int P = (W + BITS - 1) / BITS;
+  constexpr size_t B = size_t(1) << BITS;
+  constexpr K mask = K(B - 1);
+  std::vector<uint32_t> counts(T * B);
+  auto lo = [&](size_t c) { return c * n / T; };
+  for (int p = 0; p < P; ++p) {
+    int shift = p * BITS;
+    parallel_for(T, 1, [&](size_t cb, size_t ce) {
+      for (size_t c = cb; c < ce; ++c) {
+        uint32_t* h = counts.data() + c * B;
+        std::fill(h, h + B, 0u);
+        for (size_t i = lo(c), e = lo(c + 1); i < e; ++i) ++h[(a[i].key >> shift) & mask];
+      }
+    });
+    size_t first = (a[0].key >> shift) & mask, same = 0;
+    for (size_t c = 0; c < T; ++c) same += counts[c * B + first];
+    if (same == n) continue;
+    uint32_t sum = 0;
+    for (size_t d = 0; d < B; ++d)
+      for (size_t c = 0; c < T; ++c) {
+        uint32_t v = counts[c * B + d];
+        counts[c * B + d] = sum;
+        sum += v;
+      }
+    parallel_for(T, 1, [&](size_t cb, size_t ce) {
+      for (size_t c = cb; c < ce; ++c) {
+        uint32_t* h = counts.data() + c * B;
+        for (size_t i = lo(c), e = lo(c + 1); i < e; ++i) tmp[h[(a[i].key >> shift) & mask]++] = a[i];
+      }
+    });
+    std::swap(a, tmp);
+  }
+  return a;
+}
+
+template <typename K>
+Rec<K>* sort_records_parallel(Rec<K>* a, Rec<K>* tmp, size_t n, size_t T) {
+  if constexpr (sizeof(K) >= 4) return radix_sort_parallel<11>(a, tmp, n, T);
+  else return radix_sort_parallel<8>(a, tmp, n, T);
+}
+
+// ---------- row layout
+
+struct Rows {
+  int64_t outer = 1, len = 1, inner = 1;
+  Rows(const Shape& shape, int axis) {
+    for (int i = 0; i < axis; ++i) outer *= shape[i];
+    len = shape[axis];
+    for (int i = axis + 1; i < (int)shape.size(); ++i) inner *= shape[i];
+  }
+  int64_t count() const { return outer * inner; }
+  // Offset of element 0 of row `r` in a row-contiguous array whose axis has `n` entries.
+  int64_t base(int64_t r, int64_t n) const { return (r / inner) * n * inner + r % inner; }
+};
+
+// Runs row_fn(row, scratch) over all rows in parallel, each chunk with its own scratch of
+// `per_row` records.
+template <typename R, typename F>
+void for_rows(const Rows& rows, size_t per_row, F&& row_fn) {
+  size_t grain = std::max<int64_t>(1, (int64_t)kParallelGrain / std::max<int64_t>(rows.len, 1));
+  parallel_for(rows.count(), grain, [&](size_t b, size_t e) {
+    std::vector<R> scratch(per_row);
+    for (size_t r = b; r < e; ++r) row_fn(r, scratch.data());
+  });
+}
+
+template <typename T, typename K>
+void fill_records(Rec<K>* rec, const T* p, int64_t n, int64_t stride) {
+  if (stride == 1) {
+    for (int64_t i = 0; i < n; ++i) rec[i] = {KeyOf<T>::key(p[i]), (uint32_t)i};
+  } else {
+    for (int64_t i = 0; i < n; ++i) rec[i] = {KeyOf<T>::key(p[i * stride]), (uint32_t)i};
+  }
+}
+
+// Writes the positions (arg) or the values of records rec[0, n) along a strided output row.
+template <typename T, typename K>
+void write_records(const Rec<K>* rec, int64_t n, const T* src, int64_t src_stride, array& out,
+                   int64_t base, int64_t stride, bool arg) {
+  if (arg) {
+    uint32_t* q = out.data<uint32_t>() + base;
+    for (int64_t i = 0; i < n; ++i) q[i * stride] = rec[i].idx;
+  } else {
+    T* q = out.data<T>() + base;
+    for (int64_t i = 0; i < n; ++i) q[i * stride] = src[rec[i].idx * src_stride];
+  }
+}
+
+}  // namespace
+
+// ---------- Sort
+
+void Sort::eval_cpu(const std::vector<array>& in, array& out) {
+  array a = ensure_row_contiguous(in[0]);
+  alloc_out(out);
+  if (out.size() == 0) return;
+  Rows rows(a.shape(), axis_);
+  const int64_t n = rows.len, inner = rows.inner;
+  dispatch_all(a.dtype(), [&](auto t) {
+    using T = typename decltype(t)::type;
+    using K = typename KeyOf<T>::K_t;
+    const T* pa = a.data<T>();
+    size_t T_ = (size_t)num_threads();
+    if (T_ > 1 && n >= (1 << 17) && rows.count() < (int64_t)T_) {
+      // Few long rows: split each one across the pool.
+      std::vector<Rec<K>> buf(2 * n);
+      for (int64_t r = 0; r < rows.count(); ++r) {
+        int64_t base = rows.base(r, n);
+        const T* p = pa + base;
+        Rec<K>* rec = buf.data();
+        parallel_for(n, kParallelGrain, [&](size_t b, size_t e) {
+          for (size_t i = b; i < e; ++i) rec[i] = {KeyOf<T>::key(p[i * inner]), (uint32_t)i};
+        });
+        Rec<K>* s = sort_records_parallel(rec, rec + n, n, T_);
+        parallel_for(n, kParallelGrain, [&](size_t b, size_t e) {
+          write_records<T, K>(s + b, e - b, p, inner, out, base + b * inner, inner, arg_);
+        });
+      }
+      return;
+    }
+    for_rows<Rec<K>>(rows, 2 * n, [&](size_t r, Rec<K>* rec) {
+      int64_t base = rows.base(r, n);
+      fill_records(rec, pa + base, n, inner);
+      Rec<K>* s = sort_records(rec, rec + n, n);
+      write_records<T, K>(s, n, pa + base, inner, out, base, inner, arg_);
+    });
+  });
+}
+
+// ---------- Partition
+
+void Partition::eval_cpu(const std::vector<array>& in, array& out) {
+  array a = ensure_row_contiguous(in[0]);
+  alloc_out(out);
+  if (out.size() == 0) return;
+  Rows rows(a.shape(), axis_);
+  const int64_t n = rows.len, inner = rows.inner;
+  if (kth_ < 0 || kth_ >= n)
+    throw std::invalid_argument("[partition] kth " + std::to_string(kth_) +
+                                " is out of range for an axis of size " + std::to_string(n) + ".");
+  dispatch_all(a.dtype(), [&](auto t) {
+    using T = typename decltype(t)::type;
+    using K = typename KeyOf<T>::K_t;
+    const T* pa = a.data<T>();
+    for_rows<Rec<K>>(rows, n, [&](size_t r, Rec<K>* rec) {
+      int64_t base = rows.base(r, n);
+      fill_records(rec, pa + base, n, inner);
+      std::nth_element(rec, rec + kth_, rec + n,
+                       [](const Rec<K>& x, const Rec<K>& y) { return x.key < y.key; });
+      write_records<T, K>(rec, n, pa + base, inner, out, base, inner, arg_);
+    });
+  });
+}
+
+// ---------- TopK
+
+namespace {
+
+// "x ranks above y": a larger key, or an equal key at an earlier position.
+template <typename K>
+inline bool ranks_above(const Rec<K>& x, const Rec<K>& y) {
+  return x.key > y.key || (x.key == y.key && x.idx < y.idx);
+}
+
+// The k best records of a row, best first. heap: scratch for at least k + 1 records.
+template <typename T, typename K>
+void top_records(const T* p, int64_t n, int64_t stride, int64_t k, Rec<K>* heap, Rec<K>* all) {
+  auto cmp = [](const Rec<K>& x, const Rec<K>& y) { return ranks_above(x, y); };
+  if (k == 0) return;
+  if (k * 16 > n) {
+    // Many of them: select, then order.
+    fill_records(all, p, n, stride);
+    std::nth_element(all, all + (k - 1), all + n, cmp);
+    std::sort(all, all + k, cmp);
+    std::copy(all, all + k, heap);
+    return;
+  }
+  // A min-heap (under ranks_above) of the best k so far; an element enters only if its
+  // key beats the heap's weakest, which after the first few blocks is rare, so each block
+  // of keys is first checked against that threshold in one vectorisable pass.
+  int64_t i = 0;
+  for (; i < k; ++i) heap[i] = {KeyOf<T>::key(p[i * stride]), (uint32_t)i};
+  std::make_heap(heap, heap + k, cmp);
+  constexpr int64_t BLK = 64;
+  K keys[BLK];
+  while (i < n) {
+    int64_t m = std::min(BLK, n - i);
+    K hi = 0;
+    const T* q = p + i * stride;
+    if (stride == 1) {
+      for (int64_t j = 0; j < m; ++j) keys[j] = KeyOf<T>::key(q[j]);
+    } else {
+      for (int64_t j = 0; j < m; ++j) keys[j] = KeyOf<T>::key(q[j * stride]);
+    }
+    for (int64_t j = 0; j < m; ++j) hi = std::max(hi, keys[j]);
+    if (hi > heap[0].key) {
+      for (int64_t j = 0; j < m; ++j) {
+        // Later positions lose ties, so only a strictly larger key enters.
+        if (keys[j] > heap[0].key) {
+          std::pop_heap(heap, heap + k, cmp);
+          heap[k - 1] = {keys[j], (uint32_t)(i + j)};
+          std::push_heap(heap, heap + k, cmp);
+        }
+      }
+    }
+    i += m;
+  }
+  std::sort_heap(heap, heap + k, cmp);
+}
+
+}  // namespace
+
+void TopK::eval_cpu(const std::vector<array>& in, array& out) {
+  array a = ensure_row_contiguous(in[0]);
+  alloc_out(out);
+  if (out.size() == 0) return;
+  Rows rows(a.shape(), axis_);
+  const int64_t n = rows.len, inner = rows.inner, k = k_;
+  if (k > n)
+    throw std::invalid_argument("[topk] k=" + std::to_string(k) +
+                                " is larger than an axis of size " + std::to_string(n) + ".");
+  dispatch_all(a.dtype(), [&](auto t) {
+    using T = typename decltype(t)::type;
+    using K = typename KeyOf<T>::K_t;
+    const T* pa = a.data<T>();
+    bool big = k * 16 > n;
+    for_rows<Rec<K>>(rows, big ? n + k : k + 1, [&](size_t r, Rec<K>* scratch) {
+      int64_t base = rows.base(r, n);
+      int64_t obase = (r / inner) * k * inner + r % inner;
+      Rec<K>* best = scratch;
+      top_records(pa + base, n, inner, k, best, scratch + k);
+      write_records<T, K>(best, k, pa + base, inner, out, obase, inner, arg_);
+    });
+  });
+}
+
+// ---------- SearchSorted
+
+void SearchSorted::eval_cpu(const std::vector<array>& in, array& out) {
+  array seq = ensure_row_contiguous(in[0]);
+  array vals = ensure_row_contiguous(in[1]);
+  alloc_out(out);
+  if (out.size() == 0) return;
+  int64_t n = seq.size();
+  dispatch_all(seq.dtype(), [&](auto t) {
+    using T = typename decltype(t)::type;
+    using K = typename KeyOf<T>::K_t;
+    std::vector<K> keys(n);
+    const T* ps = seq.data<T>();
+    for (int64_t i = 0; i < n; ++i) keys[i] = KeyOf<T>::key(ps[i]);
+    const T* pv = vals.data<T>();
+    uint32_t* po = out.data<uint32_t>();
+    bool right = right_;
+    parallel_for(out.size(), 4096, [&](size_t b, size_t e) {
+      for (size_t i = b; i < e; ++i) {
+        K v = KeyOf<T>::key(pv[i]);
+        auto it = right ? std::upper_bound(keys.begin(), keys.end(), v)
+                        : std::lower_bound(keys.begin(), keys.end(), v);
+        po[i] = (uint32_t)(it - keys.begin());
+      }
+    });
+  });
+}
+
+}  // namespace ember
