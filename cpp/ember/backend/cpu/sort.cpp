@@ -203,9 +203,55 @@ Rec<K>* radix_sort_parallel(Rec<K>* a, Rec<K>* tmp, size_t n, size_t T) {
   return a;
 }
 
+// One long row with wide keys: a parallel scatter on the top BITS bits, then every bucket
+// (now a small, independent range) sorted on its own by the serial radix sort, buckets
+// spread over the pool. Both steps are stable.
+template <int BITS, typename K>
+Rec<K>* msd_then_lsd_parallel(Rec<K>* a, Rec<K>* tmp, size_t n, size_t T) {
+  constexpr int W = sizeof(K) * 8;
+  constexpr size_t B = size_t(1) << BITS;
+  constexpr int shift = W - BITS;
+  std::vector<uint32_t> counts(T * B);
+  auto lo = [&](size_t c) { return c * n / T; };
+  parallel_for(T, 1, [&](size_t cb, size_t ce) {
+    for (size_t c = cb; c < ce; ++c) {
+      uint32_t* h = counts.data() + c * B;
+      std::fill(h, h + B, 0u);
+      for (size_t i = lo(c), e = lo(c + 1); i < e; ++i) ++h[a[i].key >> shift];
+    }
+  });
+  std::vector<uint32_t> start(B + 1);
+  uint32_t sum = 0;
+  for (size_t d = 0; d < B; ++d) {
+    start[d] = sum;
+    for (size_t c = 0; c < T; ++c) {
+      uint32_t v = counts[c * B + d];
+      counts[c * B + d] = sum;
+      sum += v;
+    }
+  }
+  start[B] = sum;
+  parallel_for(T, 1, [&](size_t cb, size_t ce) {
+    for (size_t c = cb; c < ce; ++c) {
+      uint32_t* h = counts.data() + c * B;
+      for (size_t i = lo(c), e = lo(c + 1); i < e; ++i) tmp[h[a[i].key >> shift]++] = a[i];
+    }
+  });
+  parallel_for(B, 1, [&](size_t db, size_t de) {
+    for (size_t d = db; d < de; ++d) {
+      size_t b = start[d], m = start[d + 1] - b;
+      if (m < 2) continue;
+      Rec<K>* r = sort_records(tmp + b, a + b, m);
+      if (r != tmp + b) std::copy(r, r + m, tmp + b);
+    }
+  });
+  return tmp;
+}
+
 template <typename K>
 Rec<K>* sort_records_parallel(Rec<K>* a, Rec<K>* tmp, size_t n, size_t T) {
-  if constexpr (sizeof(K) >= 4) return radix_sort_parallel<11>(a, tmp, n, T);
+  if constexpr (sizeof(K) >= 4) return msd_then_lsd_parallel<11>(a, tmp, n, T);
+  else if constexpr (sizeof(K) == 2) return msd_then_lsd_parallel<8>(a, tmp, n, T);
   else return radix_sort_parallel<8>(a, tmp, n, T);
 }
 
@@ -234,8 +280,29 @@ void for_rows(const Rows& rows, size_t per_row, F&& row_fn) {
   });
 }
 
+// Values of up to 32 bits travel in the record in place of their position, so that
+// writing the sorted values needs no gather.
+template <typename T>
+constexpr bool value_payload = sizeof(T) <= 4;
+
+template <typename T>
+inline uint32_t payload_of(T v) {
+  uint32_t p = 0;
+  std::memcpy(&p, &v, sizeof(T));
+  return p;
+}
+
 template <typename T, typename K>
-void fill_records(Rec<K>* rec, const T* p, int64_t n, int64_t stride) {
+void fill_records(Rec<K>* rec, const T* p, int64_t n, int64_t stride, bool arg = true) {
+  if constexpr (value_payload<T>) {
+    if (!arg) {
+      for (int64_t i = 0; i < n; ++i) {
+        T v = p[i * stride];
+        rec[i] = {KeyOf<T>::key(v), payload_of(v)};
+      }
+      return;
+    }
+  }
   if (stride == 1) {
     for (int64_t i = 0; i < n; ++i) rec[i] = {KeyOf<T>::key(p[i]), (uint32_t)i};
   } else {
@@ -246,11 +313,18 @@ void fill_records(Rec<K>* rec, const T* p, int64_t n, int64_t stride) {
 // Writes the positions (arg) or the values of records rec[0, n) along a strided output row.
 template <typename T, typename K>
 void write_records(const Rec<K>* rec, int64_t n, const T* src, int64_t src_stride, array& out,
-                   int64_t base, int64_t stride, bool arg) {
+                   int64_t base, int64_t stride, bool arg, bool from_positions = false) {
   if (arg) {
     uint32_t* q = out.data<uint32_t>() + base;
     for (int64_t i = 0; i < n; ++i) q[i * stride] = rec[i].idx;
   } else {
+    if constexpr (value_payload<T>) {
+      if (!from_positions) {
+        T* q = out.data<T>() + base;
+        for (int64_t i = 0; i < n; ++i) std::memcpy(q + i * stride, &rec[i].idx, sizeof(T));
+        return;
+      }
+    }
     T* q = out.data<T>() + base;
     for (int64_t i = 0; i < n; ++i) q[i * stride] = src[rec[i].idx * src_stride];
   }
@@ -271,7 +345,7 @@ void Sort::eval_cpu(const std::vector<array>& in, array& out) {
     using K = typename KeyOf<T>::K_t;
     const T* pa = a.data<T>();
     size_t T_ = (size_t)num_threads();
-    if (T_ > 1 && n >= (1 << 17) && rows.count() < (int64_t)T_) {
+    if (n >= (1 << 17) && rows.count() < (int64_t)std::max<size_t>(T_, 2)) {
       // Few long rows: split each one across the pool.
       std::vector<Rec<K>> buf(2 * n);
       for (int64_t r = 0; r < rows.count(); ++r) {
@@ -279,7 +353,9 @@ void Sort::eval_cpu(const std::vector<array>& in, array& out) {
         const T* p = pa + base;
         Rec<K>* rec = buf.data();
         parallel_for(n, kParallelGrain, [&](size_t b, size_t e) {
-          for (size_t i = b; i < e; ++i) rec[i] = {KeyOf<T>::key(p[i * inner]), (uint32_t)i};
+          fill_records(rec + b, p + b * inner, e - b, inner, arg_);
+          if (arg_ || !value_payload<T>)
+            for (size_t i = b; i < e; ++i) rec[i].idx = (uint32_t)i;
         });
         Rec<K>* s = sort_records_parallel(rec, rec + n, n, T_);
         parallel_for(n, kParallelGrain, [&](size_t b, size_t e) {
@@ -290,7 +366,7 @@ void Sort::eval_cpu(const std::vector<array>& in, array& out) {
     }
     for_rows<Rec<K>>(rows, 2 * n, [&](size_t r, Rec<K>* rec) {
       int64_t base = rows.base(r, n);
-      fill_records(rec, pa + base, n, inner);
+      fill_records(rec, pa + base, n, inner, arg_);
       Rec<K>* s = sort_records(rec, rec + n, n);
       write_records<T, K>(s, n, pa + base, inner, out, base, inner, arg_);
     });
@@ -314,7 +390,7 @@ void Partition::eval_cpu(const std::vector<array>& in, array& out) {
     const T* pa = a.data<T>();
     for_rows<Rec<K>>(rows, n, [&](size_t r, Rec<K>* rec) {
       int64_t base = rows.base(r, n);
-      fill_records(rec, pa + base, n, inner);
+      fill_records(rec, pa + base, n, inner, arg_);
       std::nth_element(rec, rec + kth_, rec + n,
                        [](const Rec<K>& x, const Rec<K>& y) { return x.key < y.key; });
       write_records<T, K>(rec, n, pa + base, inner, out, base, inner, arg_);
@@ -399,7 +475,7 @@ void TopK::eval_cpu(const std::vector<array>& in, array& out) {
       int64_t obase = (r / inner) * k * inner + r % inner;
       Rec<K>* best = scratch;
       top_records(pa + base, n, inner, k, best, scratch + k);
-      write_records<T, K>(best, k, pa + base, inner, out, obase, inner, arg_);
+      write_records<T, K>(best, k, pa + base, inner, out, obase, inner, arg_, true);
     });
   });
 }
