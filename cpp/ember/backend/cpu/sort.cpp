@@ -255,6 +255,36 @@ Rec<K>* sort_records_parallel(Rec<K>* a, Rec<K>* tmp, size_t n, size_t T) {
   else return radix_sort_parallel<8>(a, tmp, n, T);
 }
 
+// Partitions rec[0, n) around rank kth into out[0, n): one pass splits the records by
+// their top key digit into those below, in and above the digit of rank kth (keeping input
+// order), and nth_element finishes inside the middle group only.
+template <typename K>
+void partition_records(const Rec<K>* rec, Rec<K>* out, size_t n, size_t kth) {
+  auto less = [](const Rec<K>& x, const Rec<K>& y) { return x.key < y.key; };
+  if (n < 256) {
+    std::copy(rec, rec + n, out);
+    std::nth_element(out, out + kth, out + n, less);
+    return;
+  }
+  constexpr int BITS = sizeof(K) == 1 ? 8 : 11;
+  constexpr int shift = sizeof(K) * 8 - BITS;
+  constexpr size_t B = size_t(1) << BITS;
+  // Keys that all share their top bits (a narrow range of values) fall back to nth_element.
+  uint32_t hist[B] = {};
+  for (size_t i = 0; i < n; ++i) ++hist[rec[i].key >> shift];
+  size_t below = 0, d = 0;
+  while (below + hist[d] <= kth) below += hist[d++];
+  size_t in = hist[d];
+  // Branch-free: the group (0 below, 1 in, 2 above) picks the cursor.
+  Rec<K>* cur[3] = {out, out + below, out + below + in};
+  for (size_t i = 0; i < n; ++i) {
+    size_t t = rec[i].key >> shift;
+    size_t g = size_t(t >= d) + size_t(t > d);
+    *cur[g]++ = rec[i];
+  }
+  std::nth_element(out + below, out + kth, out + below + in, less);
+}
+
 // ---------- row layout
 
 struct Rows {
@@ -388,12 +418,11 @@ void Partition::eval_cpu(const std::vector<array>& in, array& out) {
     using T = typename decltype(t)::type;
     using K = typename KeyOf<T>::K_t;
     const T* pa = a.data<T>();
-    for_rows<Rec<K>>(rows, n, [&](size_t r, Rec<K>* rec) {
+    for_rows<Rec<K>>(rows, 2 * n, [&](size_t r, Rec<K>* rec) {
       int64_t base = rows.base(r, n);
       fill_records(rec, pa + base, n, inner, arg_);
-      std::nth_element(rec, rec + kth_, rec + n,
-                       [](const Rec<K>& x, const Rec<K>& y) { return x.key < y.key; });
-      write_records<T, K>(rec, n, pa + base, inner, out, base, inner, arg_);
+      partition_records(rec, rec + n, n, kth_);
+      write_records<T, K>(rec + n, n, pa + base, inner, out, base, inner, arg_);
     });
   });
 }
