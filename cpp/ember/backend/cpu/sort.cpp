@@ -294,6 +294,7 @@ struct Rows {
     len = shape[axis];
     for (int i = axis + 1; i < (int)shape.size(); ++i) inner *= shape[i];
   }
+  Rows(int64_t o, int64_t l, int64_t i) : outer(o), len(l), inner(i) {}
   int64_t count() const { return outer * inner; }
   // Offset of element 0 of row `r` in a row-contiguous array whose axis has `n` entries.
   int64_t base(int64_t r, int64_t n) const { return (r / inner) * n * inner + r % inner; }
@@ -342,25 +343,75 @@ void fill_records(Rec<K>* rec, const T* p, int64_t n, int64_t stride, bool arg =
 
 // Writes the positions (arg) or the values of records rec[0, n) along a strided output row.
 template <typename T, typename K>
-void write_records(const Rec<K>* rec, int64_t n, const T* src, int64_t src_stride, array& out,
+void write_records(const Rec<K>* rec, int64_t n, const T* src, int64_t src_stride, void* out,
                    int64_t base, int64_t stride, bool arg, bool from_positions = false) {
   if (arg) {
-    uint32_t* q = out.data<uint32_t>() + base;
+    uint32_t* q = static_cast<uint32_t*>(out) + base;
     for (int64_t i = 0; i < n; ++i) q[i * stride] = rec[i].idx;
   } else {
     if constexpr (value_payload<T>) {
       if (!from_positions) {
-        T* q = out.data<T>() + base;
+        T* q = static_cast<T*>(out) + base;
         for (int64_t i = 0; i < n; ++i) std::memcpy(q + i * stride, &rec[i].idx, sizeof(T));
         return;
       }
     }
-    T* q = out.data<T>() + base;
+    T* q = static_cast<T*>(out) + base;
     for (int64_t i = 0; i < n; ++i) q[i * stride] = src[rec[i].idx * src_stride];
   }
 }
 
 }  // namespace
+
+// [outer, A, B] -> [outer, B, A] through 16 x 16 tiles: each tile is read row by row
+// into a local buffer and written out row by row, so every source and destination line is
+// used whole at once (power-of-two strides would otherwise evict lines between uses).
+template <typename U>
+void swap_inner(const U* src, U* dst, int64_t outer, int64_t A, int64_t B) {
+  constexpr int64_t TS = 16;
+  int64_t ta = (A + TS - 1) / TS, tb = (B + TS - 1) / TS;
+  parallel_for(outer * ta * tb, 64, [&](size_t b, size_t e) {
+    U buf[TS][TS];
+    for (size_t t = b; t < e; ++t) {
+      int64_t o = t / (ta * tb), ia = (t / tb) % ta * TS, ib = t % tb * TS;
+      int64_t na = std::min(A - ia, TS), nb = std::min(B - ib, TS);
+      const U* s = src + o * A * B + ia * B + ib;
+      U* d = dst + o * A * B + ib * A + ia;
+      for (int64_t x = 0; x < na; ++x)
+        for (int64_t y = 0; y < nb; ++y) buf[y][x] = s[x * B + y];
+      for (int64_t y = 0; y < nb; ++y)
+        for (int64_t x = 0; x < na; ++x) d[y * A + x] = buf[y][x];
+    }
+  });
+}
+
+void swap_inner_bytes(const void* src, void* dst, size_t itemsize, int64_t outer, int64_t A,
+                      int64_t B) {
+  switch (itemsize) {
+    case 1: return swap_inner(static_cast<const uint8_t*>(src), static_cast<uint8_t*>(dst), outer, A, B);
+    case 2: return swap_inner(static_cast<const uint16_t*>(src), static_cast<uint16_t*>(dst), outer, A, B);
+    case 4: return swap_inner(static_cast<const uint32_t*>(src), static_cast<uint32_t*>(dst), outer, A, B);
+    default: return swap_inner(static_cast<const uint64_t*>(src), static_cast<uint64_t*>(dst), outer, A, B);
+  }
+}
+
+// Runs run(input, output, rows) on rows that are contiguous: an axis with elements after
+// it is first moved last in a scratch copy, and the result (out_len entries along the
+// axis) moved back, as strided rows would touch a new cache line per element.
+template <typename T, typename F>
+void on_rows(const array& a, array& out, const Rows& rows, int64_t out_len, F&& run) {
+  const T* pa = a.data<T>();
+  void* po = static_cast<void*>(out.data<uint8_t>());
+  if (rows.inner == 1 || a.size() < 4096) {
+    run(pa, po, rows);
+    return;
+  }
+  std::unique_ptr<T[]> tin(new T[a.size()]);
+  swap_inner_bytes(pa, tin.get(), sizeof(T), rows.outer, rows.len, rows.inner);
+  std::vector<uint64_t> tout((out.nbytes() + 7) / 8);
+  run(static_cast<const T*>(tin.get()), static_cast<void*>(tout.data()), Rows(rows.count(), rows.len, 1));
+  swap_inner_bytes(tout.data(), po, out.itemsize(), rows.outer, rows.inner, out_len);
+}
 
 // ---------- Sort
 
@@ -368,12 +419,13 @@ void Sort::eval_cpu(const std::vector<array>& in, array& out) {
   array a = ensure_row_contiguous(in[0]);
   alloc_out(out);
   if (out.size() == 0) return;
-  Rows rows(a.shape(), axis_);
-  const int64_t n = rows.len, inner = rows.inner;
+  const Rows all_rows(a.shape(), axis_);
+  const int64_t n = all_rows.len;
   dispatch_all(a.dtype(), [&](auto t) {
     using T = typename decltype(t)::type;
     using K = typename KeyOf<T>::K_t;
-    const T* pa = a.data<T>();
+    on_rows<T>(a, out, all_rows, n, [&](const T* pa, void* po, const Rows& rows) {
+    const int64_t inner = rows.inner;
     size_t T_ = (size_t)num_threads();
     if (n >= (1 << 17) && rows.count() < (int64_t)std::max<size_t>(T_, 2)) {
       // Few long rows: split each one across the pool.
@@ -389,7 +441,7 @@ void Sort::eval_cpu(const std::vector<array>& in, array& out) {
         });
         Rec<K>* s = sort_records_parallel(rec, rec + n, n, T_);
         parallel_for(n, kParallelGrain, [&](size_t b, size_t e) {
-          write_records<T, K>(s + b, e - b, p, inner, out, base + b * inner, inner, arg_);
+          write_records<T, K>(s + b, e - b, p, inner, po, base + b * inner, inner, arg_);
         });
       }
       return;
@@ -398,7 +450,8 @@ void Sort::eval_cpu(const std::vector<array>& in, array& out) {
       int64_t base = rows.base(r, n);
       fill_records(rec, pa + base, n, inner, arg_);
       Rec<K>* s = sort_records(rec, rec + n, n);
-      write_records<T, K>(s, n, pa + base, inner, out, base, inner, arg_);
+      write_records<T, K>(s, n, pa + base, inner, po, base, inner, arg_);
+    });
     });
   });
 }
@@ -409,20 +462,22 @@ void Partition::eval_cpu(const std::vector<array>& in, array& out) {
   array a = ensure_row_contiguous(in[0]);
   alloc_out(out);
   if (out.size() == 0) return;
-  Rows rows(a.shape(), axis_);
-  const int64_t n = rows.len, inner = rows.inner;
+  const Rows all_rows(a.shape(), axis_);
+  const int64_t n = all_rows.len;
   if (kth_ < 0 || kth_ >= n)
     throw std::invalid_argument("[partition] kth " + std::to_string(kth_) +
                                 " is out of range for an axis of size " + std::to_string(n) + ".");
   dispatch_all(a.dtype(), [&](auto t) {
     using T = typename decltype(t)::type;
     using K = typename KeyOf<T>::K_t;
-    const T* pa = a.data<T>();
-    for_rows<Rec<K>>(rows, 2 * n, [&](size_t r, Rec<K>* rec) {
-      int64_t base = rows.base(r, n);
-      fill_records(rec, pa + base, n, inner, arg_);
-      partition_records(rec, rec + n, n, kth_);
-      write_records<T, K>(rec + n, n, pa + base, inner, out, base, inner, arg_);
+    on_rows<T>(a, out, all_rows, n, [&](const T* pa, void* po, const Rows& rows) {
+      const int64_t inner = rows.inner;
+      for_rows<Rec<K>>(rows, 2 * n, [&](size_t r, Rec<K>* rec) {
+        int64_t base = rows.base(r, n);
+        fill_records(rec, pa + base, n, inner, arg_);
+        partition_records(rec, rec + n, n, kth_);
+        write_records<T, K>(rec + n, n, pa + base, inner, po, base, inner, arg_);
+      });
     });
   });
 }
@@ -489,22 +544,24 @@ void TopK::eval_cpu(const std::vector<array>& in, array& out) {
   array a = ensure_row_contiguous(in[0]);
   alloc_out(out);
   if (out.size() == 0) return;
-  Rows rows(a.shape(), axis_);
-  const int64_t n = rows.len, inner = rows.inner, k = k_;
+  const Rows all_rows(a.shape(), axis_);
+  const int64_t n = all_rows.len, k = k_;
   if (k > n)
     throw std::invalid_argument("[topk] k=" + std::to_string(k) +
                                 " is larger than an axis of size " + std::to_string(n) + ".");
   dispatch_all(a.dtype(), [&](auto t) {
     using T = typename decltype(t)::type;
     using K = typename KeyOf<T>::K_t;
-    const T* pa = a.data<T>();
     bool big = k * 16 > n;
-    for_rows<Rec<K>>(rows, big ? n + k : k + 1, [&](size_t r, Rec<K>* scratch) {
-      int64_t base = rows.base(r, n);
-      int64_t obase = (r / inner) * k * inner + r % inner;
-      Rec<K>* best = scratch;
-      top_records(pa + base, n, inner, k, best, scratch + k);
-      write_records<T, K>(best, k, pa + base, inner, out, obase, inner, arg_, true);
+    on_rows<T>(a, out, all_rows, k, [&](const T* pa, void* po, const Rows& rows) {
+      const int64_t inner = rows.inner;
+      for_rows<Rec<K>>(rows, big ? n + k : k + 1, [&](size_t r, Rec<K>* scratch) {
+        int64_t base = rows.base(r, n);
+        int64_t obase = (r / inner) * k * inner + r % inner;
+        Rec<K>* best = scratch;
+        top_records(pa + base, n, inner, k, best, scratch + k);
+        write_records<T, K>(best, k, pa + base, inner, po, obase, inner, arg_, true);
+      });
     });
   });
 }
