@@ -454,3 +454,23 @@ def test_vmap_nested_and_shapeless_compile(rng):
             np.testing.assert_array_equal(N(c(y)), N(fn(y)))
     h = mx.grad(lambda a: mx.sum(mx.topk(a, 2, axis=-1) ** 2))
     np.testing.assert_array_equal(N(mx.compile(h)(mx.array(x))), N(h(mx.array(x))))
+
+
+@pytest.mark.parametrize("d", ["float32", "int8", "float16", "complex64", "float64"])
+def test_inner_axes_large(d, rng):
+    # an axis followed by other axes, large enough to be moved last through a scratch copy
+    x = data((37, 150, 3), d, rng, special=True, lo=-300, hi=300)
+    for ax in (0, 1):
+        idx = np_key_sort(x, ax)
+        np.testing.assert_array_equal(N(mx.argsort(E(x, d), axis=ax)), idx)
+        np.testing.assert_array_equal(N(mx.sort(E(x, d), axis=ax)),
+                                      N(E(np.take_along_axis(x, idx, ax), d)))
+        n = x.shape[ax]
+        top = N(mx.topk(E(x, d), 5, axis=ax))
+        want = np.flip(np.take(idx, np.arange(n - 5, n), axis=ax), axis=ax)
+        np.testing.assert_array_equal(top, N(E(np.take_along_axis(x, want, ax), d)))
+        if d != "complex64":
+            k = n // 2
+            p = mx.partition(E(x, d), k, axis=ax)
+            i = mx.argpartition(E(x, d), k, axis=ax)
+            check_partition(x.astype(np.float64), N(p).astype(np.float64), N(i), k, ax)
