@@ -474,3 +474,18 @@ def test_inner_axes_large(d, rng):
             p = mx.partition(E(x, d), k, axis=ax)
             i = mx.argpartition(E(x, d), k, axis=ax)
             check_partition(x.astype(np.float64), N(p).astype(np.float64), N(i), k, ax)
+
+
+@pytest.mark.parametrize("d", DTYPES)
+def test_argsort_and_searchsorted_match_mlx_with_specials(d, rng):
+    mlx = pytest.importorskip("mlx.core")
+    x = data((4, 40), d, rng, special=True)
+    for ax in (-1, 0):
+        ref = mlx.argsort(mlx.array(x).astype(getattr(mlx, d)), axis=ax)
+        np.testing.assert_array_equal(N(mx.argsort(E(x, d), axis=ax)), np.array(ref))
+    if d != "complex64":
+        for side in ("left", "right"):
+            ref = mlx.searchsorted(mlx.sort(mlx.array(x[0]).astype(getattr(mlx, d))),
+                                   mlx.array(x[1]).astype(getattr(mlx, d)), side=side)
+            got = mx.searchsorted(mx.sort(E(x[0], d)), E(x[1], d), side=side)
+            assert got.tolist() == ref.tolist()
