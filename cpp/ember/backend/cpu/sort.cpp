@@ -130,13 +130,14 @@ Rec<K>* radix_sort(Rec<K>* a, Rec<K>* tmp, size_t n) {
   constexpr int P = (W + BITS - 1) / BITS;
   constexpr size_t B = size_t(1) << BITS;
   constexpr K mask = K(B - 1);
-  std::vector<uint32_t> hist(P * B, 0);
+  uint32_t hist[P * B];
+  std::fill(hist, hist + P * B, 0u);
   for (size_t i = 0; i < n; ++i) {
     K k = a[i].key;
     for (int p = 0; p < P; ++p) ++hist[p * B + ((k >> (p * BITS)) & mask)];
   }
   for (int p = 0; p < P; ++p) {
-    uint32_t* h = hist.data() + p * B;
+    uint32_t* h = hist + p * B;
     int shift = p * BITS;
     if (h[(a[0].key >> shift) & mask] == n) continue;  // one digit value: nothing moves
     uint32_t sum = 0;
