@@ -205,8 +205,6 @@ array scatter(const array& a, const std::vector<array>& indices, const array& up
               const std::vector<int>& axes, S s = {});
 array scatter_add(const array& a, const std::vector<array>& indices, const array& updates,
                   const std::vector<int>& axes, S s = {});
-array sort(const array& a, int axis = -1, S s = {});
-array argsort(const array& a, int axis = -1, S s = {});
 
 // ---------- linear algebra
 array matmul(const array& a, const array& b, S s = {});
@@ -279,3 +277,5 @@ Dtype result_type(const std::vector<array>& arrays);
 }  // namespace ember
 #include "ember/ops/misc.h"
 #include "ember/ops/scatter.h"
+
+#include "ember/ops/sort.h"

@@ -483,23 +483,6 @@ class ScatterAxis : public UnaryPrimitive {
   bool add_;
 };
 
-class Sort : public UnaryPrimitive {
- public:
-  Sort(Stream s, int axis, bool arg) : UnaryPrimitive(s), axis_(axis), arg_(arg) {}
-  const char* name() const override { return arg_ ? "ArgSort" : "Sort"; }
-  void eval_cpu(const std::vector<array>& inputs, array& out) override;
-  std::vector<array> vjp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&, const std::vector<array>&) override;
-  std::vector<array> jvp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&) override;
-  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>&,
-                                                        const std::vector<int>&) override;
-  bool is_equivalent(const Primitive& o) const override;
-  std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;
-  int axis_;
-  bool arg_;
-};
-
 // ---------- linear algebra
 
 // Batched a @ b (+ beta * c when a third input is given) with equal batch shapes.
@@ -555,3 +538,5 @@ class CovarianceRoot : public UnaryPrimitive {
 
 }  // namespace ember
 #include "ember/primitives/misc.h"
+
+#include "ember/primitives/sort.h"

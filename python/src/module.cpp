@@ -36,4 +36,5 @@ PYBIND11_MODULE(core, m) {
   init_misc(m);
   init_dtypes(m);
   init_scatter(m);
+  init_sort(m);
 }

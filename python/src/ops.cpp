@@ -456,7 +456,7 @@ void init_ops(py::module_& m) {
     return as_strided(x, sh, st, offset, sd(s));
   }, "a"_a, "shape"_a = none, "strides"_a = none, "offset"_a = 0, py::kw_only(), "stream"_a = none);
 
-  // ---------- indexing and sorting
+  // ---------- indexing
   m.def("take", [](const py::object& a, const py::object& idx, const py::object& axis, const py::object& s) {
     array x = A(a);
     if (PyLong_Check(idx.ptr()) && !axis.is_none()) return take(x, idx.cast<int>(), int_axis(axis), sd(s));
@@ -477,16 +477,6 @@ void init_ops(py::module_& m) {
                      x.shape(), sd(s));
     return put_along_axis(x, A(idx), to_array_like(vals, x), int_axis(axis), sd(s));
   }, "a"_a, "indices"_a, "values"_a, "axis"_a = none, py::kw_only(), "stream"_a = none);
-  m.def("sort", [](const py::object& a, const py::object& axis, const py::object& s) {
-    array x = A(a);
-    if (axis.is_none()) return sort(reshape(x, {-1}), 0, sd(s));
-    return sort(x, int_axis(axis), sd(s));
-  }, "a"_a, "axis"_a = -1, py::kw_only(), "stream"_a = none);
-  m.def("argsort", [](const py::object& a, const py::object& axis, const py::object& s) {
-    array x = A(a);
-    if (axis.is_none()) return argsort(reshape(x, {-1}), 0, sd(s));
-    return argsort(x, int_axis(axis), sd(s));
-  }, "a"_a, "axis"_a = -1, py::kw_only(), "stream"_a = none);
 
   // ---------- creation
   auto dtype_or = [](const py::object& d, Dtype def) { return d.is_none() ? def : as_dtype(d); };

@@ -310,17 +310,6 @@ array put_along_axis(const array& a, const array& indices, const array& values, 
   return make_node<ScatterAxis>(a.shape(), a.dtype(), {a, ib, vb}, s, axis, false);
 }
 
-array sort(const array& a, int axis, S s) {
-  if (a.ndim() == 0) return a;
-  axis = normalize_axis(axis, a.ndim(), "sort");
-  return make_node<Sort>(a.shape(), a.dtype(), {a}, s, axis, false);
-}
-array argsort(const array& a, int axis, S s) {
-  if (a.ndim() == 0) return zeros({}, uint32, s);
-  axis = normalize_axis(axis, a.ndim(), "argsort");
-  return make_node<Sort>(a.shape(), uint32, {a}, s, axis, true);
-}
-
 // ---------- linear algebra
 
 static array matmul_impl(const array& c, const array& a_in, const array& b_in, float alpha,

@@ -159,7 +159,6 @@ std::vector<Shape> Gather::replay_shapes(const std::vector<array>& in, const std
 std::vector<Shape> Scatter::output_shapes(const std::vector<array>& in) { return {in[0].shape()}; }
 std::vector<Shape> GatherAxis::output_shapes(const std::vector<array>& in) { return {in[1].shape()}; }
 std::vector<Shape> ScatterAxis::output_shapes(const std::vector<array>& in) { return {in[0].shape()}; }
-std::vector<Shape> Sort::output_shapes(const std::vector<array>& in) { return {in[0].shape()}; }
 
 std::vector<Shape> Matmul::output_shapes(const std::vector<array>& in) {
   Shape s = in[0].shape();

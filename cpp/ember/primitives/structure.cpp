@@ -586,21 +586,6 @@ bool ScatterAxis::is_equivalent(const Primitive& o) const {
   return p && p->axis_ == axis_ && p->add_ == add_;
 }
 
-Arrays Sort::vjp(const Arrays& p, const Arrays& ct, const Axes&, const Arrays&) {
-  if (arg_) return {zeros_like(p[0])};
-  array idx = argsort(p[0], axis_);
-  return {array(p[0].shape(), p[0].dtype(), std::make_shared<ScatterAxis>(stream(), axis_, true),
-                {zeros_like(p[0]), idx, ct[0]})};
-}
-Arrays Sort::jvp(const Arrays& p, const Arrays& t, const Axes&) {
-  if (arg_) return {zeros(p[0].shape(), uint32)};
-  return {take_along_axis(t[0], argsort(p[0], axis_), axis_)};
-}
-bool Sort::is_equivalent(const Primitive& o) const {
-  auto* p = dynamic_cast<const Sort*>(&o);
-  return p && p->axis_ == axis_ && p->arg_ == arg_;
-}
-
 // ---------- Matmul: out = alpha * a @ b (+ beta * c)
 
 Arrays Matmul::vjp(const Arrays& p, const Arrays& ct, const Axes& argnums, const Arrays&) {
@@ -737,11 +722,6 @@ std::pair<Arrays, Axes> ScatterAxis::vmap(const Arrays& in, const Axes& axes) {
   return {{array(x[0].shape(), x[0].dtype(), std::make_shared<ScatterAxis>(stream(), axis_ + 1, add_),
                  x)},
           {0}};
-}
-
-std::pair<Arrays, Axes> Sort::vmap(const Arrays& in, const Axes& axes) {
-  array x = axes[0] > 0 ? moveaxis(in[0], axes[0], 0) : in[0];
-  return {{arg_ ? argsort(x, axis_ + 1) : sort(x, axis_ + 1)}, {0}};
 }
 
 }  // namespace ember

@@ -1,4 +1,4 @@
-// Gather, take/put along an axis, and sorting.
+// Gather, and take/put along an axis.
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -110,51 +110,6 @@ void ScatterAxis::eval_cpu(const std::vector<array>& in, array& out) {
           if (add_) po[dst] = T(static_cast<compute_t<T>>(po[dst]) + static_cast<compute_t<T>>(pu[k]));
           else po[dst] = pu[k];
         }
-  });
-}
-
-void Sort::eval_cpu(const std::vector<array>& in, array& out) {
-  array a = ensure_row_contiguous(in[0]);
-  alloc_out(out);
-  if (out.size() == 0) return;
-  int64_t outer = 1, R = a.shape()[axis_], inner = 1;
-  for (int i = 0; i < axis_; ++i) outer *= a.shape()[i];
-  for (int i = axis_ + 1; i < a.ndim(); ++i) inner *= a.shape()[i];
-  dispatch_all(a.dtype(), [&](auto t) {
-    using T = typename decltype(t)::type;
-    using C = compute_t<T>;
-    const T* pa = a.data<T>();
-    auto less = [](C x, C y) {
-      if constexpr (is_complex_v<C>) {
-        return x.real() < y.real() || (x.real() == y.real() && x.imag() < y.imag());
-      } else if constexpr (std::is_floating_point_v<C>) {
-        if (std::isnan(x)) return false;
-        if (std::isnan(y)) return true;
-        return x < y;
-      } else {
-        return x < y;
-      }
-    };
-    parallel_for(outer * inner, std::max<int64_t>(1, 4096 / std::max<int64_t>(R, 1)),
-                 [&](size_t b, size_t e) {
-                   std::vector<uint32_t> perm(R);
-                   std::vector<C> vals(R);
-                   for (size_t k = b; k < e; ++k) {
-                     int64_t o = k / inner, j = k % inner;
-                     const T* p = pa + o * R * inner + j;
-                     for (int64_t r = 0; r < R; ++r) vals[r] = static_cast<C>(p[r * inner]);
-                     std::iota(perm.begin(), perm.end(), 0u);
-                     std::stable_sort(perm.begin(), perm.end(),
-                                      [&](uint32_t x, uint32_t y) { return less(vals[x], vals[y]); });
-                     if (arg_) {
-                       uint32_t* q = out.data<uint32_t>() + o * R * inner + j;
-                       for (int64_t r = 0; r < R; ++r) q[r * inner] = perm[r];
-                     } else {
-                       T* q = out.data<T>() + o * R * inner + j;
-                       for (int64_t r = 0; r < R; ++r) q[r * inner] = p[perm[r] * inner];
-                     }
-                   }
-                 });
   });
 }
 
