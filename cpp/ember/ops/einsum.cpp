@@ -211,8 +211,13 @@ Plan plan_path(const Parsed& p) {
     plan.opt_scaling = plan.naive_scaling;
     return plan;
   }
+  // The size limit counts a repeated label once per occurrence (as MLX does).
   uint64_t size_limit = c.elements(out);
-  for (auto& t : terms) size_limit = std::max(size_limit, c.elements(t));
+  for (auto& t : p.inputs) {
+    uint64_t n = 1;
+    for (int l : t) n *= (uint64_t)p.size[l];
+    size_limit = std::max(size_limit, n);
+  }
 
   struct Candidate {
     int64_t removed;
@@ -445,10 +450,7 @@ array einsum(const std::string& subscripts, const std::vector<array>& operands, 
   std::vector<int> perm;
   for (int l : p.output)
     perm.push_back((int)(std::find(r.labels.begin(), r.labels.end(), l) - r.labels.begin()));
-  array res = permuted(r.a, perm, s);
-  Dtype t = operands[0].dtype();
-  for (auto& o : operands) t = promote_types(t, o.dtype());
-  return res.dtype() == t ? res : astype(res, t, s);
+  return permuted(r.a, perm, s);
 }
 
 // ---------- the small contractions
