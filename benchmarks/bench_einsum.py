@@ -1,15 +1,15 @@
 #!/usr/bin/env python
 """einsum timings: Ember vs numpy.einsum(optimize=True), torch.einsum and MLX (CPU).
 
-Prints one table. Each cell is the median wall time in ms over several runs after
-warmup (Ember and MLX evaluate the result inside the timed call); peer cells also show
+Prints one table. Each cell is the best wall time in ms over several runs after warmup
+(the best rather than the median, which a machine shared with other work scatters widely;
+Ember and MLX evaluate the result inside the timed call); peer cells also show
 peer_time / ember_time, so a ratio > 1 means Ember is faster.
 
     PYTHONPATH=python python benchmarks/bench_einsum.py [--quick]
 """
 
 import argparse
-import statistics
 import time
 
 import numpy as np
@@ -36,7 +36,7 @@ def timeit(fn, warmup, reps):
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1e3
+    return min(times) * 1e3
 
 
 def main():

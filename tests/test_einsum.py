@@ -169,6 +169,18 @@ def test_einsum_dtypes(dtype, rng):
     assert mixed.dtype == mx.float16
 
 
+def test_einsum_integers_exact(rng):
+    # Integer contractions are exact (MLX refuses them in matmul; numpy computes them).
+    a = rng.integers(-5, 5, (3, 4)).astype(np.int32)
+    b = rng.integers(-5, 5, (4, 2)).astype(np.int32)
+    for sub, ops in [("ij,jk->ik", (a, b)), ("ij,ij->", (a, a)), ("ij,kj->ki", (a, a)), ("ii->", (a[:, :3],))]:
+        got = mx.einsum(sub, *[mx.array(o) for o in ops])
+        assert got.dtype == mx.int32
+        np.testing.assert_array_equal(_np(got), np.einsum(sub, *ops))
+    t = np.array([True, False, True])
+    assert mx.einsum("i,i->", mx.array(t), mx.array(t)).item() == bool(np.einsum("i,i->", t, t))
+
+
 def test_einsum_noncontiguous(rng):
     a = _rand(rng, (6, 8))
     b = _rand(rng, (10, 6))

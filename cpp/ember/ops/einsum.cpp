@@ -389,18 +389,41 @@ Term contract_pair(Term x, Term y, const LabelSet& keep, const std::array<int64_
     array ay = reshape(permuted(y.a, py, s), sy, s);
     return {multiply(ax, ay, s), out_labels};
   }
-  std::vector<int> px, py;
-  for (int l : batch) px.push_back(where_in(x.labels, l)), py.push_back(where_in(y.labels, l));
-  for (int l : left) px.push_back(where_in(x.labels, l));
-  for (int l : inner) px.push_back(where_in(x.labels, l)), py.push_back(where_in(y.labels, l));
-  for (int l : right) py.push_back(where_in(y.labels, l));
   auto c32 = [](int64_t n) { return checked_dim(n, "einsum"); };
-  Shape mx{c32(count(left)), c32(count(inner))}, my{c32(count(inner)), c32(count(right))};
-  if (!batch.empty()) {
-    mx.insert(mx.begin(), c32(count(batch)));
-    my.insert(my.begin(), c32(count(batch)));
+  auto cat = [](Labels a, const Labels& b, const Labels& c) {
+    a.insert(a.end(), b.begin(), b.end());
+    a.insert(a.end(), c.begin(), c.end());
+    return a;
+  };
+  if (left.empty() && right.empty()) {
+    // Dot products only: an elementwise product summed, cheaper than 1x1 matmuls.
+    std::vector<int> px, py, axes;
+    for (int l : cat(batch, {}, inner)) {
+      px.push_back(where_in(x.labels, l));
+      py.push_back(where_in(y.labels, l));
+    }
+    for (size_t k = 0; k < inner.size(); ++k) axes.push_back((int)(batch.size() + k));
+    array prod = multiply(permuted(x.a, px, s), permuted(y.a, py, s), s);
+    array r = sum(prod, axes, false, s);
+    // Keep the product's dtype, as the matmul would (sum widens small integers and bool).
+    return {r.dtype() == prod.dtype() ? r : astype(r, prod.dtype(), s), out_labels};
   }
-  array r = matmul(reshape(permuted(x.a, px, s), mx, s), reshape(permuted(y.a, py, s), my, s), s);
+  // Each side becomes a batch of matrices. An operand already laid out as (batch, rows, cols)
+  // or (batch, cols, rows) is reshaped as it is (the second as a transposed view, which the
+  // matmul reads without a copy); otherwise it is transposed first.
+  auto as_matrices = [&](const Term& t, const Labels& rows, const Labels& cols) {
+    Shape rc{c32(count(rows)), c32(count(cols))}, cr{rc[1], rc[0]};
+    if (!batch.empty()) {
+      rc.insert(rc.begin(), c32(count(batch)));
+      cr.insert(cr.begin(), rc[0]);
+    }
+    if (t.labels == cat(batch, rows, cols)) return reshape(t.a, rc, s);
+    if (t.labels == cat(batch, cols, rows)) return swapaxes(reshape(t.a, cr, s), -1, -2, s);
+    std::vector<int> perm;
+    for (int l : cat(batch, rows, cols)) perm.push_back(where_in(t.labels, l));
+    return reshape(transpose(t.a, perm, s), rc, s);
+  };
+  array r = matmul(as_matrices(x, left, inner), as_matrices(y, inner, right), s);
   return {reshape(r, out_shape, s), out_labels};
 }
 
