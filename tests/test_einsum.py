@@ -537,3 +537,37 @@ def _params(fn):
 def test_signatures_match_mlx(name):
     M = _mlx()
     assert _params(getattr(mx, name)) == _params(getattr(M, name))
+
+
+def test_diagonal_is_a_view_with_exact_shapeless_replay(rng):
+    # Shapeless compile replays the diagonal at the new shape (MLX keeps the traced length).
+    f = mx.compile(lambda a: mx.diagonal(a, 1), shapeless=True)
+    t = mx.compile(lambda a: mx.trace(a, -1) + mx.einsum("ii->", a[:, :a.shape[0]]), shapeless=True)
+    for shape in [(3, 4), (5, 7), (2, 2)]:
+        x = _rand(rng, shape)
+        np.testing.assert_array_equal(_np(f(mx.array(x))), np.diagonal(x, 1))
+    for n in [3, 5]:
+        x = _rand(rng, (n, n))
+        np.testing.assert_allclose(_np(t(mx.array(x))), np.trace(x, -1) + np.trace(x), rtol=1e-5)
+    # A view of a transposed and of a broadcast input.
+    x = _rand(rng, (4, 3))
+    np.testing.assert_array_equal(_np(mx.diagonal(mx.array(x).T, -1)), np.diagonal(x.T, -1))
+    b = mx.broadcast_to(mx.array(x[:1]), (4, 3))
+    np.testing.assert_array_equal(_np(mx.diagonal(b)), np.diagonal(np.broadcast_to(x[:1], (4, 3))))
+
+
+def test_diagonal_nested_transforms(rng):
+    x = _rand(rng, (2, 3, 4, 4))
+    # vmap of vmap, batch axes on either side of the diagonal axes.
+    f = mx.vmap(mx.vmap(lambda a: mx.diagonal(a, 1, 0, 1), in_axes=1), in_axes=3)
+    want = np.stack([np.stack([np.diagonal(x[:, j, :, k], 1, 0, 1) for j in range(3)]) for k in range(4)])
+    np.testing.assert_array_equal(_np(f(mx.array(x))), want)
+    # grad of grad and jvp.
+    y = np.asarray(rng.standard_normal((3, 3)), dtype=np.float64)
+    gg = mx.grad(lambda a: mx.sum(mx.grad(lambda b: mx.sum(mx.diagonal(b) ** 3))(a) ** 2))(
+        mx.array(y, dtype=mx.float64))
+    np.testing.assert_allclose(_np(gg), np.diag(36 * np.diag(y) ** 3), rtol=1e-10)
+    _, tan = mx.jvp(lambda a: mx.diagonal(a, -1), [mx.array(y)], [mx.ones((3, 3))])
+    np.testing.assert_array_equal(_np(tan[0]), np.ones(2))
+    g = mx.vmap(mx.grad(lambda a: mx.trace(a, 1)))(mx.array(x[0]))
+    np.testing.assert_array_equal(_np(g), np.broadcast_to(np.eye(4, k=1), (3, 4, 4)))

@@ -1,4 +1,5 @@
-// Contractions and diagonals, composed from existing ops. einsum works in three stages:
+// Contractions and diagonals, composed from existing ops and the Diagonal view primitive.
+// einsum works in three stages:
 // parse the subscripts into integer labels per operand (the ellipsis expanded into labels of
 // its own), choose a contraction order greedily (the same choices and costs as MLX reports),
 // then lower each step to diagonals, sums, transposes, reshapes and one matmul.
@@ -557,19 +558,8 @@ array diagonal(const array& a, int offset, int axis1, int axis2, S s) {
   };
   int ax1 = norm(axis1, "axis1"), ax2 = norm(axis2, "axis2");
   if (ax1 == ax2) op_error("diagonal", "axis1 and axis2 cannot be the same axis");
-  int64_t off1 = std::max(-(int64_t)offset, (int64_t)0), off2 = std::max((int64_t)offset, (int64_t)0);
-  int64_t d = std::max<int64_t>(
-      0, std::min<int64_t>(a.shape()[ax1] - off1, a.shape()[ax2] - off2));
-  // Gather (i + off1, i + off2) on the two axes, whole slices elsewhere: shape (d, a's shape
-  // with ones on the two axes); then drop the ones and move the diagonal last.
-  array i1 = arange((int)off1, (int)(off1 + d), 1, s);
-  array i2 = arange((int)off2, (int)(off2 + d), 1, s);
-  Shape slice = a.shape();
-  slice[ax1] = 1;
-  slice[ax2] = 1;
-  array g = gather(a, {i1, i2}, {ax1, ax2}, slice, s);
-  g = squeeze(g, {1 + ax1, 1 + ax2}, s);
-  return moveaxis(g, 0, -1, s);
+  return make_node<Diagonal>(Diagonal::shape_for(a.shape(), offset, ax1, ax2), a.dtype(), {a}, s,
+                             offset, ax1, ax2);
 }
 
 array diag(const array& a, int k, S s) {

@@ -1,8 +1,9 @@
 // Contractions and diagonals: einsum and its contraction path, tensordot over axis lists,
 // vecdot, kron, diag / diagonal / trace, matrix_transpose and meshgrid.
 //
-// Every op here is a composition of existing ops (matmul, multiply, transpose, reshape,
-// broadcast, gather, sum), so grad, vmap and compile come from their rules.
+// All but diagonal are compositions of existing ops (matmul, multiply, transpose, reshape,
+// broadcast, where, sum), so grad, vmap and compile come from their rules; diagonal is the
+// Diagonal primitive, a strided view with its own rules (exact shapes under shapeless compile).
 #pragma once
 
 #include <optional>
