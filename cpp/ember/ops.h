@@ -279,3 +279,4 @@ Dtype result_type(const std::vector<array>& arrays);
 #include "ember/ops/scatter.h"
 
 #include "ember/ops/sort.h"
+#include "ember/ops/einsum.h"

@@ -540,3 +540,4 @@ class CovarianceRoot : public UnaryPrimitive {
 #include "ember/primitives/misc.h"
 
 #include "ember/primitives/sort.h"
+#include "ember/primitives/einsum.h"

@@ -37,4 +37,5 @@ PYBIND11_MODULE(core, m) {
   init_dtypes(m);
   init_scatter(m);
   init_sort(m);
+  init_einsum(m);
 }

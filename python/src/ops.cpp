@@ -183,26 +183,6 @@ void init_ops(py::module_& m) {
   m.def("addmm", [](const py::object& c, const py::object& a, const py::object& b, float alpha, float beta,
                     const py::object& s) { return addmm(A(c), A(a), A(b), alpha, beta, sd(s)); },
         "c"_a, "a"_a, "b"_a, "alpha"_a = 1.0f, "beta"_a = 1.0f, py::kw_only(), "stream"_a = none);
-  m.def("tensordot", [](const py::object& a, const py::object& b, const py::object& axes, const py::object& s) {
-    array x = A(a), y = A(b);
-    if (PyLong_Check(axes.ptr())) return tensordot(x, y, axes.cast<int>(), sd(s));
-    // ([a axes], [b axes]): move the contracted axes of a last and of b first, in order.
-    auto pair = axes.cast<py::sequence>();
-    if (py::len(pair) != 2) throw py::value_error("[tensordot] axes must be an int or a pair of axis lists.");
-    std::vector<int> ax = PyLong_Check(pair[0].ptr()) ? std::vector<int>{pair[0].cast<int>()} : pair[0].cast<std::vector<int>>();
-    std::vector<int> bx = PyLong_Check(pair[1].ptr()) ? std::vector<int>{pair[1].cast<int>()} : pair[1].cast<std::vector<int>>();
-    if (ax.size() != bx.size()) throw py::value_error("[tensordot] Both axis lists must have the same length.");
-    std::vector<int> pa, pb;
-    for (auto& v : ax) v = normalize_axis(v, x.ndim(), "tensordot");
-    for (auto& v : bx) v = normalize_axis(v, y.ndim(), "tensordot");
-    for (int i = 0; i < x.ndim(); ++i)
-      if (std::find(ax.begin(), ax.end(), i) == ax.end()) pa.push_back(i);
-    pa.insert(pa.end(), ax.begin(), ax.end());
-    pb = bx;
-    for (int i = 0; i < y.ndim(); ++i)
-      if (std::find(bx.begin(), bx.end(), i) == bx.end()) pb.push_back(i);
-    return tensordot(transpose(x, pa, sd(s)), transpose(y, pb, sd(s)), (int)ax.size(), sd(s));
-  }, "a"_a, "b"_a, "axes"_a = 2, py::kw_only(), "stream"_a = none);
 
   // ---------- reductions
 #define EMBER_REDUCE(NAME, FN)                                                                  \
