@@ -18,6 +18,10 @@ def arr(x, dtype="float32"):
     return mx.array(np.asarray(x, dtype=np.float32)).astype(getattr(mx, dtype))
 
 
+def f64(a):
+    return mx.array(np.asarray(a, dtype=np.float64), dtype=mx.float64)
+
+
 def npf(a):
     return np.array(a.astype(mx.float32)).astype(np.float64)
 
@@ -171,7 +175,7 @@ def test_norm_grads_finite_differences():
     w = r.standard_normal(7)
     b = r.standard_normal(7)
     c = r.standard_normal((3, 7))
-    C = mx.array(c)
+    C = f64(c)
 
     def loss_rms(a, g):
         return mx.sum(mx.fast.rms_norm(a, g, 1e-5) * C)
@@ -179,11 +183,11 @@ def test_norm_grads_finite_differences():
     def loss_ln(a, g, bb):
         return mx.sum(mx.fast.layer_norm(a, g, bb, 1e-5) * C)
 
-    gx, gw = mx.grad(loss_rms, argnums=(0, 1))(mx.array(x), mx.array(w))
+    gx, gw = mx.grad(loss_rms, argnums=(0, 1))(f64(x), f64(w))
     assert gx.dtype == mx.float64
     np.testing.assert_allclose(np.array(gx), fd_grad(lambda a: (ref_rms(a, w, 1e-5) * c).sum(), x), rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(np.array(gw), fd_grad(lambda g: (ref_rms(x, g, 1e-5) * c).sum(), w), rtol=1e-6, atol=1e-7)
-    gx, gw, gb = mx.grad(loss_ln, argnums=(0, 1, 2))(mx.array(x), mx.array(w), mx.array(b))
+    gx, gw, gb = mx.grad(loss_ln, argnums=(0, 1, 2))(f64(x), f64(w), f64(b))
     np.testing.assert_allclose(np.array(gx), fd_grad(lambda a: (ref_ln(a, w, b, 1e-5) * c).sum(), x), rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(np.array(gw), fd_grad(lambda g: (ref_ln(x, g, b, 1e-5) * c).sum(), w), rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(np.array(gb), c.sum(0), rtol=1e-10)
@@ -318,13 +322,13 @@ def test_rope_grads_vmap_compile():
     r = rng(8)
     x = r.standard_normal((2, 1, 4, 6))
     c = r.standard_normal((2, 1, 4, 6))
-    C = mx.array(c)
+    C = f64(c)
     for trad in (False, True):
         kw = dict(traditional=trad, base=100.0, scale=0.7, offset=mx.array([1, 4]))
-        g = mx.grad(lambda a: mx.sum(mx.fast.rope(a, 4, **kw) * C))(mx.array(x))
+        g = mx.grad(lambda a: mx.sum(mx.fast.rope(a, 4, **kw) * C))(f64(x))
         ref = fd_grad(lambda a: (ref_rope(a, 4, trad, 100.0, 0.7, [1, 4]) * c).sum(), x)
         np.testing.assert_allclose(np.array(g), ref, rtol=1e-5, atol=1e-6)
-        _, jt = mx.jvp(lambda a: mx.fast.rope(a, 4, **kw), [mx.array(x)], [C])
+        _, jt = mx.jvp(lambda a: mx.fast.rope(a, 4, **kw), [f64(x)], [C])
         np.testing.assert_allclose(np.array(jt[0]), ref_rope(c, 4, trad, 100.0, 0.7, [1, 4]), rtol=1e-5, atol=1e-6)
     xs = mx.array(r.standard_normal((3, 2, 2, 4, 6)).astype(np.float32))
     offs = mx.array([[0, 1], [2, 3], [4, 5]])
@@ -332,8 +336,8 @@ def test_rope_grads_vmap_compile():
     got = mx.vmap(f)(xs, offs)
     loop = mx.stack([f(xs[i], offs[i]) for i in range(3)])
     np.testing.assert_allclose(np.array(got), np.array(loop), rtol=1e-6, atol=1e-6)
-    got = mx.vmap(f, in_axes=(1, None))(xs, offs[0])
-    loop = mx.stack([f(xs[:, i], offs[0]) for i in range(2)])
+    got = mx.vmap(f, in_axes=(1, None))(xs, offs[:, 0])
+    loop = mx.stack([f(xs[:, i], offs[:, 0]) for i in range(2)])
     np.testing.assert_allclose(np.array(got), np.array(loop), rtol=1e-6, atol=1e-6)
     got = mx.vmap(lambda o: f(xs[0], o))(mx.array([3, 8]))
     loop = mx.stack([f(xs[0], o) for o in (3, 8)])
@@ -393,9 +397,9 @@ def test_sdpa_blocks_layouts_and_causal_shapes():
     y = mx.fast.scaled_dot_product_attention(mx.array(q2), mx.array(k2), mx.array(v2), scale=1.0, mask="causal")
     np.testing.assert_allclose(np.array(y), ref_sdpa(q2, k2, v2, 1.0, "causal"), rtol=1e-5, atol=1e-5)
     # float64 and mixed dtypes
-    y = mx.fast.scaled_dot_product_attention(mx.array(q2.astype(np.float64)), mx.array(k2), mx.array(v2), scale=0.3)
+    y = mx.fast.scaled_dot_product_attention(f64(q2), mx.array(k2), mx.array(v2), scale=0.3)
     assert y.dtype == mx.float64
-    np.testing.assert_allclose(np.array(y), ref_sdpa(q2.astype(np.float64), k2, v2, 0.3), rtol=1e-6)
+    np.testing.assert_allclose(np.array(y), ref_sdpa(q2.astype(np.float64), k2, v2, 0.3), rtol=1e-6, atol=1e-7)
     y = mx.fast.scaled_dot_product_attention(mx.array(q2).astype(mx.float16), mx.array(k2), mx.array(v2), scale=0.3)
     assert y.dtype == mx.float32
 
@@ -449,7 +453,7 @@ def test_sdpa_grads(mask):
     argnums = tuple(range(len(args)))
     got = mx.grad(loss, argnums=argnums)(*(mx.array(a) for a in args))
     # reference: the same function in float64 (the composed form) and finite differences
-    ref = mx.grad(loss, argnums=argnums)(*(mx.array(a.astype(np.float64)) for a in args))
+    ref = mx.grad(loss, argnums=argnums)(*(f64(a) for a in args))
     for g, rr in zip(got, ref):
         assert g.dtype == mx.float32
         np.testing.assert_allclose(np.array(g), np.array(rr), rtol=2e-4, atol=2e-5)
@@ -602,6 +606,7 @@ def test_against_mlx():
     m = r.random((9, 9)) > 0.3
     sinks = r.standard_normal(4).astype(np.float32)
     offs = np.array([2, 7], dtype=np.int32)
+    tgt = r.integers(0, 32, (3, 4)).astype(np.int32)
     cases = [
         lambda M: M.fast.rms_norm(M.array(x), M.array(w), 1e-5),
         lambda M: M.fast.rms_norm(M.array(x).astype(M.bfloat16), None, 1e-5),
@@ -623,7 +628,7 @@ def test_against_mlx():
         lambda M: M.grad(lambda a, g: M.sum(M.fast.rms_norm(a, g, 1e-5) ** 3), argnums=(0, 1))(M.array(x), M.array(w)),
         lambda M: M.grad(lambda a: M.sum(M.fast.rope(a, 8, traditional=False, base=10.0, scale=1.0, offset=1) ** 3))(
             M.array(q)),
-        lambda M: M.fast.cross_entropy(M.array(x), M.array(r.integers(0, 32, (3, 4)).astype(np.int32))),
+        lambda M: M.fast.cross_entropy(M.array(x), M.array(tgt)),
     ]
     for i, case in enumerate(cases):
         ref, got = case(mlx), case(mx)

@@ -242,7 +242,12 @@ std::vector<array> gated_delta_update(const array& q, const array& k, const arra
   std::optional<array> m;
   if (mask) m = broadcast_to(*mask, {B, T}, s);
   std::vector<array> ys;
-  auto step = [&](const array& a, int t) { return squeeze(slice(a, {0, t}, {a.shape(0), t + 1}, s), {1}, s); };
+  auto step = [&](const array& a, int t) {  // a[:, t]
+    Shape start(a.ndim(), 0), stop = a.shape();
+    start[1] = t;
+    stop[1] = t + 1;
+    return squeeze(slice(a, start, stop, s), {1}, s);
+  };
   for (int t = 0; t < T; ++t) {
     array qt = step(qf, t), kt = step(kf, t), vt = step(vf, t);  // (B, Hv, D)
     array gt = reshape(step(g, t), {B, hv, 1, 1}, s), bt = reshape(step(b, t), {B, hv, 1}, s);
