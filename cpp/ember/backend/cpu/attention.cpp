@@ -1,9 +1,8 @@
 // Scaled dot-product attention on the CPU: a blocked kernel with an online softmax (one
 // task per batch entry, head and block of queries), and its backward pass (one task per
 // batch entry and key-value head, which owns the key and value gradients of that head).
-// Block products go through BLAS; everything is computed in float32.
-#include <cblas.h>
-
+// Block products use a register-tiled kernel (BLAS calls of this size would cost more in
+// their own threading than they save); everything is computed in float32.
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -156,6 +155,71 @@ std::vector<float> sink_values(const std::vector<array>& in, bool has_mask, bool
   return std::vector<float>(s.data<float>(), s.data<float>() + s.size());
 }
 
+// ---------- block products
+
+typedef float v8 __attribute__((vector_size(32)));
+inline v8 load8(const float* p) {
+  v8 v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+inline void store8(float* p, v8 v) { std::memcpy(p, &v, sizeof(v)); }
+
+// C[MR x 8*NV] = alpha * A B (+ beta C): A(i, k) = A[i * sai + k * sak], B rows contiguous.
+template <int MR, int NV>
+inline void tile(int K, const float* A, int64_t sai, int64_t sak, const float* B, int64_t ldb, float* C,
+                 int64_t ldc, float alpha, float beta) {
+  v8 acc[MR][NV];
+  for (int r = 0; r < MR; ++r)
+    for (int h = 0; h < NV; ++h) acc[r][h] = v8{0, 0, 0, 0, 0, 0, 0, 0};
+  for (int k = 0; k < K; ++k) {
+    v8 b[NV];
+    for (int h = 0; h < NV; ++h) b[h] = load8(B + k * ldb + 8 * h);
+    for (int r = 0; r < MR; ++r) {
+      float a = A[r * sai + k * sak];
+      for (int h = 0; h < NV; ++h) acc[r][h] += a * b[h];
+    }
+  }
+  for (int r = 0; r < MR; ++r)
+    for (int h = 0; h < NV; ++h) {
+      float* c = C + r * ldc + 8 * h;
+      v8 o = alpha * acc[r][h];
+      if (beta != 0.0f) o += beta * load8(c);
+      store8(c, o);
+    }
+}
+
+template <int MR>
+void rows_block(int N, int K, const float* A, int64_t sai, int64_t sak, const float* B, int64_t ldb, float* C,
+                int64_t ldc, float alpha, float beta) {
+  int j = 0;
+  for (; j + 16 <= N; j += 16) tile<MR, 2>(K, A, sai, sak, B + j, ldb, C + j, ldc, alpha, beta);
+  for (; j + 8 <= N; j += 8) tile<MR, 1>(K, A, sai, sak, B + j, ldb, C + j, ldc, alpha, beta);
+  for (; j < N; ++j)
+    for (int r = 0; r < MR; ++r) {
+      float acc = 0.0f;
+      for (int k = 0; k < K; ++k) acc += A[r * sai + k * sak] * B[k * ldb + j];
+      float* c = C + r * ldc + j;
+      *c = alpha * acc + (beta != 0.0f ? beta * *c : 0.0f);
+    }
+}
+
+// C (M x N, row stride ldc) = alpha * A B + beta * C, for A(i, k) = A[i * sai + k * sak] and
+// B(k, j) = B[k * ldb + j]. beta = 0 never reads C.
+void gemm(int M, int N, int K, float alpha, const float* A, int64_t sai, int64_t sak, const float* B,
+          int64_t ldb, float beta, float* C, int64_t ldc) {
+  int i = 0;
+  for (; i + 4 <= M; i += 4) rows_block<4>(N, K, A + i * sai, sai, sak, B, ldb, C + i * ldc, ldc, alpha, beta);
+  for (; i < M; ++i) rows_block<1>(N, K, A + i * sai, sai, sak, B, ldb, C + i * ldc, ldc, alpha, beta);
+}
+
+// dst (cols x rows, row stride ld) = the transpose of src (rows x cols, row stride lds).
+void transpose_block(const float* src, int64_t lds, int rows, int cols, float* dst, int64_t ld) {
+  for (int r0 = 0; r0 < rows; r0 += 8)
+    for (int c = 0; c < cols; ++c)
+      for (int r = r0; r < std::min(rows, r0 + 8); ++r) dst[c * ld + r] = src[r * lds + c];
+}
+
 }  // namespace
 
 void ScaledDotProductAttention::eval_cpu(const std::vector<array>& in, std::vector<array>& outs) {
@@ -178,6 +242,7 @@ void ScaledDotProductAttention::eval_cpu(const std::vector<array>& in, std::vect
   int64_t tasks = B * hq * nqb;
   parallel_for((size_t)tasks, 1, [&](size_t t0, size_t t1) {
     std::vector<float> S((size_t)kBlockQ * kBlockK), O((size_t)kBlockQ * dv), m(kBlockQ), l(kBlockQ);
+    std::vector<float> Kt((size_t)D * kBlockK);
     for (size_t task = t0; task < t1; ++task) {
       int64_t qb = (int64_t)task % nqb, bh = (int64_t)task / nqb;
       int64_t b = bh / hq, h = bh % hq, kh = h / G;
@@ -190,8 +255,8 @@ void ScaledDotProductAttention::eval_cpu(const std::vector<array>& in, std::vect
       int64_t kend = key_end(mi, i0, nq, tk);
       for (int64_t j0 = 0; j0 < kend; j0 += kBlockK) {
         int nk = (int)std::min<int64_t>(kBlockK, kend - j0);
-        scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nq, nk, (int)D, scale, qp, (int)Q.s2,
-                          K.at(b, kh, j0), (int)K.s2, 0.0f, S.data(), kBlockK);
+        transpose_block(K.at(b, kh, j0), K.s2, nk, (int)D, Kt.data(), kBlockK);
+        gemm(nq, nk, (int)D, scale, qp, Q.s2, 1, Kt.data(), kBlockK, 0.0f, S.data(), kBlockK);
         apply_masks(mi, S.data(), kBlockK, b, h, i0, nq, j0, nk);
         for (int ii = 0; ii < nq; ++ii) {
           float* s = S.data() + ii * kBlockK;
@@ -205,8 +270,7 @@ void ScaledDotProductAttention::eval_cpu(const std::vector<array>& in, std::vect
             for (int64_t d = 0; d < dv; ++d) o[d] *= corr;
           }
         }
-        scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nq, (int)dv, nk, 1.0f, S.data(), kBlockK,
-                          V.at(b, kh, j0), (int)V.s2, 1.0f, O.data(), (int)dv);
+        gemm(nq, (int)dv, nk, 1.0f, S.data(), kBlockK, 1, V.at(b, kh, j0), V.s2, 1.0f, O.data(), dv);
       }
       for (int ii = 0; ii < nq; ++ii) {
         float inv = 1.0f / l[ii];
@@ -243,6 +307,7 @@ void ScaledDotProductAttentionVJP::eval_cpu(const std::vector<array>& in, std::v
     std::vector<float> S((size_t)kBlockQ * kBlockK), dP((size_t)kBlockQ * kBlockK), keep((size_t)kBlockQ * kBlockK);
     std::vector<float> dQ((size_t)kBlockQ * D), Dr(kBlockQ), mrow(kBlockQ), il(kBlockQ);
     std::vector<float> dK((size_t)tk * D), dV((size_t)tk * dv);
+    std::vector<float> Kt((size_t)D * kBlockK), Vt((size_t)dv * kBlockK);
     for (size_t task = t0; task < t1; ++task) {
       int64_t b = (int64_t)task / hkv, kh = (int64_t)task % hkv;
       std::fill(dK.begin(), dK.end(), 0.0f);
@@ -269,8 +334,8 @@ void ScaledDotProductAttentionVJP::eval_cpu(const std::vector<array>& in, std::v
           int64_t kend = key_end(mi, i0, nq, tk);
           for (int64_t j0 = 0; j0 < kend; j0 += kBlockK) {
             int nk = (int)std::min<int64_t>(kBlockK, kend - j0);
-            scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nq, nk, (int)D, scale, qp, (int)Q.s2,
-                              K.at(b, kh, j0), (int)K.s2, 0.0f, S.data(), kBlockK);
+            transpose_block(K.at(b, kh, j0), K.s2, nk, (int)D, Kt.data(), kBlockK);
+            gemm(nq, nk, (int)D, scale, qp, Q.s2, 1, Kt.data(), kBlockK, 0.0f, S.data(), kBlockK);
             apply_masks(mi, S.data(), kBlockK, b, h, i0, nq, j0, nk);
             // P = exp(S - m) / l; excluded scores keep a zero derivative.
             for (int ii = 0; ii < nq; ++ii) {
@@ -283,11 +348,10 @@ void ScaledDotProductAttentionVJP::eval_cpu(const std::vector<array>& in, std::v
               }
             }
             // dV += P^T dO
-            scipy_cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nk, (int)dv, nq, 1.0f, S.data(), kBlockK,
-                              dop, (int)dO.s2, 1.0f, dV.data() + j0 * dv, (int)dv);
+            gemm(nk, (int)dv, nq, 1.0f, S.data(), 1, kBlockK, dop, dO.s2, 1.0f, dV.data() + j0 * dv, dv);
             // dS = P * (dO V^T - Dr), zero where excluded.
-            scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nq, nk, (int)dv, 1.0f, dop, (int)dO.s2,
-                              V.at(b, kh, j0), (int)V.s2, 0.0f, dP.data(), kBlockK);
+            transpose_block(V.at(b, kh, j0), V.s2, nk, (int)dv, Vt.data(), kBlockK);
+            gemm(nq, nk, (int)dv, 1.0f, dop, dO.s2, 1, Vt.data(), kBlockK, 0.0f, dP.data(), kBlockK);
             for (int ii = 0; ii < nq; ++ii) {
               float* s = S.data() + ii * kBlockK;
               const float* dp = dP.data() + ii * kBlockK;
@@ -296,10 +360,8 @@ void ScaledDotProductAttentionVJP::eval_cpu(const std::vector<array>& in, std::v
               for (int jj = 0; jj < nk; ++jj) s[jj] = s[jj] * (dp[jj] - dr) * kp[jj];
             }
             // dQ += scale dS K, dK += scale dS^T Q
-            scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nq, (int)D, nk, scale, S.data(), kBlockK,
-                              K.at(b, kh, j0), (int)K.s2, 1.0f, dQ.data(), (int)D);
-            scipy_cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nk, (int)D, nq, scale, S.data(), kBlockK,
-                              qp, (int)Q.s2, 1.0f, dK.data() + j0 * D, (int)D);
+            gemm(nq, (int)D, nk, scale, S.data(), kBlockK, 1, K.at(b, kh, j0), K.s2, 1.0f, dQ.data(), D);
+            gemm(nk, (int)D, nq, scale, S.data(), 1, kBlockK, qp, Q.s2, 1.0f, dK.data() + j0 * D, D);
           }
           store_rows(dQ.data(), outs[0], ((b * hq + h) * tq + i0) * D, (int64_t)nq * D);
         }
