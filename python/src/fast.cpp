@@ -116,8 +116,13 @@ void init_fast(py::module_& parent) {
 
   m.def(
       "precompiled_cuda_kernel",
-      [](const py::args&, const py::kwargs&) -> py::object {
+      [](const std::string&, const py::bytes&, const py::object&, const py::object&, const py::object&,
+         const py::object&, const py::object&, const py::object&, int, const py::object&, bool,
+         const py::object&) -> py::object {
         throw std::runtime_error("[precompiled_cuda_kernel] The CUDA backend is not available in this build.");
       },
-      "A precompiled CUDA kernel; raises, as the CUDA backend is not available in this build.");
+      "A precompiled CUDA kernel; raises, as the CUDA backend is not available in this build.",
+      py::kw_only(), "name"_a, "compiled_source"_a, "inputs"_a, "output_shapes"_a, "output_dtypes"_a,
+      "scalars"_a, "grid"_a, "threadgroup"_a, "shared_memory"_a = 0, "init_value"_a = none,
+      "ensure_row_contiguous"_a = false, "stream"_a = none);
 }

@@ -209,6 +209,7 @@ void rows_block(int N, int K, const float* A, int64_t sai, int64_t sak, const fl
 void gemm(int M, int N, int K, float alpha, const float* A, int64_t sai, int64_t sak, const float* B,
           int64_t ldb, float beta, float* C, int64_t ldc) {
   int i = 0;
+  for (; i + 6 <= M; i += 6) rows_block<6>(N, K, A + i * sai, sai, sak, B, ldb, C + i * ldc, ldc, alpha, beta);
   for (; i + 4 <= M; i += 4) rows_block<4>(N, K, A + i * sai, sai, sak, B, ldb, C + i * ldc, ldc, alpha, beta);
   for (; i < M; ++i) rows_block<1>(N, K, A + i * sai, sai, sak, B, ldb, C + i * ldc, ldc, alpha, beta);
 }
