@@ -637,3 +637,27 @@ def test_against_mlx():
         for a, e in zip(ref, got):
             assert str(e.dtype).split(".")[-1] == str(a.dtype).split(".")[-1], i
             np.testing.assert_allclose(npf(e), np.array(a.astype(mlx.float32)), rtol=2e-2, atol=2e-2, err_msg=str(i))
+
+
+@pytest.mark.parametrize("shape", [(1, 3, 1, 1, 300, 5, 13), (2, 2, 2, 70, 1, 17, 3), (1, 4, 2, 70, 260, 24, 40)])
+def test_sdpa_odd_sizes_fused_vs_composed(shape):
+    """Tile remainders, single queries or keys and grouped heads: the fused float32 kernels
+    against the composed float64 form (values and all three gradients)."""
+    B, H, Hk, Tq, Tk, D, Dv = shape
+    r = rng(25)
+    q, k, v = (r.standard_normal(s).astype(np.float32)
+               for s in ((B, H, Tq, D), (B, Hk, Tk, D), (B, Hk, Tk, Dv)))
+    c = r.standard_normal((B, H, Tq, Dv))
+    for mask in (None, "causal", r.random((Tq, Tk)) > 0.5):
+        m = mx.array(mask) if isinstance(mask, np.ndarray) else mask
+
+        def f(a, b, cc):
+            return mx.sum(mx.fast.scaled_dot_product_attention(a, b, cc, scale=0.3, mask=m) * mx.array(c, dtype=a.dtype))
+
+        o = mx.fast.scaled_dot_product_attention(mx.array(q), mx.array(k), mx.array(v), scale=0.3, mask=m)
+        o64 = mx.fast.scaled_dot_product_attention(f64(q), f64(k), f64(v), scale=0.3, mask=m)
+        np.testing.assert_allclose(np.array(o), np.array(o64), rtol=1e-5, atol=1e-5)
+        g = mx.grad(f, argnums=(0, 1, 2))(mx.array(q), mx.array(k), mx.array(v))
+        g64 = mx.grad(f, argnums=(0, 1, 2))(f64(q), f64(k), f64(v))
+        for a, b in zip(g, g64):
+            np.testing.assert_allclose(np.array(a), np.array(b), rtol=1e-4, atol=1e-5)
