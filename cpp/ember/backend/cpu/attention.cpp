@@ -22,7 +22,8 @@ namespace fm {
 #include "ember/backend/cpu/simd_math_impl.h"
 }  // namespace fm
 
-constexpr int kBlockQ = 64;
+constexpr int kBlockQ = 96;   // forward query rows per task (a multiple of the 6-row tiles)
+constexpr int kBlockQB = 64;  // backward query rows per block
 constexpr int kBlockK = 256;
 constexpr float kLowest = std::numeric_limits<float>::lowest();
 
@@ -305,8 +306,8 @@ void ScaledDotProductAttentionVJP::eval_cpu(const std::vector<array>& in, std::v
   float scale = scale_;
   int64_t tasks = B * hkv;
   parallel_for((size_t)tasks, 1, [&](size_t t0, size_t t1) {
-    std::vector<float> S((size_t)kBlockQ * kBlockK), dP((size_t)kBlockQ * kBlockK), keep((size_t)kBlockQ * kBlockK);
-    std::vector<float> dQ((size_t)kBlockQ * D), Dr(kBlockQ), mrow(kBlockQ), il(kBlockQ);
+    std::vector<float> S((size_t)kBlockQB * kBlockK), dP((size_t)kBlockQB * kBlockK), keep((size_t)kBlockQB * kBlockK);
+    std::vector<float> dQ((size_t)kBlockQB * D), Dr(kBlockQB), mrow(kBlockQB), il(kBlockQB);
     std::vector<float> dK((size_t)tk * D), dV((size_t)tk * dv);
     std::vector<float> Kt((size_t)D * kBlockK), Vt((size_t)dv * kBlockK);
     for (size_t task = t0; task < t1; ++task) {
@@ -314,8 +315,8 @@ void ScaledDotProductAttentionVJP::eval_cpu(const std::vector<array>& in, std::v
       std::fill(dK.begin(), dK.end(), 0.0f);
       std::fill(dV.begin(), dV.end(), 0.0f);
       for (int64_t h = kh * G; h < (kh + 1) * G; ++h) {
-        for (int64_t i0 = 0; i0 < tq; i0 += kBlockQ) {
-          int nq = (int)std::min<int64_t>(kBlockQ, tq - i0);
+        for (int64_t i0 = 0; i0 < tq; i0 += kBlockQB) {
+          int nq = (int)std::min<int64_t>(kBlockQB, tq - i0);
           const float* qp = Q.at(b, h, i0);
           const float* dop = dO.at(b, h, i0);
           float dsink = 0.0f;
