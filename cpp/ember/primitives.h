@@ -541,3 +541,4 @@ class CovarianceRoot : public UnaryPrimitive {
 
 #include "ember/primitives/sort.h"
 #include "ember/primitives/einsum.h"
+#include "ember/primitives/fast.h"

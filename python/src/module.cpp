@@ -38,4 +38,5 @@ PYBIND11_MODULE(core, m) {
   init_scatter(m);
   init_sort(m);
   init_einsum(m);
+  init_fast(m);
 }
