@@ -63,3 +63,4 @@ void init_compile(py::module_& m);
 void init_indexing(py::class_<array>& cls);
 py::object array_tolist(array& a);
 std::string array_repr(array& a);
+void init_quantized(py::module_& m);
