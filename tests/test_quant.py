@@ -416,3 +416,14 @@ def test_hadamard_matches_mlx(n):
     g = mx.grad(lambda x: (mx.hadamard_transform(x) * mx.arange(n)).sum())(mx.array(x))
     gm = mlx.grad(lambda x: (mlx.hadamard_transform(x) * mlx.arange(n)).sum())(mlx.array(x))
     np.testing.assert_allclose(np_of(g), np_of(gm), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("M", [1, 2, 3, 5, 7])
+@pytest.mark.parametrize("N", [13, 8])
+def test_quantized_matmul_odd_sizes(M, N):
+    x = rnd((M, 64), seed=M)
+    w = rnd((N, 64), seed=N)
+    e, m = qmm_pair(x, w, True, 32, 4)
+    np.testing.assert_allclose(np_of(e), np_of(m), rtol=1e-4, atol=1e-4)
+    e, m = qmm_pair(x, rnd((64, 32 * N), seed=N), False, 32, 6)
+    np.testing.assert_allclose(np_of(e), np_of(m), rtol=1e-4, atol=1e-3)

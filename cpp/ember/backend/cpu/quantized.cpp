@@ -246,7 +246,79 @@ void dequantize_row(const uint32_t* p, const float* sc, const float* bi, int64_t
 
 // ---------- x (M, K) @ deq(w (N, K)).T -> out (M, N)
 
-constexpr int64_t kGemvRows = 6;  // up to this many rows of x: decode on the fly
+constexpr int64_t kBlockedRows = 96;  // up to this many rows: the register-blocked kernel
+
+#ifdef EMBER_QUANT_AVX2
+inline float hsum(__m256 v) {
+  __m128 h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+  h = _mm_add_ss(h, _mm_shuffle_ps(h, h, 1));
+  return _mm_cvtss_f32(h);
+}
+
+// MM rows of x against two dequantized rows of w: 2 * MM accumulators over all of K.
+template <int MM>
+inline void tile_2(const float* x, int64_t K, const float* w0, const float* w1, float* out, int64_t N) {
+  __m256 a0[MM], a1[MM];
+  for (int i = 0; i < MM; ++i) a0[i] = a1[i] = _mm256_setzero_ps();
+  for (int64_t k = 0; k < K; k += 8) {
+    __m256 b0 = _mm256_loadu_ps(w0 + k), b1 = _mm256_loadu_ps(w1 + k);
+    for (int i = 0; i < MM; ++i) {
+      __m256 xv = _mm256_loadu_ps(x + i * K + k);
+      a0[i] = _mm256_fmadd_ps(xv, b0, a0[i]);
+      a1[i] = _mm256_fmadd_ps(xv, b1, a1[i]);
+    }
+  }
+  for (int i = 0; i < MM; ++i) {
+    out[i * N] = hsum(a0[i]);
+    out[i * N + 1] = hsum(a1[i]);
+  }
+}
+
+// Blocks of eight rows of w are dequantized into a per-thread buffer (cache resident) and
+// multiplied with the rows of x in blocks of four, two rows of w at a time; threads split
+// the blocks of w.
+void qmm_t_blocked(const float* x, int64_t M, int64_t K, const uint32_t* w, const float* sc,
+                   const float* bi, int64_t N, const QuantSpec& q, float* out) {
+  constexpr int64_t NB = 8;
+  int64_t ng = K / q.group_size, wrow = K * q.bits / 32;
+  int64_t blocks = (N + NB - 1) / NB;
+  size_t grain = std::max<int64_t>(1, (int64_t)kParallelGrain / std::max<int64_t>(K * M * NB, 1));
+  parallel_for((size_t)blocks, grain, [&](size_t bb, size_t be) {
+    std::unique_ptr<float[]> buf(new float[NB * K]);
+    float tail[4 * 2];
+    for (size_t blk = bb; blk < be; ++blk) {
+      int64_t n0 = (int64_t)blk * NB, nr = std::min(NB, N - n0);
+      for (int64_t r = 0; r < nr; ++r)
+        dequantize_row(w + (n0 + r) * wrow, sc + (n0 + r) * ng, bi ? bi + (n0 + r) * ng : nullptr, K, q,
+                       buf.get() + r * K);
+      if (nr % 2) std::fill(buf.get() + nr * K, buf.get() + (nr + 1) * K, 0.0f);
+      for (int64_t m0 = 0; m0 < M; m0 += 4) {
+        int64_t mm = std::min<int64_t>(4, M - m0);
+        for (int64_t r = 0; r < nr; r += 2) {
+          bool two = r + 1 < nr;
+          const float* w0 = buf.get() + r * K;
+          // With one row of w left, write into a scratch pair and copy the first column.
+          float* o = two ? out + m0 * N + n0 + r : tail;
+          int64_t ldo = two ? N : 2;
+          switch (mm) {
+            case 4: tile_2<4>(x + m0 * K, K, w0, w0 + K, o, ldo); break;
+            case 3: tile_2<3>(x + m0 * K, K, w0, w0 + K, o, ldo); break;
+            case 2: tile_2<2>(x + m0 * K, K, w0, w0 + K, o, ldo); break;
+            default: tile_2<1>(x + m0 * K, K, w0, w0 + K, o, ldo); break;
+          }
+          if (!two)
+            for (int64_t i = 0; i < mm; ++i) out[(m0 + i) * N + n0 + r] = tail[i * 2];
+        }
+      }
+    }
+  });
+}
+#endif
+
+constexpr int64_t kGemvRows = 2;           // up to this many rows of x: decode on the fly
+constexpr int64_t kTileFloats = 1 << 25;   // largest dequantized tile (128 MB)
+constexpr int64_t kBlasCols = 256;         // output columns per BLAS call
 
 void qmm_t(const float* x, int64_t M, int64_t K, const uint32_t* w, const float* sc, const float* bi,
            int64_t N, const QuantSpec& q, float* out) {
@@ -265,10 +337,36 @@ void qmm_t(const float* x, int64_t M, int64_t K, const uint32_t* w, const float*
     parallel_for((size_t)N, grain, [&](size_t nb, size_t ne) {
       float v[256];
       for (size_t n = nb; n < ne; ++n) {
-        float acc[kGemvRows] = {0, 0, 0, 0, 0, 0};
+        float acc[kGemvRows] = {};
         const uint32_t* pw = w + n * wrow;
         const float* s = sc + n * ng;
         const float* b = bi ? bi + n * ng : nullptr;
+#ifdef EMBER_QUANT_AVX2
+        // Vector accumulators per row of x: one horizontal sum per output, not per group.
+        __m256 av[kGemvRows];
+        for (int64_t m = 0; m < M; ++m) av[m] = _mm256_setzero_ps();
+        for (int64_t g = 0; g < ng; ++g) {
+          decode_values(pw + g * words, gs, q, v);
+          __m256 sv = _mm256_set1_ps(s[g]);
+          for (int64_t m = 0; m < M; ++m) {
+            const float* xp = x + m * K + g * gs;
+            __m256 p0 = _mm256_mul_ps(_mm256_loadu_ps(xp), _mm256_loadu_ps(v));
+            __m256 p1 = _mm256_mul_ps(_mm256_loadu_ps(xp + 8), _mm256_loadu_ps(v + 8));
+            for (int i = 16; i < gs; i += 16) {
+              p0 = _mm256_fmadd_ps(_mm256_loadu_ps(xp + i), _mm256_loadu_ps(v + i), p0);
+              p1 = _mm256_fmadd_ps(_mm256_loadu_ps(xp + i + 8), _mm256_loadu_ps(v + i + 8), p1);
+            }
+            av[m] = _mm256_fmadd_ps(sv, _mm256_add_ps(p0, p1), av[m]);
+            if (b) acc[m] += b[g] * xs[m * ng + g];
+          }
+        }
+        for (int64_t m = 0; m < M; ++m) {
+          __m128 h = _mm_add_ps(_mm256_castps256_ps128(av[m]), _mm256_extractf128_ps(av[m], 1));
+          h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+          h = _mm_add_ss(h, _mm_shuffle_ps(h, h, 1));
+          acc[m] += _mm_cvtss_f32(h);
+        }
+#else
         for (int64_t g = 0; g < ng; ++g) {
           decode_values(pw + g * words, gs, q, v);
           for (int64_t m = 0; m < M; ++m) {
@@ -277,13 +375,21 @@ void qmm_t(const float* x, int64_t M, int64_t K, const uint32_t* w, const float*
             acc[m] += d;
           }
         }
+#endif
         for (int64_t m = 0; m < M; ++m) out[m * N + n] = acc[m];
       }
     });
     return;
   }
-  // Dequantize tiles of rows of w and multiply with BLAS.
-  const int64_t T = std::max<int64_t>(16, std::min<int64_t>(N, (1 << 20) / std::max<int64_t>(K, 1)));
+#ifdef EMBER_QUANT_AVX2
+  if (M <= kBlockedRows && K % 8 == 0) {
+    qmm_t_blocked(x, M, K, w, sc, bi, N, q, out);
+    return;
+  }
+#endif
+  // Dequantize rows of w and multiply with BLAS. Tiles are large: alternating between our
+  // thread pool and BLAS's (whose threads spin after a call) costs more than the buffer.
+  const int64_t T = std::max<int64_t>(16, std::min<int64_t>(N, kTileFloats / std::max<int64_t>(K, 1)));
   std::unique_ptr<float[]> buf(new float[T * K]);
   for (int64_t n0 = 0; n0 < N; n0 += T) {
     int64_t nt = std::min(T, N - n0);
@@ -293,8 +399,13 @@ void qmm_t(const float* x, int64_t M, int64_t K, const uint32_t* w, const float*
         dequantize_row(w + n * wrow, sc + n * ng, bi ? bi + n * ng : nullptr, K, q, buf.get() + r * K);
       }
     });
-    scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)nt, (int)K, 1.0f, x, (int)K,
-                      buf.get(), (int)K, 0.0f, out + n0, (int)N);
+    // BLAS in column slices: calls of this size stay fast where one wide call with few rows
+    // does not.
+    for (int64_t c0 = 0; c0 < nt; c0 += kBlasCols) {
+      int64_t c = std::min(kBlasCols, nt - c0);
+      scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)c, (int)K, 1.0f, x, (int)K,
+                        buf.get() + c0 * K, (int)K, 0.0f, out + n0 + c0, (int)N);
+    }
   }
 }
 
@@ -326,7 +437,7 @@ void qmm_n(const float* x, int64_t M, int64_t K, const uint32_t* w, const float*
     });
     return;
   }
-  const int64_t T = std::max<int64_t>(16, std::min<int64_t>(K, (1 << 20) / std::max<int64_t>(N, 1)));
+  const int64_t T = std::max<int64_t>(16, std::min<int64_t>(K, kTileFloats / std::max<int64_t>(N, 1)));
   std::unique_ptr<float[]> buf(new float[T * N]);
   for (int64_t k0 = 0; k0 < K; k0 += T) {
     int64_t kt = std::min(T, K - k0);
@@ -336,8 +447,11 @@ void qmm_n(const float* x, int64_t M, int64_t K, const uint32_t* w, const float*
         dequantize_row(w + k * wrow, sc + k * ng, bi ? bi + k * ng : nullptr, N, q, buf.get() + r * N);
       }
     });
-    scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)N, (int)kt, 1.0f, x + k0,
-                      (int)K, buf.get(), (int)N, k0 == 0 ? 0.0f : 1.0f, out, (int)N);
+    for (int64_t c0 = 0; c0 < N; c0 += kBlasCols) {
+      int64_t c = std::min(kBlasCols, N - c0);
+      scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)c, (int)kt, 1.0f, x + k0,
+                        (int)K, buf.get() + c0, (int)N, k0 == 0 ? 0.0f : 1.0f, out + c0, (int)N);
+    }
   }
 }
 
