@@ -404,7 +404,7 @@ def test_fp8_matches_mlx():
     np.testing.assert_array_equal(np_of(v).ravel(), np_of(m))
 
 
-@pytest.mark.parametrize("n", [1, 2, 16, 256, 1024])
+@pytest.mark.parametrize("n", [1, 2, 16, 256, 1024, 12, 24, 96])
 def test_hadamard_matches_mlx(n):
     x = rnd((3, n), seed=n)
     e = mx.hadamard_transform(mx.array(x))
@@ -427,3 +427,10 @@ def test_quantized_matmul_odd_sizes(M, N):
     np.testing.assert_allclose(np_of(e), np_of(m), rtol=1e-4, atol=1e-4)
     e, m = qmm_pair(x, rnd((64, 32 * N), seed=N), False, 32, 6)
     np.testing.assert_allclose(np_of(e), np_of(m), rtol=1e-4, atol=1e-3)
+
+
+def test_hadamard_errors():
+    with pytest.raises(ValueError):
+        mx.hadamard_transform(mx.ones((2, 7)))
+    with pytest.raises(ValueError):
+        mx.hadamard_transform(mx.array(1.0))

@@ -103,7 +103,8 @@ void init_quantized(py::module_& m) {
       [](const py::object& x, const py::object& dtype, const py::object& s) {
         return from_fp8(to_array(x), dtype.is_none() ? bfloat16 : as_dtype(dtype), sd(s));
       },
-      "Convert fp8 (e4m3) codes of type uint8 to ``dtype`` (default bfloat16).", "x"_a, "dtype"_a = none,
+      "Convert fp8 (e4m3) codes of type uint8 to ``dtype`` (default bfloat16).", "x"_a,
+      py::arg_v("dtype", py::cast(bfloat16), "bfloat16"),
       py::kw_only(), "stream"_a = none);
   m.def(
       "hadamard_transform",

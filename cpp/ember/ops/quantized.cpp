@@ -391,37 +391,81 @@ array from_fp8(const array& x, Dtype dtype, S s) {
   return make_node<FP8Cast>(x.shape(), dtype, {x}, s, false, dtype);
 }
 
+namespace {
+
+// Sylvester's matrix of order m (a power of two): H[i][j] = (-1)^popcount(i & j).
+array sylvester(int m, Dtype t) {
+  std::vector<float> h((size_t)m * m);
+  for (int i = 0; i < m; ++i)
+    for (int j = 0; j < m; ++j) h[(size_t)i * m + j] = (__builtin_popcount((unsigned)(i & j)) & 1) ? -1.f : 1.f;
+  return astype(array(h.begin(), Shape{m, m}, float32), t);
+}
+
+// Paley's second construction for a prime q = 1 (mod 4), order 2(q + 1): the symmetric
+// conference matrix C = [[0, 1], [1, Q]] (Q[i][j] = Legendre symbol of j - i) with each 0
+// replaced by [[1, -1], [-1, -1]] and each +-1 by +-[[1, 1], [1, -1]].
+array paley2(int q, Dtype t) {
+  std::vector<int> residue(q, -1);
+  residue[0] = 0;
+  for (int i = 1; i < q; ++i) residue[(i * i) % q] = 1;
+  int c = q + 1, n = 2 * c;
+  auto conf = [&](int i, int j) {
+    if (i == 0 || j == 0) return i == j ? 0 : 1;
+    return residue[((j - i) % q + q) % q];
+  };
+  std::vector<float> h((size_t)n * n);
+  for (int i = 0; i < c; ++i)
+    for (int j = 0; j < c; ++j) {
+      int v = conf(i, j);
+      float b[2][2] = {{1, 1}, {1, -1}};
+      if (v == 0) {
+        b[0][1] = b[1][0] = b[1][1] = -1;
+      } else {
+        for (auto& r : b)
+          for (auto& e : r) e *= (float)v;
+      }
+      for (int a = 0; a < 2; ++a)
+        for (int d = 0; d < 2; ++d) h[(size_t)(2 * i + a) * n + 2 * j + d] = b[a][d];
+    }
+  return astype(array(h.begin(), Shape{n, n}, float32), t);
+}
+
+// The transform of order n = 2^k along the last axis, unscaled. H(n1 * n2) = H(n1) (x) H(n2):
+// a long axis is viewed as (n1, n2) and each factor is applied along its own axis.
+array sylvester_transform(const array& x, int n, S s) {
+  constexpr int kBlock = 256;
+  if (n <= kBlock) return matmul(x, sylvester(n, x.dtype()), s);
+  Shape shp = x.shape(), split = x.shape();
+  split.back() = n / kBlock;
+  split.push_back(kBlock);
+  array y = matmul(reshape(x, split, s), sylvester(kBlock, x.dtype()), s);
+  y = swapaxes(sylvester_transform(swapaxes(y, -1, -2, s), n / kBlock, s), -1, -2, s);
+  return reshape(y, shp, s);
+}
+
+}  // namespace
+
 array hadamard_transform(const array& a, std::optional<float> scale, S s) {
   const char* op = "hadamard_transform";
   if (a.ndim() == 0) op_error(op, "Input must have at least one dimension.");
   int n = a.shape().back();
-  if (n <= 0 || (n & (n - 1)) != 0)
-    op_error(op, "Only sizes that are a power of two are supported; got " + std::to_string(n) + ".");
+  int m = n > 0 && n % 12 == 0 ? 12 : 1;
+  int p = n / m;
+  if (n <= 0 || (p & (p - 1)) != 0)
+    op_error(op, "Sizes n = m * 2^k with m in (1, 12) are supported; got " + std::to_string(n) + ".");
   Dtype t = is_floating_point(a.dtype()) ? a.dtype() : float32;
   float sc = scale ? *scale : 1.0f / std::sqrt((float)n);
-  // Sylvester's matrices are Kronecker products, H(n1 * n2) = H(n1) (x) H(n2): a long axis
-  // is viewed as (n1, n2) and each factor is applied along its own axis.
-  auto sylvester = [&](int m) {
-    std::vector<float> h((size_t)m * m);
-    for (int i = 0; i < m; ++i)
-      for (int j = 0; j < m; ++j)
-        h[(size_t)i * m + j] = (__builtin_popcount((unsigned)(i & j)) & 1) ? -1.f : 1.f;
-    return astype(array(h.begin(), Shape{m, m}, float32), t, s);
-  };
   array x = astype(a, t, s);
-  Shape shp = x.shape();
-  constexpr int kBlock = 256;
   array y;
-  if (n <= kBlock) {
-    y = matmul(x, sylvester(n), s);
+  if (m == 1) {
+    y = sylvester_transform(x, n, s);
   } else {
-    int n1 = n / kBlock;
-    Shape split = shp;
-    split.back() = n1;
-    split.push_back(kBlock);
-    y = matmul(reshape(x, split, s), sylvester(kBlock), s);
-    y = swapaxes(hadamard_transform(swapaxes(y, -1, -2, s), 1.0f, s), -1, -2, s);
-    y = reshape(y, shp, s);
+    // H(12 * p) = H(12) (x) H(p): index i = i12 * p + ip.
+    Shape shp = x.shape(), split = x.shape();
+    split.back() = m;
+    split.push_back(p);
+    y = sylvester_transform(reshape(x, split, s), p, s);
+    y = reshape(matmul(paley2(5, t), y, s), shp, s);
   }
   return multiply(y, astype(array(sc), t, s), s);
 }
