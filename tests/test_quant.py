@@ -434,3 +434,19 @@ def test_hadamard_errors():
         mx.hadamard_transform(mx.ones((2, 7)))
     with pytest.raises(ValueError):
         mx.hadamard_transform(mx.array(1.0))
+
+
+@pytest.mark.parametrize("g", [1.0, 0.37, 100.0, 2688.0 / 7.5])
+def test_nvfp4_global_scale(g):
+    w = rnd((8, 64), seed=40, scale=3.0)
+    q, s = mx.quantize(mx.array(w), mode="nvfp4", global_scale=mx.array(g))
+    qm, sm = mlx.quantize(mlx.array(w), mode="nvfp4", global_scale=mlx.array(g))
+    np.testing.assert_array_equal(np_of(q), np_of(qm))
+    np.testing.assert_array_equal(np_of(s), np_of(sm))
+    d = mx.dequantize(q, s, mode="nvfp4", global_scale=mx.array(g), dtype=mx.float32)
+    dm = mlx.dequantize(qm, sm, mode="nvfp4", global_scale=mlx.array(g), dtype=mlx.float32)
+    np.testing.assert_allclose(np_of(d), np_of(dm), rtol=1e-6, atol=0)
+    with pytest.raises(ValueError):
+        mx.quantize(mx.array(w), mode="mxfp4", global_scale=mx.array(g))
+    with pytest.raises(ValueError):
+        mx.quantize(mx.array(w), mode="nvfp4", global_scale=mx.array([g, g]))

@@ -62,8 +62,13 @@ void check_biases(const Resolved& r, const std::optional<array>& biases, const c
     op_error(op, std::string("Biases must be null for quantization mode '") + quant_mode_name(r.mode) + "'.");
 }
 
-void check_no_global_scale(const std::optional<array>& g, const char* op) {
-  if (g) op_error(op, "global_scale is not supported.");
+// The nvfp4 global scale: a float32 scalar.
+void check_global_scale(const std::optional<array>& g, QuantMode mode, const char* op) {
+  if (!g) return;
+  if (mode != QuantMode::Nvfp4) op_error(op, "Global scale is only supported for 'nvfp4' quantization mode.");
+  if (g->size() != 1 || g->ndim() > 1) op_error(op, "Global scale must be a scalar but got shape " + dims_str(g->shape()) + ".");
+  if (g->dtype() != float32)
+    op_error(op, std::string("Global scale must have dtype float32 but got ") + dtype_name(g->dtype()) + ".");
 }
 
 // The scales' shape for a packed w under r, or an error naming both shapes.
@@ -129,7 +134,7 @@ const char* quant_mode_name(QuantMode m) {
 std::vector<array> quantize(const array& w, std::optional<int> group_size, std::optional<int> bits,
                             const std::string& mode, const std::optional<array>& global_scale, S s) {
   Resolved r = resolve(group_size, bits, mode, "quantize");
-  check_no_global_scale(global_scale, "quantize");
+  check_global_scale(global_scale, r.mode, "quantize");
   if (!is_floating_point(w.dtype()))
     op_error("quantize", std::string("Only real floating types can be quantized but w has type ") +
                              dtype_name(w.dtype()) + ".");
@@ -146,14 +151,16 @@ std::vector<array> quantize(const array& w, std::optional<int> group_size, std::
   auto shapes = prim->output_shapes({w});
   std::vector<Dtype> dtypes{uint32, r.mode == QuantMode::Affine ? w.dtype() : uint8};
   if (r.mode == QuantMode::Affine) dtypes.push_back(w.dtype());
-  return array::make_arrays(shapes, dtypes, prim, {w});
+  std::vector<array> ins{w};
+  if (global_scale) ins.push_back(reshape(*global_scale, {}, s));
+  return array::make_arrays(shapes, dtypes, prim, ins);
 }
 
 array dequantize(const array& w, const array& scales, const std::optional<array>& biases,
                  std::optional<int> group_size, std::optional<int> bits, const std::string& mode,
                  const std::optional<array>& global_scale, std::optional<Dtype> dtype, S s) {
   Resolved r = resolve(group_size, bits, mode, "dequantize");
-  check_no_global_scale(global_scale, "dequantize");
+  check_global_scale(global_scale, r.mode, "dequantize");
   check_biases(r, biases, "dequantize");
   if (w.dtype() != uint32)
     op_error("dequantize", std::string("The matrix should be given as a uint32 but received ") + dtype_name(w.dtype()));
@@ -177,6 +184,7 @@ array dequantize(const array& w, const array& scales, const std::optional<array>
     op_error("dequantize", "The output dtype must be float32, float16 or bfloat16.");
   std::vector<array> ins{w, scales};
   if (biases) ins.push_back(astype(*biases, scales.dtype(), s));
+  if (global_scale) ins.push_back(reshape(*global_scale, {}, s));
   Shape out = w.shape();
   out.back() = (int32_t)(cols / r.bits);
   return make_node<Dequantize>(out, out_t, ins, s, QuantSpec{r.group_size, r.bits, r.mode}, out_t);

@@ -67,23 +67,31 @@ std::vector<Shape> Quantize::output_shapes(const Arrays& in) {
   if (q_.mode == QuantMode::Affine) return {wq, sc, sc};
   return {wq, sc};
 }
-Arrays Quantize::vjp(const Arrays& p, const Arrays&, const Axes&, const Arrays&) {
+Arrays Quantize::vjp(const Arrays& p, const Arrays&, const Axes& argnums, const Arrays&) {
   // Rounding is flat almost everywhere.
-  return {zeros_like(p[0])};
+  Arrays r;
+  for (int i : argnums) r.push_back(zeros_like(p[i]));
+  return r;
 }
 Arrays Quantize::jvp(const Arrays& p, const Arrays&, const Axes&) {
-  Arrays outs = quantize(p[0], q_.group_size, q_.bits, quant_mode_name(q_.mode));
+  std::optional<array> g;
+  if (p.size() > 1) g = p[1];
+  Arrays outs = quantize(p[0], q_.group_size, q_.bits, quant_mode_name(q_.mode), g);
   Arrays r;
   for (auto& o : outs) r.push_back(zeros_like(o));
   return r;
 }
 std::pair<Arrays, Axes> Quantize::vmap(const Arrays& in, const Axes& axes) {
+  if (in.size() > 1 && axes[1] >= 0)
+    throw std::invalid_argument("[quantize] vmap over the global scale is not supported.");
   array w = axes[0] > 0 ? moveaxis(in[0], axes[0], 0) : in[0];
+  std::optional<array> g;
+  if (in.size() > 1) g = in[1];
   if (axes[0] == in[0].ndim() - 1) {
     // The batch axis was the quantized one.
     throw std::invalid_argument("[quantize] vmap over the last axis of the matrix is not supported.");
   }
-  Arrays outs = quantize(w, q_.group_size, q_.bits, quant_mode_name(q_.mode), std::nullopt, stream());
+  Arrays outs = quantize(w, q_.group_size, q_.bits, quant_mode_name(q_.mode), g, stream());
   return {outs, Axes(outs.size(), 0)};
 }
 bool Quantize::is_equivalent(const Primitive& o) const {
@@ -129,7 +137,12 @@ Arrays Dequantize::jvp(const Arrays& p, const Arrays& t, const Axes& argnums) {
   return {total};
 }
 std::pair<Arrays, Axes> Dequantize::vmap(const Arrays& in, const Axes& axes) {
-  Arrays x = batch_front(in, axes);
+  bool global = q_.mode != QuantMode::Affine && in.size() == 3;
+  if (global && axes[2] >= 0)
+    throw std::invalid_argument("[dequantize] vmap over the global scale is not supported.");
+  Arrays x = batch_front(Arrays(in.begin(), in.begin() + 2 + (q_.mode == QuantMode::Affine)),
+                         Axes(axes.begin(), axes.begin() + 2 + (q_.mode == QuantMode::Affine)));
+  if (global) x.push_back(in[2]);
   array r = make_node<Dequantize>(output_shapes(x)[0], dtype_out_, x, stream(), q_, dtype_out_);
   return {{r}, {0}};
 }

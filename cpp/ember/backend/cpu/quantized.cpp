@@ -492,8 +492,18 @@ void write_out(const float* src, array& out) {
 
 // ---------- primitives
 
+// nvfp4 with a global scale g stores e4m3(amax / 6 * (448 * 6 / g)); a stored scale s then
+// stands for s * g / (448 * 6).
+float global_factor(const std::vector<array>& in, size_t at) {
+  if (in.size() <= at) return 1.0f;
+  array g = to_float(in[at]);
+  return 448.0f * 6.0f / g.data<float>()[0];
+}
+
 void Quantize::eval_cpu(const std::vector<array>& in, std::vector<array>& outs) {
   array w = to_float(in[0]);
+  bool has_global = in.size() > 1;
+  float gf = global_factor(in, 1);
   for (auto& o : outs) alloc_out(o);
   int gs = q_.group_size, bits = q_.bits;
   int64_t K = w.shape().back(), rows = (int64_t)w.size() / std::max<int64_t>(K, 1);
@@ -552,8 +562,13 @@ void Quantize::eval_cpu(const std::vector<array>& in, std::vector<array>& outs) 
         uint8_t sc;
         float sv;
         if (q_.mode == QuantMode::Nvfp4) {
-          sc = e4m3_encode(amax / 6.0f);
-          sv = luts().e4m3[sc];
+          if (has_global) {
+            sc = e4m3_encode(amax / 6.0f * gf);
+            sv = luts().e4m3[sc] / gf;
+          } else {
+            sc = e4m3_encode(amax / 6.0f);
+            sv = luts().e4m3[sc];
+          }
         } else {
           sc = e8m0_ceil(amax / (q_.mode == QuantMode::Mxfp8 ? 448.0f : 6.0f));
           sv = luts().e8m0[sc];
@@ -579,7 +594,13 @@ void Quantize::eval_cpu(const std::vector<array>& in, std::vector<array>& outs) 
 void Dequantize::eval_cpu(const std::vector<array>& in, array& out) {
   array w = ensure_row_contiguous(in[0]);
   array sc = float_scales(in[1], q_.mode);
-  array bi = in.size() == 3 ? to_float(in[2]) : array();
+  bool affine = q_.mode == QuantMode::Affine;
+  array bi = affine ? to_float(in[2]) : array();
+  if (!affine && in.size() == 3) {
+    float gf = global_factor(in, 2);
+    float* p = sc.data<float>();
+    for (size_t i = 0; i < sc.size(); ++i) p[i] /= gf;
+  }
   bool f32 = out.dtype() == float32;
   alloc_out(out);
   int64_t K = out.shape().back(), rows = (int64_t)out.size() / std::max<int64_t>(K, 1);
