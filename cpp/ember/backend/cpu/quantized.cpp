@@ -411,6 +411,60 @@ void qmm_t(const float* x, int64_t M, int64_t K, const uint32_t* w, const float*
 
 // ---------- x (M, K) @ deq(w (K, N)) -> out (M, N)
 
+#ifdef EMBER_QUANT_AVX2
+// MM rows of x against 16 columns of a dequantized strip wb (K rows of width ld).
+template <int MM>
+inline void tile_n16(const float* x, int64_t K, const float* wb, int64_t ld, float* out, int64_t N) {
+  __m256 a0[MM], a1[MM];
+  for (int i = 0; i < MM; ++i) a0[i] = a1[i] = _mm256_setzero_ps();
+  for (int64_t k = 0; k < K; ++k) {
+    __m256 b0 = _mm256_loadu_ps(wb + k * ld), b1 = _mm256_loadu_ps(wb + k * ld + 8);
+    for (int i = 0; i < MM; ++i) {
+      __m256 xv = _mm256_broadcast_ss(x + i * K + k);
+      a0[i] = _mm256_fmadd_ps(xv, b0, a0[i]);
+      a1[i] = _mm256_fmadd_ps(xv, b1, a1[i]);
+    }
+  }
+  for (int i = 0; i < MM; ++i) {
+    _mm256_storeu_ps(out + i * N, a0[i]);
+    _mm256_storeu_ps(out + i * N + 8, a1[i]);
+  }
+}
+
+// Strips of one group of columns are dequantized (K x group_size floats, per thread) and
+// multiplied with the rows of x in blocks of four, sixteen columns at a time.
+void qmm_n_blocked(const float* x, int64_t M, int64_t K, const uint32_t* w, const float* sc,
+                   const float* bi, int64_t N, const QuantSpec& q, float* out) {
+  int gs = q.group_size;
+  int64_t ng = N / gs, wrow = N * q.bits / 32, words = (int64_t)gs * q.bits / 32;
+  size_t grain = std::max<int64_t>(1, (int64_t)kParallelGrain / std::max<int64_t>(K * M * gs, 1));
+  parallel_for((size_t)ng, grain, [&](size_t gb, size_t ge) {
+    std::unique_ptr<float[]> buf(new float[K * gs]);
+    for (size_t g = gb; g < ge; ++g) {
+      for (int64_t k = 0; k < K; ++k) {
+        float* o = buf.get() + k * gs;
+        decode_values(w + k * wrow + g * words, gs, q, o);
+        float s = sc[k * ng + g], b = bi ? bi[k * ng + g] : 0.0f;
+        for (int i = 0; i < gs; ++i) o[i] = o[i] * s + b;
+      }
+      for (int64_t m0 = 0; m0 < M; m0 += 4) {
+        int64_t mm = std::min<int64_t>(4, M - m0);
+        for (int c = 0; c < gs; c += 16) {
+          float* o = out + m0 * N + g * gs + c;
+          const float* wb = buf.get() + c;
+          switch (mm) {
+            case 4: tile_n16<4>(x + m0 * K, K, wb, gs, o, N); break;
+            case 3: tile_n16<3>(x + m0 * K, K, wb, gs, o, N); break;
+            case 2: tile_n16<2>(x + m0 * K, K, wb, gs, o, N); break;
+            default: tile_n16<1>(x + m0 * K, K, wb, gs, o, N); break;
+          }
+        }
+      }
+    }
+  });
+}
+#endif
+
 void qmm_n(const float* x, int64_t M, int64_t K, const uint32_t* w, const float* sc, const float* bi,
            int64_t N, const QuantSpec& q, float* out) {
   int gs = q.group_size;
@@ -437,6 +491,12 @@ void qmm_n(const float* x, int64_t M, int64_t K, const uint32_t* w, const float*
     });
     return;
   }
+#ifdef EMBER_QUANT_AVX2
+  if (M <= kBlockedRows) {
+    qmm_n_blocked(x, M, K, w, sc, bi, N, q, out);
+    return;
+  }
+#endif
   const int64_t T = std::max<int64_t>(16, std::min<int64_t>(K, kTileFloats / std::max<int64_t>(N, 1)));
   std::unique_ptr<float[]> buf(new float[T * N]);
   for (int64_t k0 = 0; k0 < K; k0 += T) {
