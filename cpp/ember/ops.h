@@ -281,3 +281,4 @@ Dtype result_type(const std::vector<array>& arrays);
 #include "ember/ops/sort.h"
 #include "ember/ops/einsum.h"
 #include "ember/ops/fast.h"
+#include "ember/ops/quantized.h"

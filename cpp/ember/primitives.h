@@ -542,3 +542,4 @@ class CovarianceRoot : public UnaryPrimitive {
 #include "ember/primitives/sort.h"
 #include "ember/primitives/einsum.h"
 #include "ember/primitives/fast.h"
+#include "ember/primitives/quantized.h"

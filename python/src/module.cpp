@@ -39,4 +39,5 @@ PYBIND11_MODULE(core, m) {
   init_sort(m);
   init_einsum(m);
   init_fast(m);
+  init_quantized(m);
 }
