@@ -277,3 +277,4 @@ std::vector<int> normalize_axes(const std::vector<int>& axes, int ndim, const ch
 Dtype result_type(const std::vector<array>& arrays);
 
 }  // namespace ember
+#include "ember/ops/conv.h"

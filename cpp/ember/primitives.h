@@ -553,3 +553,4 @@ class CovarianceRoot : public UnaryPrimitive {
 #undef EMBER_PRIMITIVE_NAME
 
 }  // namespace ember
+#include "ember/primitives/conv.h"

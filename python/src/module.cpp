@@ -31,4 +31,5 @@ PYBIND11_MODULE(core, m) {
   init_random(m);
   init_transforms(m);
   init_compile(m);
+  init_conv(m);
 }

@@ -60,6 +60,7 @@ void init_device(py::module_& m);
 void init_random(py::module_& m);
 void init_transforms(py::module_& m);
 void init_compile(py::module_& m);
+void init_conv(py::module_& m);
 void init_indexing(py::class_<array>& cls);
 py::object array_tolist(array& a);
 std::string array_repr(array& a);
