@@ -2,6 +2,7 @@
 // over the output rows to bound memory; 1x1 convolutions go straight to GEMM; depthwise
 // and tiny problems use a direct loop. float16/bfloat16 compute in float32.
 #include <cblas.h>
+#include <immintrin.h>
 
 #include <algorithm>
 #include <cstring>
@@ -127,41 +128,196 @@ void conv_direct(const Geom& g, const T* x, const T* w, T* out) {
   });
 }
 
-// im2col of a row tile (layout [row][group][kernel position][channel]) and a GEMM per group.
+// One im2col row (layout [group][kernel position][channel]) for output row r. Along the
+// innermost axis, undilated taps of one input row are one contiguous run.
 template <typename T>
-void conv_gemm(const Geom& g, const T* x, const T* w, T* out) {
-  int64_t G = g.G, KC = g.KC, cig = g.cig, row_len = G * KC;
-  // A tile of about 4M elements, and at least 256 rows where there are that many.
-  int64_t tile = std::max<int64_t>(256, (int64_t(1) << 22) / std::max<int64_t>(row_len, 1));
-  tile = std::min(tile, g.rows);
-  // BLAS sizes are 32-bit.
-  tile = std::max<int64_t>(1, std::min<int64_t>(tile, INT32_MAX / std::max<int64_t>(row_len, 1)));
-  std::vector<T> col((size_t)(tile * row_len));
-  for (int64_t r0 = 0; r0 < g.rows; r0 += tile) {
-    int64_t r1 = std::min(g.rows, r0 + tile);
-    T* C = col.data();
-    size_t grain = std::max<size_t>(1, kParallelGrain / std::max<int64_t>(row_len, 1));
-    parallel_for((size_t)(r1 - r0), grain, [&](size_t rb, size_t re) {
-      for (size_t rr = rb; rr < re; ++rr) {
-        T* dst = C + rr * row_len;
-        for_taps<T>(g, x, r0 + (int64_t)rr, [&](int64_t k, const T* src) {
-          if (G == 1) {
-            if (src) std::memcpy(dst + k * cig, src, cig * sizeof(T));
-            else std::memset(dst + k * cig, 0, cig * sizeof(T));
-            return;
-          }
-          for (int64_t gg = 0; gg < G; ++gg) {
-            T* d = dst + gg * KC + k * cig;
-            if (src) std::memcpy(d, src + gg * cig, cig * sizeof(T));
-            else std::memset(d, 0, cig * sizeof(T));
-          }
-        });
+void im2col_row(const Geom& g, const T* x, int64_t r, T* dst) {
+  int64_t G = g.G, cig = g.cig, KC = g.KC;
+  bool runs = G == 1 && g.id[2] == 1 && g.kd[2] == 1;
+  if (!runs) {
+    for_taps<T>(g, x, r, [&](int64_t k, const T* src) {
+      for (int64_t gg = 0; gg < G; ++gg) {
+        T* d = dst + gg * KC + k * cig;
+        if (src) std::memcpy(d, src + gg * cig, cig * sizeof(T));
+        else std::memset(d, 0, cig * sizeof(T));
       }
     });
+    return;
+  }
+  int64_t n = r / g.no, rem = r % g.no;
+  int64_t o2 = rem % g.O[2], o1 = (rem / g.O[2]) % g.O[1], o0 = rem / (g.O[2] * g.O[1]);
+  int64_t base2 = o2 * g.st[2] - g.lo[2];  // input position of tap k2 = 0
+  int64_t k2a = std::clamp<int64_t>(-base2, 0, g.K[2]);
+  int64_t k2b = std::clamp<int64_t>(g.L[2] - base2, k2a, g.K[2]);
+  int64_t run = g.K[2] * cig;
+  for (int64_t k0 = 0; k0 < g.K[0]; ++k0) {
+    int64_t p0 = o0 * g.st[0] + k0 * g.kd[0] - g.lo[0];
+    bool v0 = p0 >= 0 && p0 < g.Ld[0] && p0 % g.id[0] == 0;
+    for (int64_t k1 = 0; k1 < g.K[1]; ++k1, dst += run) {
+      int64_t p1 = o1 * g.st[1] + k1 * g.kd[1] - g.lo[1];
+      bool v = v0 && p1 >= 0 && p1 < g.Ld[1] && p1 % g.id[1] == 0 && k2b > k2a;
+      if (!v) {
+        std::memset(dst, 0, run * sizeof(T));
+        continue;
+      }
+      const T* src = x + (((n * g.L[0] + p0 / g.id[0]) * g.L[1] + p1 / g.id[1]) * g.L[2] + base2 + k2a) * g.cin;
+      if (k2a > 0) std::memset(dst, 0, k2a * cig * sizeof(T));
+      std::memcpy(dst + k2a * cig, src, (k2b - k2a) * cig * sizeof(T));
+      if (k2b < g.K[2]) std::memset(dst + k2b * cig, 0, (g.K[2] - k2b) * cig * sizeof(T));
+    }
+  }
+}
+
+// ---------- float32 GEMM for im2col tiles (AVX2 + FMA), run per worker thread
+//
+// C[M x N] = A[M x K] * B^T with A an im2col tile (row-major) and B the kernel (N x K,
+// row-major), packed once as column panels of 16: Bp[panel][k][16]. A 6x16 register block
+// accumulates over a K block of at most 256 (the panel's slice then stays in L1).
+
+constexpr int kMR = 6, kNR = 16, kKB = 256;
+
+bool have_avx2() {
+  static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return ok;
+}
+
+// Packs N x K (row stride ldb) into ceil(N / 16) panels of K x 16, zero-padded.
+void pack_b(const float* B, int64_t N, int64_t K, int64_t ldb, float* Bp) {
+  int64_t panels = (N + kNR - 1) / kNR;
+  for (int64_t p = 0; p < panels; ++p) {
+    float* dst = Bp + p * K * kNR;
+    for (int64_t j = 0; j < kNR; ++j) {
+      int64_t col = p * kNR + j;
+      if (col < N) {
+        const float* src = B + col * ldb;
+        for (int64_t k = 0; k < K; ++k) dst[k * kNR + j] = src[k];
+      } else {
+        for (int64_t k = 0; k < K; ++k) dst[k * kNR + j] = 0.0f;
+      }
+    }
+  }
+}
+
+__attribute__((target("avx2,fma"))) void micro_6x16(int64_t K, const float* A, int64_t lda, int mr,
+                                                    const float* Bp, float* C, int64_t ldc, int nr,
+                                                    bool accumulate) {
+  const float* a0 = A;
+  const float* a1 = mr > 1 ? A + lda : A;
+  const float* a2 = mr > 2 ? A + 2 * lda : A;
+  const float* a3 = mr > 3 ? A + 3 * lda : A;
+  const float* a4 = mr > 4 ? A + 4 * lda : A;
+  const float* a5 = mr > 5 ? A + 5 * lda : A;
+  __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+  __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+  for (int64_t k = 0; k < K; ++k) {
+    __m256 b0 = _mm256_loadu_ps(Bp + k * kNR), b1 = _mm256_loadu_ps(Bp + k * kNR + 8);
+    __m256 a = _mm256_broadcast_ss(a0 + k);
+    c00 = _mm256_fmadd_ps(a, b0, c00);
+    c01 = _mm256_fmadd_ps(a, b1, c01);
+    a = _mm256_broadcast_ss(a1 + k);
+    c10 = _mm256_fmadd_ps(a, b0, c10);
+    c11 = _mm256_fmadd_ps(a, b1, c11);
+    a = _mm256_broadcast_ss(a2 + k);
+    c20 = _mm256_fmadd_ps(a, b0, c20);
+    c21 = _mm256_fmadd_ps(a, b1, c21);
+    a = _mm256_broadcast_ss(a3 + k);
+    c30 = _mm256_fmadd_ps(a, b0, c30);
+    c31 = _mm256_fmadd_ps(a, b1, c31);
+    a = _mm256_broadcast_ss(a4 + k);
+    c40 = _mm256_fmadd_ps(a, b0, c40);
+    c41 = _mm256_fmadd_ps(a, b1, c41);
+    a = _mm256_broadcast_ss(a5 + k);
+    c50 = _mm256_fmadd_ps(a, b0, c50);
+    c51 = _mm256_fmadd_ps(a, b1, c51);
+  }
+  alignas(32) float tmp[kMR][kNR];
+  _mm256_store_ps(tmp[0], c00), _mm256_store_ps(tmp[0] + 8, c01);
+  _mm256_store_ps(tmp[1], c10), _mm256_store_ps(tmp[1] + 8, c11);
+  _mm256_store_ps(tmp[2], c20), _mm256_store_ps(tmp[2] + 8, c21);
+  _mm256_store_ps(tmp[3], c30), _mm256_store_ps(tmp[3] + 8, c31);
+  _mm256_store_ps(tmp[4], c40), _mm256_store_ps(tmp[4] + 8, c41);
+  _mm256_store_ps(tmp[5], c50), _mm256_store_ps(tmp[5] + 8, c51);
+  for (int i = 0; i < mr; ++i) {
+    float* c = C + i * ldc;
+    if (accumulate)
+      for (int j = 0; j < nr; ++j) c[j] += tmp[i][j];
+    else
+      for (int j = 0; j < nr; ++j) c[j] = tmp[i][j];
+  }
+}
+
+// C (M x N, ldc) = A (M x K, lda) * B^T from the packed panels.
+void gemm_packed(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* Bp,
+                 float* C, int64_t ldc) {
+  int64_t panels = (N + kNR - 1) / kNR;
+  for (int64_t k0 = 0; k0 < K; k0 += kKB) {
+    int64_t kb = std::min<int64_t>(kKB, K - k0);
+    for (int64_t p = 0; p < panels; ++p) {
+      const float* bp = Bp + p * K * kNR + k0 * kNR;
+      int nr = (int)std::min<int64_t>(kNR, N - p * kNR);
+      for (int64_t i = 0; i < M; i += kMR)
+        micro_6x16(kb, A + i * lda + k0, lda, (int)std::min<int64_t>(kMR, M - i), bp,
+                   C + i * ldc + p * kNR, ldc, nr, k0 > 0);
+    }
+  }
+}
+
+// Row tiles spread over the thread pool: each worker writes a tile of im2col rows into a
+// buffer of its own, sized to stay in cache where the rows allow, and multiplies it with
+// the packed kernel straight into the output rows.
+void conv_gemm_tiles(const Geom& g, const float* x, const float* w, float* out) {
+  int64_t G = g.G, KC = g.KC, row_len = G * KC, cog = g.cog;
+  int64_t panels = (cog + kNR - 1) / kNR;
+  auto packed = alloc_bytes((size_t)(G * panels * kNR * KC) * sizeof(float));
+  float* Bp = static_cast<float*>(packed->ptr);
+  parallel_for((size_t)G, 1, [&](size_t gb, size_t ge) {
+    for (size_t gg = gb; gg < ge; ++gg)
+      pack_b(w + gg * cog * KC, cog, KC, KC, Bp + gg * panels * kNR * KC);
+  });
+  int64_t tile = std::max<int64_t>(kMR * 4, (int64_t(1) << 17) / std::max<int64_t>(row_len, 1));
+  tile = std::min(tile, std::max<int64_t>(1, (g.rows + num_threads() - 1) / num_threads()));
+  tile = std::max<int64_t>(kMR, (tile + kMR - 1) / kMR * kMR);
+  int64_t tiles = (g.rows + tile - 1) / tile;
+  parallel_for((size_t)tiles, 1, [&](size_t tb, size_t te) {
+    auto buf = alloc_bytes((size_t)(tile * row_len) * sizeof(float));
+    float* col = static_cast<float*>(buf->ptr);
+    for (size_t t = tb; t < te; ++t) {
+      int64_t r0 = (int64_t)t * tile, r1 = std::min(g.rows, r0 + tile);
+      for (int64_t r = r0; r < r1; ++r) im2col_row<float>(g, x, r, col + (r - r0) * row_len);
+      for (int64_t gg = 0; gg < G; ++gg)
+        gemm_packed(r1 - r0, cog, KC, col + gg * KC, row_len, Bp + gg * panels * kNR * KC,
+                    out + r0 * g.cout + gg * cog, g.cout);
+    }
+  });
+}
+
+// Without AVX2 (and for float64): im2col tiles filled in parallel, then BLAS (threaded).
+template <typename T>
+void conv_gemm_blas(const Geom& g, const T* x, const T* w, T* out) {
+  int64_t G = g.G, KC = g.KC, row_len = G * KC;
+  int64_t tile = std::max<int64_t>(256, (int64_t(1) << 22) / std::max<int64_t>(row_len, 1));
+  tile = std::min(tile, g.rows);
+  tile = std::max<int64_t>(1, std::min<int64_t>(tile, INT32_MAX / std::max<int64_t>(row_len, 1)));
+  auto buf = alloc_bytes((size_t)(tile * row_len) * sizeof(T));
+  T* col = static_cast<T*>(buf->ptr);
+  for (int64_t r0 = 0; r0 < g.rows; r0 += tile) {
+    int64_t r1 = std::min(g.rows, r0 + tile);
+    size_t grain = std::max<size_t>(1, kParallelGrain / std::max<int64_t>(row_len, 1));
+    parallel_for((size_t)(r1 - r0), grain, [&](size_t rb, size_t re) {
+      for (size_t rr = rb; rr < re; ++rr) im2col_row<T>(g, x, r0 + (int64_t)rr, col + rr * row_len);
+    });
     for (int64_t gg = 0; gg < G; ++gg)
-      gemm<T>(true, r1 - r0, g.cog, KC, C + gg * KC, row_len, w + gg * g.cog * KC, KC,
+      gemm<T>(true, r1 - r0, g.cog, KC, col + gg * KC, row_len, w + gg * g.cog * KC, KC,
               out + r0 * g.cout + gg * g.cog, g.cout);
   }
+}
+
+template <typename T>
+void conv_gemm(const Geom& g, const T* x, const T* w, T* out) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (have_avx2()) return conv_gemm_tiles(g, x, w, out);
+  }
+  conv_gemm_blas<T>(g, x, w, out);
 }
 
 template <typename T>
