@@ -35,15 +35,17 @@ Geom make_geom(const array& x, const array& w, const array& out, const ConvParam
   g.G = p.groups;
   g.cig = w.shape().back();
   g.cog = g.cout / g.G;
+  // The real axes are the last ones (the innermost is the one with contiguous runs).
   for (int i = 0; i < kSp; ++i) {
-    bool real = i < sp;
-    g.L[i] = real ? x.shape(i + 1) : 1;
-    g.K[i] = real ? w.shape(i + 1) : 1;
-    g.O[i] = real ? out.shape(i + 1) : 1;
-    g.st[i] = real ? p.stride[i] : 1;
-    g.lo[i] = real ? p.pad_lo[i] : 0;
-    g.kd[i] = real ? p.kernel_dilation[i] : 1;
-    g.id[i] = real ? p.input_dilation[i] : 1;
+    int j = i - (kSp - sp);
+    bool real = j >= 0;
+    g.L[i] = real ? x.shape(j + 1) : 1;
+    g.K[i] = real ? w.shape(j + 1) : 1;
+    g.O[i] = real ? out.shape(j + 1) : 1;
+    g.st[i] = real ? p.stride[j] : 1;
+    g.lo[i] = real ? p.pad_lo[j] : 0;
+    g.kd[i] = real ? p.kernel_dilation[j] : 1;
+    g.id[i] = real ? p.input_dilation[j] : 1;
     g.Ld[i] = (g.L[i] - 1) * g.id[i] + 1;
     g.nk *= g.K[i];
     g.no *= g.O[i];
@@ -124,6 +126,40 @@ void conv_direct(const Geom& g, const T* x, const T* w, T* out) {
           }
         }
       });
+    }
+  });
+}
+
+// One input and one output channel with unit stride along the innermost axis: each output
+// line accumulates one scaled, shifted input line per kernel tap (vectorises over outputs).
+template <typename T>
+void conv_single_channel(const Geom& g, const T* x, const T* w, T* out) {
+  int64_t lines = g.N * g.O[0] * g.O[1];
+  int64_t O2 = g.O[2], L2 = g.L[2];
+  size_t grain = std::max<size_t>(1, kParallelGrain / std::max<int64_t>(1, O2 * g.nk));
+  parallel_for((size_t)lines, grain, [&](size_t lb, size_t le) {
+    for (size_t line = lb; line < le; ++line) {
+      int64_t o1 = (int64_t)line % g.O[1], o0 = ((int64_t)line / g.O[1]) % g.O[0];
+      int64_t n = (int64_t)line / (g.O[1] * g.O[0]);
+      T* dst = out + line * O2;
+      std::fill(dst, dst + O2, T(0));
+      for (int64_t k0 = 0; k0 < g.K[0]; ++k0) {
+        int64_t p0 = o0 * g.st[0] + k0 * g.kd[0] - g.lo[0];
+        if (p0 < 0 || p0 >= g.Ld[0] || p0 % g.id[0]) continue;
+        for (int64_t k1 = 0; k1 < g.K[1]; ++k1) {
+          int64_t p1 = o1 * g.st[1] + k1 * g.kd[1] - g.lo[1];
+          if (p1 < 0 || p1 >= g.Ld[1] || p1 % g.id[1]) continue;
+          const T* src = x + ((n * g.L[0] + p0 / g.id[0]) * g.L[1] + p1 / g.id[1]) * L2;
+          const T* wk = w + (k0 * g.K[1] + k1) * g.K[2];
+          for (int64_t k2 = 0; k2 < g.K[2]; ++k2) {
+            int64_t shift = k2 * g.kd[2] - g.lo[2];
+            int64_t a = std::max<int64_t>(0, -shift), b = std::min<int64_t>(O2, L2 - shift);
+            T wv = wk[k2];
+            const T* s = src + shift;
+            for (int64_t o = a; o < b; ++o) dst[o] += wv * s[o];
+          }
+        }
+      }
     }
   });
 }
@@ -340,7 +376,9 @@ void conv_typed(const Geom& g, const ConvParams& p, const array& x, const array&
     pointwise &= g.st[i] == 1 && g.id[i] == 1 && g.lo[i] == 0 && g.O[i] == g.L[i];
   int64_t macs = g.rows * g.cout * g.KC;
   bool small_groups = g.G > 1 && g.cig * g.cog <= 8;
-  if (pointwise && !small_groups && g.rows <= INT32_MAX) {
+  if (g.cin == 1 && g.cout == 1 && g.st[2] == 1 && g.id[2] == 1) {
+    conv_single_channel<T>(g, xp, wp, o);
+  } else if (pointwise && !small_groups && g.rows <= INT32_MAX) {
     for (int64_t gg = 0; gg < g.G; ++gg)
       gemm<T>(true, g.rows, g.cog, g.cig, xp + gg * g.cig, g.cin, wp + gg * g.cog * g.cig, g.cig,
               o + gg * g.cog, g.cout);
