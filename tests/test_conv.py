@@ -384,3 +384,40 @@ def test_signatures(mlx):
         ref = getattr(mlx, name).__doc__.split("\n")[0]
         assert doc.startswith(name + "(")
         assert _params(doc) == _params(ref), (doc, ref)
+
+
+def test_half_grads_vs_mlx(mlx):
+    x, w = rnd((2, 7, 6, 4), 91), rnd((6, 3, 3, 2), 92)
+    kw = dict(padding=1, groups=2)
+    ct = rnd(tuple(run(mx, "conv2d", x, w, kw).shape), 93)
+    for dtype, tol in [("float16", 5e-2), ("bfloat16", 3e-1)]:
+        gx, gw = grads(mx, "conv2d", x, w, kw, ct, dtype)
+        hx, hw = grads(mlx, "conv2d", x, w, kw, ct, dtype)
+        assert gx.dtype == getattr(mx, dtype) and gw.dtype == getattr(mx, dtype)
+        np.testing.assert_allclose(np_of(gx), np.array(hx.astype(mlx.float32)), rtol=tol, atol=tol)
+        np.testing.assert_allclose(np_of(gw), np.array(hw.astype(mlx.float32)), rtol=tol, atol=tol)
+
+
+def test_padding_forms_and_stream(mlx):
+    x, w = rnd((1, 6, 5, 2), 95), rnd((3, 2, 3, 2), 96)
+    for pad in [1, [1, 2], (2, 0), ([1, 0], [0, 2]), ((0, 1), (2, 0))]:
+        got = mx.conv_general(mx.array(x), mx.array(w), padding=pad, stream=mx.cpu)
+        want = mlx.conv_general(mlx.array(x), mlx.array(w), padding=pad)
+        np.testing.assert_allclose(np.array(got), np.array(want), rtol=1e-5, atol=1e-5)
+    with pytest.raises(TypeError):
+        mx.conv_general(mx.array(x), mx.array(w), padding=[(1, 2)])
+    with pytest.raises(ValueError):
+        mx.conv_general(mx.array(x), mx.array(w), stride=[])
+
+
+def test_large_single_channel_and_wide_kernel():
+    # The line kernel (one channel) and the packed-GEMM path with K beyond one block.
+    a, v = rnd(5000, 97), rnd(300, 98)
+    np.testing.assert_allclose(np.array(mx.convolve(mx.array(a), mx.array(v))), np.convolve(a, v),
+                               rtol=1e-4, atol=1e-3)
+    x, w = rnd((3, 40, 33), 99), rnd((19, 9, 33), 100)
+    got = np.array(mx.conv1d(mx.array(x), mx.array(w), padding=4))
+    xp = np.pad(x, ((0, 0), (4, 4), (0, 0)))
+    cols = np.stack([xp[:, k:k + 40] for k in range(9)], axis=2)  # (3, 40, 9, 33)
+    want = np.einsum("nlkc,okc->nlo", cols.astype(np.float64), w.astype(np.float64))
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)

@@ -184,8 +184,9 @@ std::pair<Arrays, Axes> Convolution::vmap(const Arrays& in, const Axes& axes) {
   ConvParams q = p_;
   q.groups = G * B;
   if (B == 0) {
-    // No kernels at all: the result is empty along the batch.
-    Shape os = p_.output_shape(Shape(x0.shape().begin() + (axes[0] == 0 ? 1 : 0), x0.shape().end()),
+    // An empty batch: nothing to convolve.
+    array xb = axes[0] == 0 ? x0 : moveaxis(x0, axes[0], 0, s);
+    Shape os = p_.output_shape(Shape(xb.shape().begin() + 1, xb.shape().end()),
                                Shape(w.shape().begin() + 1, w.shape().end()));
     os.insert(os.begin(), 0);
     return {{zeros(os, x0.dtype(), s)}, {0}};
