@@ -310,10 +310,17 @@ void conv_gemm_tiles(const Geom& g, const float* x, const float* w, float* out) 
     for (size_t gg = gb; gg < ge; ++gg)
       pack_b(w + gg * cog * KC, cog, KC, KC, Bp + gg * panels * kNR * KC);
   });
-  int64_t tile = std::max<int64_t>(kMR * 4, (int64_t(1) << 17) / std::max<int64_t>(row_len, 1));
-  tile = std::min(tile, std::max<int64_t>(1, (g.rows + num_threads() - 1) / num_threads()));
-  tile = std::max<int64_t>(kMR, (tile + kMR - 1) / kMR * kMR);
+  // A tile of about 512 KB (cache-resident), but at least 4 rows per packed kernel column so
+  // the packed kernel, read once per tile, costs less than the tile itself (long kernels);
+  // 32 MB at most. Tiles come in multiples of the thread count, evenly sized.
+  int64_t rl = std::max<int64_t>(row_len, 1), threads = std::max(1, num_threads());
+  int64_t tile = std::max((int64_t(1) << 17) / rl, std::min(4 * panels * kNR, (int64_t(1) << 23) / rl));
+  tile = std::max<int64_t>(tile, kMR);
   int64_t tiles = (g.rows + tile - 1) / tile;
+  tiles = (tiles + threads - 1) / threads * threads;
+  tile = (g.rows + tiles - 1) / tiles;
+  tile = std::max<int64_t>(kMR, (tile + kMR - 1) / kMR * kMR);
+  tiles = (g.rows + tile - 1) / tile;
   parallel_for((size_t)tiles, 1, [&](size_t tb, size_t te) {
     auto buf = alloc_bytes((size_t)(tile * row_len) * sizeof(float));
     float* col = static_cast<float*>(buf->ptr);
