@@ -334,6 +334,103 @@ void conv_gemm_tiles(const Geom& g, const float* x, const float* w, float* out) 
   });
 }
 
+// Input-dilated convolutions (the input gradient of strided ones, transposed ones): most
+// taps fall between dilated pixels. Output positions split into phases by
+// (o * stride - pad_lo) mod input_dilation along each axis; within a phase the same taps
+// are live on every row, so each phase is a smaller convolution over those taps alone.
+void conv_gemm_phases(const Geom& g, const float* x, const float* w, float* out) {
+  int64_t G = g.G, cig = g.cig, cog = g.cog, threads = std::max(1, num_threads());
+  auto mod = [](int64_t a, int64_t m) { return ((a % m) + m) % m; };
+  for (int64_t f0 = 0; f0 < g.id[0]; ++f0)
+    for (int64_t f1 = 0; f1 < g.id[1]; ++f1)
+      for (int64_t f2 = 0; f2 < g.id[2]; ++f2) {
+        int64_t ph[kSp] = {f0, f1, f2};
+        std::vector<int64_t> os[kSp], ks[kSp];
+        bool any_rows = true;
+        for (int i = 0; i < kSp; ++i) {
+          for (int64_t o = 0; o < g.O[i]; ++o)
+            if (mod(o * g.st[i] - g.lo[i], g.id[i]) == ph[i]) os[i].push_back(o);
+          for (int64_t k = 0; k < g.K[i]; ++k)
+            if ((ph[i] + k * g.kd[i]) % g.id[i] == 0) ks[i].push_back(k);
+          any_rows &= !os[i].empty();
+        }
+        if (!any_rows) continue;
+        int64_t n0 = os[0].size(), n1 = os[1].size(), n2 = os[2].size();
+        int64_t t0 = ks[0].size(), t1 = ks[1].size(), t2 = ks[2].size(), nt = t0 * t1 * t2;
+        int64_t rows = g.N * n0 * n1 * n2;
+        auto row_index = [&](int64_t r) {  // phase row -> output row
+          int64_t a2 = r % n2, a1 = (r / n2) % n1, a0 = (r / (n2 * n1)) % n0, n = r / (n2 * n1 * n0);
+          return ((n * g.O[0] + os[0][a0]) * g.O[1] + os[1][a1]) * g.O[2] + os[2][a2];
+        };
+        if (nt == 0) {
+          parallel_for((size_t)rows, 4096, [&](size_t b, size_t e) {
+            for (size_t r = b; r < e; ++r) std::fill_n(out + row_index((int64_t)r) * g.cout, g.cout, 0.0f);
+          });
+          continue;
+        }
+        // The live taps' kernel, packed per group.
+        int64_t KC = nt * cig, row_len = G * KC, panels = (cog + kNR - 1) / kNR;
+        std::vector<int64_t> kidx(nt);
+        for (int64_t b0 = 0, t = 0; b0 < t0; ++b0)
+          for (int64_t b1 = 0; b1 < t1; ++b1)
+            for (int64_t b2 = 0; b2 < t2; ++b2, ++t)
+              kidx[t] = (ks[0][b0] * g.K[1] + ks[1][b1]) * g.K[2] + ks[2][b2];
+        auto sub = alloc_bytes((size_t)(g.cout * KC) * sizeof(float));
+        float* ws = static_cast<float*>(sub->ptr);
+        for (int64_t c = 0; c < g.cout; ++c)
+          for (int64_t t = 0; t < nt; ++t)
+            std::memcpy(ws + (c * nt + t) * cig, w + (c * g.nk + kidx[t]) * cig, cig * sizeof(float));
+        auto packed = alloc_bytes((size_t)(G * panels * kNR * KC) * sizeof(float));
+        float* Bp = static_cast<float*>(packed->ptr);
+        for (int64_t gg = 0; gg < G; ++gg) pack_b(ws + gg * cog * KC, cog, KC, KC, Bp + gg * panels * kNR * KC);
+        int64_t rl = std::max<int64_t>(row_len, 1);
+        int64_t tile = std::max((int64_t(1) << 17) / rl, std::min(4 * panels * kNR, (int64_t(1) << 23) / rl));
+        tile = std::max<int64_t>(tile, kMR);
+        int64_t tiles = (rows + tile - 1) / tile;
+        tiles = (tiles + threads - 1) / threads * threads;
+        tile = std::max<int64_t>(kMR, ((rows + tiles - 1) / tiles + kMR - 1) / kMR * kMR);
+        tiles = (rows + tile - 1) / tile;
+        parallel_for((size_t)tiles, 1, [&](size_t tb, size_t te) {
+          auto buf = alloc_bytes((size_t)(tile * (row_len + g.cout)) * sizeof(float));
+          float* col = static_cast<float*>(buf->ptr);
+          float* res = col + tile * row_len;
+          for (size_t ti = tb; ti < te; ++ti) {
+            int64_t r0 = (int64_t)ti * tile, r1 = std::min(rows, r0 + tile);
+            for (int64_t r = r0; r < r1; ++r) {
+              float* dst = col + (r - r0) * row_len;
+              int64_t a2 = r % n2, a1 = (r / n2) % n1, a0 = (r / (n2 * n1)) % n0, n = r / (n2 * n1 * n0);
+              int64_t o[kSp] = {os[0][a0], os[1][a1], os[2][a2]};
+              for (int64_t b0 = 0, t = 0; b0 < t0; ++b0) {
+                int64_t p0 = o[0] * g.st[0] + ks[0][b0] * g.kd[0] - g.lo[0];
+                bool v0 = p0 >= 0 && p0 < g.Ld[0];
+                for (int64_t b1 = 0; b1 < t1; ++b1) {
+                  int64_t p1 = o[1] * g.st[1] + ks[1][b1] * g.kd[1] - g.lo[1];
+                  bool v1 = v0 && p1 >= 0 && p1 < g.Ld[1];
+                  for (int64_t b2 = 0; b2 < t2; ++b2, ++t) {
+                    int64_t p2 = o[2] * g.st[2] + ks[2][b2] * g.kd[2] - g.lo[2];
+                    bool v = v1 && p2 >= 0 && p2 < g.Ld[2];
+                    const float* src = v ? x + (((n * g.L[0] + p0 / g.id[0]) * g.L[1] + p1 / g.id[1]) * g.L[2] +
+                                                p2 / g.id[2]) * g.cin
+                                         : nullptr;
+                    for (int64_t gg = 0; gg < G; ++gg) {
+                      float* d = dst + gg * KC + t * cig;
+                      if (src) std::memcpy(d, src + gg * cig, cig * sizeof(float));
+                      else std::memset(d, 0, cig * sizeof(float));
+                    }
+                  }
+                }
+              }
+            }
+            for (int64_t gg = 0; gg < G; ++gg)
+              gemm_packed(r1 - r0, cog, KC, col + gg * KC, row_len, Bp + gg * panels * kNR * KC,
+                          res + gg * cog, g.cout);
+            for (int64_t r = r0; r < r1; ++r)
+              std::memcpy(out + row_index(r) * g.cout, res + (r - r0) * g.cout, g.cout * sizeof(float));
+          }
+        });
+      }
+}
+
 // Without AVX2 (and for float64): im2col tiles filled in parallel, then BLAS (threaded).
 template <typename T>
 void conv_gemm_blas(const Geom& g, const T* x, const T* w, T* out) {
@@ -358,7 +455,10 @@ void conv_gemm_blas(const Geom& g, const T* x, const T* w, T* out) {
 template <typename T>
 void conv_gemm(const Geom& g, const T* x, const T* w, T* out) {
   if constexpr (std::is_same_v<T, float>) {
-    if (have_avx2()) return conv_gemm_tiles(g, x, w, out);
+    if (have_avx2()) {
+      if (g.id[0] > 1 || g.id[1] > 1 || g.id[2] > 1) return conv_gemm_phases(g, x, w, out);
+      return conv_gemm_tiles(g, x, w, out);
+    }
   }
   conv_gemm_blas<T>(g, x, w, out);
 }
