@@ -482,7 +482,8 @@ void conv_typed(const Geom& g, const ConvParams& p, const array& x, const array&
   for (int i = 0; i < kSp; ++i)
     pointwise &= g.st[i] == 1 && g.id[i] == 1 && g.lo[i] == 0 && g.O[i] == g.L[i];
   int64_t macs = g.rows * g.cout * g.KC;
-  bool small_groups = g.G > 1 && g.cig * g.cog <= 8;
+  // Groups with few channels waste most of a GEMM (its 16-wide panels): a direct loop instead.
+  bool small_groups = g.G > 1 && (g.cig * g.cog <= 8 || g.cog < 4);
   if (g.cin == 1 && g.cout == 1 && g.st[2] == 1 && g.id[2] == 1) {
     conv_single_channel<T>(g, xp, wp, o);
   } else if (pointwise && !small_groups && g.rows <= INT32_MAX) {
