@@ -208,9 +208,9 @@ void im2col_row(const Geom& g, const T* x, int64_t r, T* dst) {
 //
 // C[M x N] = A[M x K] * B^T with A an im2col tile (row-major) and B the kernel (N x K,
 // row-major), packed once as column panels of 16: Bp[panel][k][16]. A 6x16 register block
-// accumulates over a K block of at most 256 (the panel's slice then stays in L1).
+// accumulates over a K block of at most 640 (the panel's slice stays in L1/L2).
 
-constexpr int kMR = 6, kNR = 16, kKB = 256;
+constexpr int kMR = 6, kNR = 16, kKB = 640;
 
 bool have_avx2() {
   static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
