@@ -1,8 +1,15 @@
-// Convolution on the CPU: im2col into a row tile, then one GEMM per group (BLAS), tiled
-// over the output rows to bound memory; 1x1 convolutions go straight to GEMM; depthwise
-// and tiny problems use a direct loop. float16/bfloat16 compute in float32.
+// Convolution on the CPU (channels last). float32: row tiles of im2col spread over the
+// thread pool, each multiplied by the packed kernel with an AVX2/FMA micro-kernel while still
+// in cache; input-dilated convolutions (strided gradients, transposed convolutions) split into
+// phases so that only live taps reach the GEMM. 1x1 convolutions go straight to BLAS;
+// single-channel, depthwise-like and tiny problems use direct loops. float64 (and float32
+// without AVX2) use im2col tiles with BLAS; float16/bfloat16 compute in float32.
 #include <cblas.h>
+
+#if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
+#define EMBER_CONV_AVX2 1
+#endif
 
 #include <algorithm>
 #include <cstring>
@@ -204,6 +211,7 @@ void im2col_row(const Geom& g, const T* x, int64_t r, T* dst) {
   }
 }
 
+#ifdef EMBER_CONV_AVX2
 // ---------- float32 GEMM for im2col tiles (AVX2 + FMA), run per worker thread
 //
 // C[M x N] = A[M x K] * B^T with A an im2col tile (row-major) and B the kernel (N x K,
@@ -431,6 +439,8 @@ void conv_gemm_phases(const Geom& g, const float* x, const float* w, float* out)
       }
 }
 
+#endif  // EMBER_CONV_AVX2
+
 // Without AVX2 (and for float64): im2col tiles filled in parallel, then BLAS (threaded).
 template <typename T>
 void conv_gemm_blas(const Geom& g, const T* x, const T* w, T* out) {
@@ -454,12 +464,14 @@ void conv_gemm_blas(const Geom& g, const T* x, const T* w, T* out) {
 
 template <typename T>
 void conv_gemm(const Geom& g, const T* x, const T* w, T* out) {
+#ifdef EMBER_CONV_AVX2
   if constexpr (std::is_same_v<T, float>) {
     if (have_avx2()) {
       if (g.id[0] > 1 || g.id[1] > 1 || g.id[2] > 1) return conv_gemm_phases(g, x, w, out);
       return conv_gemm_tiles(g, x, w, out);
     }
   }
+#endif
   conv_gemm_blas<T>(g, x, w, out);
 }
 
