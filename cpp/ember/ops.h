@@ -282,3 +282,4 @@ Dtype result_type(const std::vector<array>& arrays);
 #include "ember/ops/einsum.h"
 #include "ember/ops/fast.h"
 #include "ember/ops/quantized.h"
+#include "ember/ops/conv.h"

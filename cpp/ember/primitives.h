@@ -543,3 +543,4 @@ class CovarianceRoot : public UnaryPrimitive {
 #include "ember/primitives/einsum.h"
 #include "ember/primitives/fast.h"
 #include "ember/primitives/quantized.h"
+#include "ember/primitives/conv.h"

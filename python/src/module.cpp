@@ -40,4 +40,5 @@ PYBIND11_MODULE(core, m) {
   init_einsum(m);
   init_fast(m);
   init_quantized(m);
+  init_conv(m);
 }

@@ -65,6 +65,7 @@ void init_dlpack(py::module_& m);
 void init_sort(py::module_& m);
 void init_einsum(py::module_& m);
 void init_fast(py::module_& m);
+void init_conv(py::module_& m);
 void init_indexing(py::class_<array>& cls);
 void init_misc(py::module_& m);
 void init_dtypes(py::module_& m);

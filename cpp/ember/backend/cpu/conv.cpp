@@ -1,0 +1,538 @@
+// Convolution on the CPU (channels last). float32: row tiles of im2col spread over the
+// thread pool, each multiplied by the packed kernel with an AVX2/FMA micro-kernel while still
+// in cache; input-dilated convolutions (strided gradients, transposed convolutions) split into
+// phases so that only live taps reach the GEMM. 1x1 convolutions go straight to BLAS;
+// single-channel, depthwise-like and tiny problems use direct loops. float64 (and float32
+// without AVX2) use im2col tiles with BLAS; float16/bfloat16 compute in float32.
+#include <cblas.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define EMBER_CONV_AVX2 1
+#endif
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "ember/backend/cpu/kernels.h"
+#include "ember/primitives/conv.h"
+
+namespace ember {
+
+using namespace cpu;
+
+namespace {
+
+constexpr int kSp = 3;  // spatial axes, padded with size-1 axes up to three
+
+// The problem, with every spatial quantity padded to three axes.
+struct Geom {
+  int64_t N = 0, cin = 0, cout = 0, G = 1, cig = 0, cog = 0;
+  int64_t L[kSp], K[kSp], O[kSp], st[kSp], lo[kSp], kd[kSp], id[kSp], Ld[kSp];
+  int64_t nk = 1, no = 1, KC = 0, rows = 0;
+};
+
+Geom make_geom(const array& x, const array& w, const array& out, const ConvParams& p) {
+  Geom g;
+  int sp = x.ndim() - 2;
+  g.N = x.shape(0);
+  g.cin = x.shape().back();
+  g.cout = w.shape(0);
+  g.G = p.groups;
+  g.cig = w.shape().back();
+  g.cog = g.cout / g.G;
+  // The real axes are the last ones (the innermost is the one with contiguous runs).
+  for (int i = 0; i < kSp; ++i) {
+    int j = i - (kSp - sp);
+    bool real = j >= 0;
+    g.L[i] = real ? x.shape(j + 1) : 1;
+    g.K[i] = real ? w.shape(j + 1) : 1;
+    g.O[i] = real ? out.shape(j + 1) : 1;
+    g.st[i] = real ? p.stride[j] : 1;
+    g.lo[i] = real ? p.pad_lo[j] : 0;
+    g.kd[i] = real ? p.kernel_dilation[j] : 1;
+    g.id[i] = real ? p.input_dilation[j] : 1;
+    g.Ld[i] = (g.L[i] - 1) * g.id[i] + 1;
+    g.nk *= g.K[i];
+    g.no *= g.O[i];
+  }
+  g.KC = g.nk * g.cig;
+  g.rows = g.N * g.no;
+  return g;
+}
+
+// Visits the kernel positions of output row r: f(kidx, src) with src the input pixel's
+// channels, or nullptr where the position falls in the padding or between dilated pixels.
+template <typename T, typename F>
+inline void for_taps(const Geom& g, const T* x, int64_t r, F&& f) {
+  int64_t n = r / g.no, rem = r % g.no;
+  int64_t o2 = rem % g.O[2], o1 = (rem / g.O[2]) % g.O[1], o0 = rem / (g.O[2] * g.O[1]);
+  int64_t kidx = 0;
+  for (int64_t k0 = 0; k0 < g.K[0]; ++k0) {
+    int64_t p0 = o0 * g.st[0] + k0 * g.kd[0] - g.lo[0];
+    bool v0 = p0 >= 0 && p0 < g.Ld[0] && p0 % g.id[0] == 0;
+    for (int64_t k1 = 0; k1 < g.K[1]; ++k1) {
+      int64_t p1 = o1 * g.st[1] + k1 * g.kd[1] - g.lo[1];
+      bool v1 = v0 && p1 >= 0 && p1 < g.Ld[1] && p1 % g.id[1] == 0;
+      for (int64_t k2 = 0; k2 < g.K[2]; ++k2, ++kidx) {
+        int64_t p2 = o2 * g.st[2] + k2 * g.kd[2] - g.lo[2];
+        bool v = v1 && p2 >= 0 && p2 < g.Ld[2] && p2 % g.id[2] == 0;
+        const T* src = nullptr;
+        if (v)
+          src = x + (((n * g.L[0] + p0 / g.id[0]) * g.L[1] + p1 / g.id[1]) * g.L[2] + p2 / g.id[2]) * g.cin;
+        f(kidx, src);
+      }
+    }
+  }
+}
+
+template <typename T>
+void gemm(bool transB, int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* B,
+          int64_t ldb, T* C, int64_t ldc) {
+  auto tb = transB ? CblasTrans : CblasNoTrans;
+  if constexpr (std::is_same_v<T, float>)
+    scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, tb, (int)M, (int)N, (int)K, 1.0f, A, (int)lda, B,
+                      (int)ldb, 0.0f, C, (int)ldc);
+  else
+    scipy_cblas_dgemm(CblasRowMajor, CblasNoTrans, tb, (int)M, (int)N, (int)K, 1.0, A, (int)lda, B,
+                      (int)ldb, 0.0, C, (int)ldc);
+}
+
+// out[r, g*cog + c] = sum_{k, i} x[tap(r, k), g*cig + i] * w[g*cog + c, k, i], directly,
+// with the kernel rearranged as wt[k][g][i][c] so the innermost loop runs over contiguous
+// output channels (or over groups, for depthwise kernels).
+template <typename T>
+void conv_direct(const Geom& g, const T* x, const T* w, T* out) {
+  int64_t G = g.G, cig = g.cig, cog = g.cog, nk = g.nk;
+  std::vector<T> wt(nk * G * cig * cog);
+  for (int64_t gg = 0; gg < G; ++gg)
+    for (int64_t c = 0; c < cog; ++c)
+      for (int64_t k = 0; k < nk; ++k)
+        for (int64_t i = 0; i < cig; ++i)
+          wt[((k * G + gg) * cig + i) * cog + c] = w[((gg * cog + c) * nk + k) * cig + i];
+  const T* W = wt.data();
+  size_t grain = std::max<size_t>(1, kParallelGrain / std::max<int64_t>(1, g.cout * g.KC));
+  parallel_for((size_t)g.rows, grain, [&](size_t rb, size_t re) {
+    for (size_t r = rb; r < re; ++r) {
+      T* acc = out + r * g.cout;
+      std::fill(acc, acc + g.cout, T(0));
+      for_taps<T>(g, x, (int64_t)r, [&](int64_t k, const T* src) {
+        if (!src) return;
+        const T* wk = W + k * G * cig * cog;
+        if (cig == 1 && cog == 1) {
+          for (int64_t c = 0; c < G; ++c) acc[c] += src[c] * wk[c];
+          return;
+        }
+        for (int64_t gg = 0; gg < G; ++gg) {
+          T* a = acc + gg * cog;
+          for (int64_t i = 0; i < cig; ++i) {
+            T xv = src[gg * cig + i];
+            const T* wr = wk + (gg * cig + i) * cog;
+            for (int64_t c = 0; c < cog; ++c) a[c] += xv * wr[c];
+          }
+        }
+      });
+    }
+  });
+}
+
+// One input and one output channel with unit stride along the innermost axis: each output
+// line accumulates one scaled, shifted input line per kernel tap (vectorises over outputs).
+template <typename T>
+void conv_single_channel(const Geom& g, const T* x, const T* w, T* out) {
+  int64_t lines = g.N * g.O[0] * g.O[1];
+  int64_t O2 = g.O[2], L2 = g.L[2];
+  size_t grain = std::max<size_t>(1, kParallelGrain / std::max<int64_t>(1, O2 * g.nk));
+  parallel_for((size_t)lines, grain, [&](size_t lb, size_t le) {
+    for (size_t line = lb; line < le; ++line) {
+      int64_t o1 = (int64_t)line % g.O[1], o0 = ((int64_t)line / g.O[1]) % g.O[0];
+      int64_t n = (int64_t)line / (g.O[1] * g.O[0]);
+      T* dst = out + line * O2;
+      std::fill(dst, dst + O2, T(0));
+      for (int64_t k0 = 0; k0 < g.K[0]; ++k0) {
+        int64_t p0 = o0 * g.st[0] + k0 * g.kd[0] - g.lo[0];
+        if (p0 < 0 || p0 >= g.Ld[0] || p0 % g.id[0]) continue;
+        for (int64_t k1 = 0; k1 < g.K[1]; ++k1) {
+          int64_t p1 = o1 * g.st[1] + k1 * g.kd[1] - g.lo[1];
+          if (p1 < 0 || p1 >= g.Ld[1] || p1 % g.id[1]) continue;
+          const T* src = x + ((n * g.L[0] + p0 / g.id[0]) * g.L[1] + p1 / g.id[1]) * L2;
+          const T* wk = w + (k0 * g.K[1] + k1) * g.K[2];
+          for (int64_t k2 = 0; k2 < g.K[2]; ++k2) {
+            int64_t shift = k2 * g.kd[2] - g.lo[2];
+            int64_t a = std::max<int64_t>(0, -shift), b = std::min<int64_t>(O2, L2 - shift);
+            T wv = wk[k2];
+            const T* s = src + shift;
+            for (int64_t o = a; o < b; ++o) dst[o] += wv * s[o];
+          }
+        }
+      }
+    }
+  });
+}
+
+// One im2col row (layout [group][kernel position][channel]) for output row r. Along the
+// innermost axis, undilated taps of one input row are one contiguous run.
+template <typename T>
+void im2col_row(const Geom& g, const T* x, int64_t r, T* dst) {
+  int64_t G = g.G, cig = g.cig, KC = g.KC;
+  bool runs = G == 1 && g.id[2] == 1 && g.kd[2] == 1;
+  if (!runs) {
+    for_taps<T>(g, x, r, [&](int64_t k, const T* src) {
+      for (int64_t gg = 0; gg < G; ++gg) {
+        T* d = dst + gg * KC + k * cig;
+        if (src) std::memcpy(d, src + gg * cig, cig * sizeof(T));
+        else std::memset(d, 0, cig * sizeof(T));
+      }
+    });
+    return;
+  }
+  int64_t n = r / g.no, rem = r % g.no;
+  int64_t o2 = rem % g.O[2], o1 = (rem / g.O[2]) % g.O[1], o0 = rem / (g.O[2] * g.O[1]);
+  int64_t base2 = o2 * g.st[2] - g.lo[2];  // input position of tap k2 = 0
+  int64_t k2a = std::clamp<int64_t>(-base2, 0, g.K[2]);
+  int64_t k2b = std::clamp<int64_t>(g.L[2] - base2, k2a, g.K[2]);
+  int64_t run = g.K[2] * cig;
+  for (int64_t k0 = 0; k0 < g.K[0]; ++k0) {
+    int64_t p0 = o0 * g.st[0] + k0 * g.kd[0] - g.lo[0];
+    bool v0 = p0 >= 0 && p0 < g.Ld[0] && p0 % g.id[0] == 0;
+    for (int64_t k1 = 0; k1 < g.K[1]; ++k1, dst += run) {
+      int64_t p1 = o1 * g.st[1] + k1 * g.kd[1] - g.lo[1];
+      bool v = v0 && p1 >= 0 && p1 < g.Ld[1] && p1 % g.id[1] == 0 && k2b > k2a;
+      if (!v) {
+        std::memset(dst, 0, run * sizeof(T));
+        continue;
+      }
+      const T* src = x + (((n * g.L[0] + p0 / g.id[0]) * g.L[1] + p1 / g.id[1]) * g.L[2] + base2 + k2a) * g.cin;
+      if (k2a > 0) std::memset(dst, 0, k2a * cig * sizeof(T));
+      std::memcpy(dst + k2a * cig, src, (k2b - k2a) * cig * sizeof(T));
+      if (k2b < g.K[2]) std::memset(dst + k2b * cig, 0, (g.K[2] - k2b) * cig * sizeof(T));
+    }
+  }
+}
+
+#ifdef EMBER_CONV_AVX2
+// ---------- float32 GEMM for im2col tiles (AVX2 + FMA), run per worker thread
+//
+// C[M x N] = A[M x K] * B^T with A an im2col tile (row-major) and B the kernel (N x K,
+// row-major), packed once as column panels of 16: Bp[panel][k][16]. A 6x16 register block
+// accumulates over a K block of at most 640 (the panel's slice stays in L1/L2).
+
+constexpr int kMR = 6, kNR = 16, kKB = 640;
+
+bool have_avx2() {
+  static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return ok;
+}
+
+// Packs N x K (row stride ldb) into ceil(N / 16) panels of K x 16, zero-padded.
+void pack_b(const float* B, int64_t N, int64_t K, int64_t ldb, float* Bp) {
+  int64_t panels = (N + kNR - 1) / kNR;
+  for (int64_t p = 0; p < panels; ++p) {
+    float* dst = Bp + p * K * kNR;
+    for (int64_t j = 0; j < kNR; ++j) {
+      int64_t col = p * kNR + j;
+      if (col < N) {
+        const float* src = B + col * ldb;
+        for (int64_t k = 0; k < K; ++k) dst[k * kNR + j] = src[k];
+      } else {
+        for (int64_t k = 0; k < K; ++k) dst[k * kNR + j] = 0.0f;
+      }
+    }
+  }
+}
+
+__attribute__((target("avx2,fma"))) void micro_6x16(int64_t K, const float* A, int64_t lda, int mr,
+                                                    const float* Bp, float* C, int64_t ldc, int nr,
+                                                    bool accumulate) {
+  const float* a0 = A;
+  const float* a1 = mr > 1 ? A + lda : A;
+  const float* a2 = mr > 2 ? A + 2 * lda : A;
+  const float* a3 = mr > 3 ? A + 3 * lda : A;
+  const float* a4 = mr > 4 ? A + 4 * lda : A;
+  const float* a5 = mr > 5 ? A + 5 * lda : A;
+  __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+  __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+  for (int64_t k = 0; k < K; ++k) {
+    __m256 b0 = _mm256_loadu_ps(Bp + k * kNR), b1 = _mm256_loadu_ps(Bp + k * kNR + 8);
+    __m256 a = _mm256_broadcast_ss(a0 + k);
+    c00 = _mm256_fmadd_ps(a, b0, c00);
+    c01 = _mm256_fmadd_ps(a, b1, c01);
+    a = _mm256_broadcast_ss(a1 + k);
+    c10 = _mm256_fmadd_ps(a, b0, c10);
+    c11 = _mm256_fmadd_ps(a, b1, c11);
+    a = _mm256_broadcast_ss(a2 + k);
+    c20 = _mm256_fmadd_ps(a, b0, c20);
+    c21 = _mm256_fmadd_ps(a, b1, c21);
+    a = _mm256_broadcast_ss(a3 + k);
+    c30 = _mm256_fmadd_ps(a, b0, c30);
+    c31 = _mm256_fmadd_ps(a, b1, c31);
+    a = _mm256_broadcast_ss(a4 + k);
+    c40 = _mm256_fmadd_ps(a, b0, c40);
+    c41 = _mm256_fmadd_ps(a, b1, c41);
+    a = _mm256_broadcast_ss(a5 + k);
+    c50 = _mm256_fmadd_ps(a, b0, c50);
+    c51 = _mm256_fmadd_ps(a, b1, c51);
+  }
+  alignas(32) float tmp[kMR][kNR];
+  _mm256_store_ps(tmp[0], c00), _mm256_store_ps(tmp[0] + 8, c01);
+  _mm256_store_ps(tmp[1], c10), _mm256_store_ps(tmp[1] + 8, c11);
+  _mm256_store_ps(tmp[2], c20), _mm256_store_ps(tmp[2] + 8, c21);
+  _mm256_store_ps(tmp[3], c30), _mm256_store_ps(tmp[3] + 8, c31);
+  _mm256_store_ps(tmp[4], c40), _mm256_store_ps(tmp[4] + 8, c41);
+  _mm256_store_ps(tmp[5], c50), _mm256_store_ps(tmp[5] + 8, c51);
+  for (int i = 0; i < mr; ++i) {
+    float* c = C + i * ldc;
+    if (accumulate)
+      for (int j = 0; j < nr; ++j) c[j] += tmp[i][j];
+    else
+      for (int j = 0; j < nr; ++j) c[j] = tmp[i][j];
+  }
+}
+
+// C (M x N, ldc) = A (M x K, lda) * B^T from the packed panels.
+void gemm_packed(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* Bp,
+                 float* C, int64_t ldc) {
+  int64_t panels = (N + kNR - 1) / kNR;
+  for (int64_t k0 = 0; k0 < K; k0 += kKB) {
+    int64_t kb = std::min<int64_t>(kKB, K - k0);
+    for (int64_t p = 0; p < panels; ++p) {
+      const float* bp = Bp + p * K * kNR + k0 * kNR;
+      int nr = (int)std::min<int64_t>(kNR, N - p * kNR);
+      for (int64_t i = 0; i < M; i += kMR)
+        micro_6x16(kb, A + i * lda + k0, lda, (int)std::min<int64_t>(kMR, M - i), bp,
+                   C + i * ldc + p * kNR, ldc, nr, k0 > 0);
+    }
+  }
+}
+
+// Row tiles spread over the thread pool: each worker writes a tile of im2col rows into a
+// buffer of its own, sized to stay in cache where the rows allow, and multiplies it with
+// the packed kernel straight into the output rows.
+void conv_gemm_tiles(const Geom& g, const float* x, const float* w, float* out) {
+  int64_t G = g.G, KC = g.KC, row_len = G * KC, cog = g.cog;
+  int64_t panels = (cog + kNR - 1) / kNR;
+  auto packed = alloc_bytes((size_t)(G * panels * kNR * KC) * sizeof(float));
+  float* Bp = static_cast<float*>(packed->ptr);
+  parallel_for((size_t)G, 1, [&](size_t gb, size_t ge) {
+    for (size_t gg = gb; gg < ge; ++gg)
+      pack_b(w + gg * cog * KC, cog, KC, KC, Bp + gg * panels * kNR * KC);
+  });
+  // A tile of about 512 KB (cache-resident), but at least 4 rows per packed kernel column so
+  // the packed kernel, read once per tile, costs less than the tile itself (long kernels);
+  // 32 MB at most. Tiles come in multiples of the thread count, evenly sized.
+  int64_t rl = std::max<int64_t>(row_len, 1), threads = std::max(1, num_threads());
+  int64_t tile = std::max((int64_t(1) << 17) / rl, std::min(4 * panels * kNR, (int64_t(1) << 23) / rl));
+  tile = std::max<int64_t>(tile, kMR);
+  int64_t tiles = (g.rows + tile - 1) / tile;
+  tiles = (tiles + threads - 1) / threads * threads;
+  tile = (g.rows + tiles - 1) / tiles;
+  tile = std::max<int64_t>(kMR, (tile + kMR - 1) / kMR * kMR);
+  tiles = (g.rows + tile - 1) / tile;
+  parallel_for((size_t)tiles, 1, [&](size_t tb, size_t te) {
+    auto buf = alloc_bytes((size_t)(tile * row_len) * sizeof(float));
+    float* col = static_cast<float*>(buf->ptr);
+    for (size_t t = tb; t < te; ++t) {
+      int64_t r0 = (int64_t)t * tile, r1 = std::min(g.rows, r0 + tile);
+      for (int64_t r = r0; r < r1; ++r) im2col_row<float>(g, x, r, col + (r - r0) * row_len);
+      for (int64_t gg = 0; gg < G; ++gg)
+        gemm_packed(r1 - r0, cog, KC, col + gg * KC, row_len, Bp + gg * panels * kNR * KC,
+                    out + r0 * g.cout + gg * cog, g.cout);
+    }
+  });
+}
+
+// Input-dilated convolutions (the input gradient of strided ones, transposed ones): most
+// taps fall between dilated pixels. Output positions split into phases by
+// (o * stride - pad_lo) mod input_dilation along each axis; within a phase the same taps
+// are live on every row, so each phase is a smaller convolution over those taps alone.
+void conv_gemm_phases(const Geom& g, const float* x, const float* w, float* out) {
+  int64_t G = g.G, cig = g.cig, cog = g.cog, threads = std::max(1, num_threads());
+  auto mod = [](int64_t a, int64_t m) { return ((a % m) + m) % m; };
+  for (int64_t f0 = 0; f0 < g.id[0]; ++f0)
+    for (int64_t f1 = 0; f1 < g.id[1]; ++f1)
+      for (int64_t f2 = 0; f2 < g.id[2]; ++f2) {
+        int64_t ph[kSp] = {f0, f1, f2};
+        std::vector<int64_t> os[kSp], ks[kSp];
+        bool any_rows = true;
+        for (int i = 0; i < kSp; ++i) {
+          for (int64_t o = 0; o < g.O[i]; ++o)
+            if (mod(o * g.st[i] - g.lo[i], g.id[i]) == ph[i]) os[i].push_back(o);
+          for (int64_t k = 0; k < g.K[i]; ++k)
+            if ((ph[i] + k * g.kd[i]) % g.id[i] == 0) ks[i].push_back(k);
+          any_rows &= !os[i].empty();
+        }
+        if (!any_rows) continue;
+        int64_t n0 = os[0].size(), n1 = os[1].size(), n2 = os[2].size();
+        int64_t t0 = ks[0].size(), t1 = ks[1].size(), t2 = ks[2].size(), nt = t0 * t1 * t2;
+        int64_t rows = g.N * n0 * n1 * n2;
+        auto row_index = [&](int64_t r) {  // phase row -> output row
+          int64_t a2 = r % n2, a1 = (r / n2) % n1, a0 = (r / (n2 * n1)) % n0, n = r / (n2 * n1 * n0);
+          return ((n * g.O[0] + os[0][a0]) * g.O[1] + os[1][a1]) * g.O[2] + os[2][a2];
+        };
+        if (nt == 0) {
+          parallel_for((size_t)rows, 4096, [&](size_t b, size_t e) {
+            for (size_t r = b; r < e; ++r) std::fill_n(out + row_index((int64_t)r) * g.cout, g.cout, 0.0f);
+          });
+          continue;
+        }
+        // The live taps' kernel, packed per group.
+        int64_t KC = nt * cig, row_len = G * KC, panels = (cog + kNR - 1) / kNR;
+        std::vector<int64_t> kidx(nt);
+        for (int64_t b0 = 0, t = 0; b0 < t0; ++b0)
+          for (int64_t b1 = 0; b1 < t1; ++b1)
+            for (int64_t b2 = 0; b2 < t2; ++b2, ++t)
+              kidx[t] = (ks[0][b0] * g.K[1] + ks[1][b1]) * g.K[2] + ks[2][b2];
+        auto sub = alloc_bytes((size_t)(g.cout * KC) * sizeof(float));
+        float* ws = static_cast<float*>(sub->ptr);
+        for (int64_t c = 0; c < g.cout; ++c)
+          for (int64_t t = 0; t < nt; ++t)
+            std::memcpy(ws + (c * nt + t) * cig, w + (c * g.nk + kidx[t]) * cig, cig * sizeof(float));
+        auto packed = alloc_bytes((size_t)(G * panels * kNR * KC) * sizeof(float));
+        float* Bp = static_cast<float*>(packed->ptr);
+        for (int64_t gg = 0; gg < G; ++gg) pack_b(ws + gg * cog * KC, cog, KC, KC, Bp + gg * panels * kNR * KC);
+        int64_t rl = std::max<int64_t>(row_len, 1);
+        int64_t tile = std::max((int64_t(1) << 17) / rl, std::min(4 * panels * kNR, (int64_t(1) << 23) / rl));
+        tile = std::max<int64_t>(tile, kMR);
+        int64_t tiles = (rows + tile - 1) / tile;
+        tiles = (tiles + threads - 1) / threads * threads;
+        tile = std::max<int64_t>(kMR, ((rows + tiles - 1) / tiles + kMR - 1) / kMR * kMR);
+        tiles = (rows + tile - 1) / tile;
+        parallel_for((size_t)tiles, 1, [&](size_t tb, size_t te) {
+          auto buf = alloc_bytes((size_t)(tile * (row_len + g.cout)) * sizeof(float));
+          float* col = static_cast<float*>(buf->ptr);
+          float* res = col + tile * row_len;
+          for (size_t ti = tb; ti < te; ++ti) {
+            int64_t r0 = (int64_t)ti * tile, r1 = std::min(rows, r0 + tile);
+            for (int64_t r = r0; r < r1; ++r) {
+              float* dst = col + (r - r0) * row_len;
+              int64_t a2 = r % n2, a1 = (r / n2) % n1, a0 = (r / (n2 * n1)) % n0, n = r / (n2 * n1 * n0);
+              int64_t o[kSp] = {os[0][a0], os[1][a1], os[2][a2]};
+              for (int64_t b0 = 0, t = 0; b0 < t0; ++b0) {
+                int64_t p0 = o[0] * g.st[0] + ks[0][b0] * g.kd[0] - g.lo[0];
+                bool v0 = p0 >= 0 && p0 < g.Ld[0];
+                for (int64_t b1 = 0; b1 < t1; ++b1) {
+                  int64_t p1 = o[1] * g.st[1] + ks[1][b1] * g.kd[1] - g.lo[1];
+                  bool v1 = v0 && p1 >= 0 && p1 < g.Ld[1];
+                  for (int64_t b2 = 0; b2 < t2; ++b2, ++t) {
+                    int64_t p2 = o[2] * g.st[2] + ks[2][b2] * g.kd[2] - g.lo[2];
+                    bool v = v1 && p2 >= 0 && p2 < g.Ld[2];
+                    const float* src = v ? x + (((n * g.L[0] + p0 / g.id[0]) * g.L[1] + p1 / g.id[1]) * g.L[2] +
+                                                p2 / g.id[2]) * g.cin
+                                         : nullptr;
+                    for (int64_t gg = 0; gg < G; ++gg) {
+                      float* d = dst + gg * KC + t * cig;
+                      if (src) std::memcpy(d, src + gg * cig, cig * sizeof(float));
+                      else std::memset(d, 0, cig * sizeof(float));
+                    }
+                  }
+                }
+              }
+            }
+            for (int64_t gg = 0; gg < G; ++gg)
+              gemm_packed(r1 - r0, cog, KC, col + gg * KC, row_len, Bp + gg * panels * kNR * KC,
+                          res + gg * cog, g.cout);
+            for (int64_t r = r0; r < r1; ++r)
+              std::memcpy(out + row_index(r) * g.cout, res + (r - r0) * g.cout, g.cout * sizeof(float));
+          }
+        });
+      }
+}
+
+#endif  // EMBER_CONV_AVX2
+
+// Without AVX2 (and for float64): im2col tiles filled in parallel, then BLAS (threaded).
+template <typename T>
+void conv_gemm_blas(const Geom& g, const T* x, const T* w, T* out) {
+  int64_t G = g.G, KC = g.KC, row_len = G * KC;
+  int64_t tile = std::max<int64_t>(256, (int64_t(1) << 22) / std::max<int64_t>(row_len, 1));
+  tile = std::min(tile, g.rows);
+  tile = std::max<int64_t>(1, std::min<int64_t>(tile, INT32_MAX / std::max<int64_t>(row_len, 1)));
+  auto buf = alloc_bytes((size_t)(tile * row_len) * sizeof(T));
+  T* col = static_cast<T*>(buf->ptr);
+  for (int64_t r0 = 0; r0 < g.rows; r0 += tile) {
+    int64_t r1 = std::min(g.rows, r0 + tile);
+    size_t grain = std::max<size_t>(1, kParallelGrain / std::max<int64_t>(row_len, 1));
+    parallel_for((size_t)(r1 - r0), grain, [&](size_t rb, size_t re) {
+      for (size_t rr = rb; rr < re; ++rr) im2col_row<T>(g, x, r0 + (int64_t)rr, col + rr * row_len);
+    });
+    for (int64_t gg = 0; gg < G; ++gg)
+      gemm<T>(true, r1 - r0, g.cog, KC, col + gg * KC, row_len, w + gg * g.cog * KC, KC,
+              out + r0 * g.cout + gg * g.cog, g.cout);
+  }
+}
+
+template <typename T>
+void conv_gemm(const Geom& g, const T* x, const T* w, T* out) {
+#ifdef EMBER_CONV_AVX2
+  if constexpr (std::is_same_v<T, float>) {
+    if (have_avx2()) {
+      if (g.id[0] > 1 || g.id[1] > 1 || g.id[2] > 1) return conv_gemm_phases(g, x, w, out);
+      return conv_gemm_tiles(g, x, w, out);
+    }
+  }
+#endif
+  conv_gemm_blas<T>(g, x, w, out);
+}
+
+template <typename T>
+void conv_typed(const Geom& g, const ConvParams& p, const array& x, const array& w, array& out) {
+  T* o = out.data<T>();
+  const T* xp = x.data<T>();
+  const T* wp = w.data<T>();
+  // A flipped kernel: reverse the kernel positions once.
+  std::vector<T> flipped;
+  if (p.flip && g.nk > 1) {
+    flipped.resize(w.size());
+    for (int64_t c = 0; c < g.cout; ++c)
+      for (int64_t k = 0; k < g.nk; ++k)
+        std::memcpy(flipped.data() + (c * g.nk + k) * g.cig,
+                    wp + (c * g.nk + (g.nk - 1 - k)) * g.cig, g.cig * sizeof(T));
+    wp = flipped.data();
+  }
+  bool pointwise = g.nk == 1;
+  for (int i = 0; i < kSp; ++i)
+    pointwise &= g.st[i] == 1 && g.id[i] == 1 && g.lo[i] == 0 && g.O[i] == g.L[i];
+  int64_t macs = g.rows * g.cout * g.KC;
+  // Groups with few channels waste most of a GEMM (its 16-wide panels): a direct loop instead.
+  bool small_groups = g.G > 1 && (g.cig * g.cog <= 8 || g.cog < 4);
+  if (g.cin == 1 && g.cout == 1 && g.st[2] == 1 && g.id[2] == 1) {
+    conv_single_channel<T>(g, xp, wp, o);
+  } else if (pointwise && !small_groups && g.rows <= INT32_MAX) {
+    for (int64_t gg = 0; gg < g.G; ++gg)
+      gemm<T>(true, g.rows, g.cog, g.cig, xp + gg * g.cig, g.cin, wp + gg * g.cog * g.cig, g.cig,
+              o + gg * g.cog, g.cout);
+  } else if (small_groups || macs < (int64_t(1) << 16)) {
+    conv_direct<T>(g, xp, wp, o);
+  } else {
+    conv_gemm<T>(g, xp, wp, o);
+  }
+}
+
+}  // namespace
+
+void Convolution::eval_cpu(const std::vector<array>& in, array& out) {
+  Dtype dt = out.dtype();
+  if (out.size() == 0 || in[0].size() == 0 || in[1].size() == 0) {
+    alloc_out(out);
+    // No input channels (or no input pixels): every sum is empty.
+    std::memset(out.raw_ptr(), 0, out.nbytes());
+    return;
+  }
+  Dtype ct = dt == float64 ? float64 : float32;
+  auto prepare = [&](const array& a) {
+    if (a.dtype() == ct) return ensure_row_contiguous(a);
+    array c(a.shape(), ct, nullptr, {});
+    copy_to_row_contiguous(a, c);
+    return c;
+  };
+  array x = prepare(in[0]), w = prepare(in[1]);
+  array res = ct == dt ? out : array(out.shape(), ct, nullptr, {});
+  alloc_out(res);
+  Geom g = make_geom(x, w, out, p_);
+  if (ct == float64) conv_typed<double>(g, p_, x, w, res);
+  else conv_typed<float>(g, p_, x, w, res);
+  if (ct != dt) copy_to_row_contiguous(res, out);
+}
+
+}  // namespace ember

@@ -1,0 +1,211 @@
+// The Convolution primitive's rules. Both gradients are convolutions of the same primitive
+// (with strides, dilations, padding and flip rearranged), so they compose to any depth.
+#include "ember/ops/common.h"
+#include "ember/ops/conv.h"
+#include "ember/primitives/conv.h"
+
+namespace ember {
+
+namespace {
+
+using Arrays = std::vector<array>;
+using Axes = std::vector<int>;
+
+// Axes 0..n-1 in order.
+Axes iota_axes(int n) {
+  Axes a(n);
+  for (int i = 0; i < n; ++i) a[i] = i;
+  return a;
+}
+
+// d/dx: the cotangent (dilated by the stride) convolved with the kernel, its channel axes
+// swapped within each group and flipped spatially; stride and input dilation trade places.
+array grad_input(const array& x, const array& w, const array& ct, const ConvParams& p, Stream s) {
+  int sp = x.ndim() - 2;
+  int G = p.groups;
+  int cout = w.shape(0), cig = w.shape().back();
+  int cog = cout / G;
+  // (C_out, K..., C_in/G) -> (G, C_out/G, K..., C_in/G) -> (G, C_in/G, K..., C_out/G) -> (C_in, K..., C_out/G)
+  Shape split{G, cog};
+  for (int i = 0; i < sp; ++i) split.push_back(w.shape(i + 1));
+  split.push_back(cig);
+  Axes perm{0, sp + 2};
+  for (int i = 0; i < sp; ++i) perm.push_back(i + 2);
+  perm.push_back(1);
+  array wt = transpose(reshape(w, split, s), perm, s);
+  Shape merged{G * cig};
+  for (int i = 0; i < sp; ++i) merged.push_back(w.shape(i + 1));
+  merged.push_back(cog);
+  wt = reshape(wt, merged, s);
+  ConvParams q;
+  q.groups = G;
+  q.flip = !p.flip;
+  q.stride = p.input_dilation;
+  q.input_dilation = p.stride;
+  q.kernel_dilation = p.kernel_dilation;
+  for (int i = 0; i < sp; ++i) {
+    int64_t kspan = (int64_t)p.kernel_dilation[i] * (w.shape(i + 1) - 1);
+    int64_t ct_span = (int64_t)(ct.shape(i + 1) - 1) * p.stride[i] + 1;
+    int64_t lo = kspan - p.pad_lo[i];
+    int64_t hi = (int64_t)(x.shape(i + 1) - 1) * p.input_dilation[i] + kspan + 1 - ct_span - lo;
+    q.pad_lo.push_back((int)lo);
+    q.pad_hi.push_back((int)hi);
+  }
+  return conv_node(ct, wt, q, s);
+}
+
+// d/dw: the input, with its batch as channels, convolved with the cotangent as the kernel;
+// stride and kernel dilation trade places. Groups stay groups: the input's channels are
+// ordered (group, batch) so each group meets its own output channels.
+array grad_weight(const array& x, const array& w, const array& ct, const ConvParams& p, Stream s) {
+  int sp = x.ndim() - 2;
+  int G = p.groups;
+  int N = x.shape(0), cig = w.shape().back();
+  // x (N, L..., C_in) -> (N, L..., G, C_in/G) -> (C_in/G, L..., G, N) -> (C_in/G, L..., G*N)
+  Shape split = x.shape();
+  split.back() = G;
+  split.push_back(cig);
+  Axes perm{sp + 2};
+  for (int i = 0; i < sp; ++i) perm.push_back(i + 1);
+  perm.push_back(sp + 1);
+  perm.push_back(0);
+  array xt = transpose(reshape(x, split, s), perm, s);
+  Shape merged{cig};
+  for (int i = 0; i < sp; ++i) merged.push_back(x.shape(i + 1));
+  merged.push_back(G * N);
+  xt = reshape(xt, merged, s);
+  // ct (N, O..., C_out) -> (C_out, O..., N)
+  Axes cperm{sp + 1};
+  for (int i = 0; i < sp; ++i) cperm.push_back(i + 1);
+  cperm.push_back(0);
+  array ctt = transpose(ct, cperm, s);
+  ConvParams q;
+  q.groups = G;
+  q.flip = false;
+  q.stride = p.kernel_dilation;
+  q.kernel_dilation = p.stride;
+  q.input_dilation = p.input_dilation;
+  q.pad_lo = p.pad_lo;
+  for (int i = 0; i < sp; ++i) {
+    int64_t in_span = (int64_t)(x.shape(i + 1) - 1) * p.input_dilation[i] + 1;
+    int64_t hi = (int64_t)(w.shape(i + 1) - 1) * p.kernel_dilation[i] +
+                 (int64_t)(ct.shape(i + 1) - 1) * p.stride[i] + 1 - in_span - p.pad_lo[i];
+    q.pad_hi.push_back((int)hi);
+  }
+  array r = conv_node(xt, ctt, q, s);  // (C_in/G, K..., C_out)
+  Axes rperm{sp + 1};
+  for (int i = 0; i < sp; ++i) rperm.push_back(i + 1);
+  rperm.push_back(0);
+  r = transpose(r, rperm, s);  // (C_out, K..., C_in/G)
+  if (p.flip) {
+    Shape start(sp + 2, 0), stop = r.shape(), step(sp + 2, 1);
+    for (int i = 1; i <= sp; ++i) {
+      start[i] = -1;
+      stop[i] = -r.shape(i) - 1;
+      step[i] = -1;
+    }
+    r = slice(r, start, stop, step, s);
+  }
+  return r;
+}
+
+}  // namespace
+
+Arrays Convolution::vjp(const Arrays& p, const Arrays& ct, const Axes& argnums, const Arrays&) {
+  Arrays r;
+  for (int i : argnums) {
+    if (i == 0) r.push_back(grad_input(p[0], p[1], ct[0], p_, stream()));
+    else r.push_back(grad_weight(p[0], p[1], ct[0], p_, stream()));
+  }
+  return r;
+}
+
+Arrays Convolution::jvp(const Arrays& p, const Arrays& t, const Axes& argnums) {
+  array total;
+  for (size_t k = 0; k < argnums.size(); ++k) {
+    array d = argnums[k] == 0 ? conv_node(t[k], p[1], p_, stream()) : conv_node(p[0], t[k], p_, stream());
+    total = total.valid() ? add(total, d, stream()) : d;
+  }
+  return {total};
+}
+
+// Batching: a batched input folds into N; a batched kernel into the output channels; both
+// batched, into the groups.
+std::pair<Arrays, Axes> Convolution::vmap(const Arrays& in, const Axes& axes) {
+  Stream s = stream();
+  int G = p_.groups;
+  const array& x0 = in[0];
+  const array& w0 = in[1];
+  if (axes[1] < 0) {
+    // x (B, N, L..., C) -> (B*N, L..., C)
+    array x = axes[0] == 0 ? x0 : moveaxis(x0, axes[0], 0, s);
+    int B = x.shape(0);
+    Shape sh(x.shape().begin() + 1, x.shape().end());
+    sh[0] *= B;
+    array o = conv_node(reshape(x, sh, s), w0, p_, s);
+    Shape os = o.shape();
+    os[0] /= std::max(B, 1);
+    if (B == 0) os[0] = x.shape(1);
+    os.insert(os.begin(), B);
+    return {{reshape(o, os, s)}, {0}};
+  }
+  array w = axes[1] == 0 ? w0 : moveaxis(w0, axes[1], 0, s);  // (B, C_out, K..., C_in/G)
+  int B = w.shape(0);
+  int cout = w.shape(1);
+  int cog = cout / G;
+  int wnd = w.ndim();
+  if (axes[0] < 0) {
+    // w (B, G, C_out/G, K..., Cig) -> (G, B, C_out/G, K..., Cig) -> (G*B*C_out/G, K..., Cig)
+    Shape split{B, G, cog};
+    split.insert(split.end(), w.shape().begin() + 2, w.shape().end());
+    Axes perm = iota_axes(wnd + 1);
+    std::swap(perm[0], perm[1]);
+    array wt = transpose(reshape(w, split, s), perm, s);
+    Shape merged{G * B * cog};
+    merged.insert(merged.end(), w.shape().begin() + 2, w.shape().end());
+    array o = conv_node(x0, reshape(wt, merged, s), p_, s);  // (N, O..., G*B*cog)
+    int ond = o.ndim();
+    Shape os(o.shape().begin(), o.shape().end() - 1);
+    os.insert(os.end(), {G, B, cog});
+    o = reshape(o, os, s);  // (N, O..., G, B, cog)
+    o = moveaxis(o, ond, 0, s);  // (B, N, O..., G, cog)
+    Shape fs(o.shape().begin(), o.shape().end() - 2);
+    fs.push_back(cout);
+    return {{reshape(o, fs, s)}, {0}};
+  }
+  // Both batched: x (B, N, L..., C_in) -> (N, L..., B*C_in), w -> (B*C_out, K..., Cig).
+  array x = axes[0] == 0 ? x0 : moveaxis(x0, axes[0], 0, s);
+  int xnd = x.ndim();
+  x = moveaxis(x, 0, xnd - 2, s);  // (N, L..., B, C_in)
+  Shape xs(x.shape().begin(), x.shape().end() - 2);
+  xs.push_back(B * x.shape().back());
+  Shape ws(w.shape().begin() + 1, w.shape().end());
+  ws[0] *= B;
+  ConvParams q = p_;
+  q.groups = G * B;
+  if (B == 0) {
+    // An empty batch: nothing to convolve.
+    array xb = axes[0] == 0 ? x0 : moveaxis(x0, axes[0], 0, s);
+    Shape os = p_.output_shape(Shape(xb.shape().begin() + 1, xb.shape().end()),
+                               Shape(w.shape().begin() + 1, w.shape().end()));
+    os.insert(os.begin(), 0);
+    return {{zeros(os, x0.dtype(), s)}, {0}};
+  }
+  array o = conv_node(reshape(x, xs, s), reshape(w, ws, s), q, s);  // (N, O..., B*C_out)
+  int ond = o.ndim();
+  Shape os(o.shape().begin(), o.shape().end() - 1);
+  os.insert(os.end(), {B, cout});
+  o = reshape(o, os, s);
+  return {{moveaxis(o, ond - 1, 0, s)}, {0}};
+}
+
+bool Convolution::is_equivalent(const Primitive& o) const {
+  auto* c = dynamic_cast<const Convolution*>(&o);
+  return c && c->p_ == p_;
+}
+
+std::vector<Shape> Convolution::output_shapes(const std::vector<array>& in) {
+  return {p_.output_shape(in[0].shape(), in[1].shape())};
+}
+
+}  // namespace ember
