@@ -31,26 +31,12 @@ PENDING = {
         "linalg", "fft", "matrix_norm", "export_function", "import_function", "exporter",
         "FunctionExporter"]},
     "distributed": "issue 13",
-    # sorting and selection
-    **{n: _I9 for n in ["partition", "argpartition", "topk", "searchsorted", "unique", "median",
-                        "count_nonzero", "minmax"]},
-    # convolutions
-    **{n: _I9 for n in ["conv1d", "conv2d", "conv3d", "conv_general", "conv_transpose1d",
-                        "conv_transpose2d", "conv_transpose3d", "convolve"]},
-    # mx.fast
-    **{n: _I9 for n in ["fast", "fast.cross_entropy", "fast.cuda_kernel", "fast.gated_delta_update",
-                        "fast.layer_norm", "fast.precompiled_cuda_kernel", "fast.rms_norm",
-                        "fast.rope", "fast.scaled_dot_product_attention"]},
-    # quantization and special matmuls
-    **{n: _I9 for n in ["quantize", "dequantize", "quantized_matmul", "gather_mm", "gather_qmm",
-                        "gather_qqmm", "qqmm", "block_masked_mm", "segmented_mm", "to_fp8",
-                        "from_fp8", "hadamard_transform"]},
-    # einsum and the small linear-algebra-like ops
-    **{n: _I9 for n in ["einsum", "einsum_path", "vecdot", "matrix_transpose", "kron", "diag",
-                        "diagonal", "trace", "meshgrid", "array.diag", "array.diagonal"]},
+    # quantized products MLX's CPU backend does not evaluate yet ("[QQMatmul] NYI"): no reference
+    **{n: "issue 9 (MLX's CPU reference fails)" for n in ["qqmm", "gather_qqmm"]},
 }
 
 KNOWN_SIGNATURE_DIFFS = {
+    "save_gguf": "metadata may be left out (a file without metadata), as save_safetensors allows",
     "arange": "one binding reads both MLX overloads (start/stop/step/dtype by position or "
               "keyword), so its signature is (*args, **kwargs)",
     "vjp": "cotangents may be left out: vjp(f, primals) returns (outputs, vjp_fn) as in JAX "

@@ -481,3 +481,22 @@ def test_compile_captured_array_evaluated_after_trace():
         mx.eval(w)
         expect = expect * np.arange(4.0) * 2
         np.testing.assert_allclose(np.array(w), expect)
+
+
+def test_dropped_output_needed_by_a_rule_after_its_sibling_was_evaluated():
+    # Attention keeps statistics as a second output that the op does not return; the
+    # backward pass needs them. Evaluating the value first, then the gradient, used to
+    # evaluate the rebuilt statistics node on its own after its sibling was released.
+    rng = np.random.default_rng(0)
+    x = mx.array(rng.standard_normal((1, 2, 5, 8)).astype(np.float32))
+
+    def f(x):
+        return mx.fast.scaled_dot_product_attention(x, x * 2, x * 3, scale=0.5).sum()
+
+    v, g = mx.value_and_grad(f)(x)
+    float(v)
+    ref = mx.grad(f)(x)
+    np.testing.assert_allclose(np.array(g), np.array(ref), rtol=1e-5, atol=1e-6)
+    v2, g2 = mx.value_and_grad(f)(x)
+    np.testing.assert_allclose(np.array(g2), np.array(ref), rtol=1e-5, atol=1e-6)
+    assert float(v2) == float(v)

@@ -221,6 +221,10 @@ std::vector<array> array::outputs() const {
       // A dropped output: a new node of the same primitive and inputs, so that it can be
       // written by the node's evaluation or, handed to a transformation rule, evaluated on
       // its own.
+      if (!dd.prim)
+        throw std::invalid_argument(
+            "[array] An output of an evaluated multi-output operation was dropped and is needed "
+            "again; keep every output of the operation alive until it is evaluated.");
       auto& [s, t] = (*dd.sibling_meta)[i];
       a.desc_ = std::make_shared<Desc>(s, t);
       a.desc_->prim = dd.prim;
@@ -230,6 +234,9 @@ std::vector<array> array::outputs() const {
       a.desc_->position = (int)i;
       a.desc_->tracer = dd.tracer;
       if (dd.status.load() == Status::scheduled) a.desc_->status = Status::scheduled;
+      // Registered as the node's output from now on: evaluating any output of the node
+      // writes this one too, so it is never computed a second time on its own.
+      (*dd.siblings)[i] = a.desc_;
     }
     out.push_back(std::move(a));
   }

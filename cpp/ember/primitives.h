@@ -191,8 +191,13 @@ class Copy : public UnaryPrimitive {
 class Reshape : public UnaryPrimitive {
  public:
   // `inferred`: the requested shape when it had a -1 (shapeless replay infers it again).
-  Reshape(Stream s, Shape shape, Shape inferred = {})
-      : UnaryPrimitive(s), shape_(std::move(shape)), inferred_(std::move(inferred)) {}
+  // A reshape that only inserts (expand_dims) or removes (squeeze) unit axes records them, so
+  // a shapeless replay keeps the other axes as they come, whatever their traced sizes.
+  enum class Units { None, Inserted, Removed };
+  Reshape(Stream s, Shape shape, Shape inferred = {}, Units units = Units::None,
+          std::vector<int> unit_axes = {})
+      : UnaryPrimitive(s), shape_(std::move(shape)), inferred_(std::move(inferred)), units_(units),
+        unit_axes_(std::move(unit_axes)) {}
   EMBER_PRIMITIVE_NAME(Reshape)
   void eval_cpu(const std::vector<array>& inputs, array& out) override;
   std::vector<array> vjp(const std::vector<array>&, const std::vector<array>&,
@@ -206,6 +211,8 @@ class Reshape : public UnaryPrimitive {
                                    const std::vector<array>&) override;
   Shape shape_;
   Shape inferred_;
+  Units units_;
+  std::vector<int> unit_axes_;  // output axes (Inserted) or input axes (Removed), sorted
 };
 
 class Transpose : public UnaryPrimitive {

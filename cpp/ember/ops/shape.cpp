@@ -103,6 +103,14 @@ array unflatten(const array& a, int axis, Shape shape, S s) {
   return reshape(a, out, s);
 }
 
+namespace {
+// A reshape that inserts or removes the unit axes `axes` (see Reshape::Units).
+array unit_reshape(const array& a, Shape shape, Reshape::Units units, std::vector<int> axes, S s) {
+  if (shape == a.shape()) return a;
+  return make_node<Reshape>(shape, a.dtype(), {a}, s, shape, Shape{}, units, std::move(axes));
+}
+}  // namespace
+
 array squeeze(const array& a, const std::vector<int>& axes, S s) {
   auto ax = normalize_axes(axes, a.ndim(), "squeeze");
   Shape shape;
@@ -114,7 +122,7 @@ array squeeze(const array& a, const std::vector<int>& axes, S s) {
       shape.push_back(a.shape()[i]);
     }
   }
-  return reshape(a, shape, s);
+  return unit_reshape(a, shape, Reshape::Units::Removed, {ax.begin(), ax.end()}, s);
 }
 array squeeze(const array& a, S s) {
   std::vector<int> axes;
@@ -136,7 +144,7 @@ array expand_dims(const array& a, const std::vector<int>& axes, S s) {
       shape.push_back(a.shape()[k++]);
     }
   }
-  return reshape(a, shape, s);
+  return unit_reshape(a, shape, Reshape::Units::Inserted, {ax.begin(), ax.end()}, s);
 }
 array expand_dims(const array& a, int axis, S s) { return expand_dims(a, std::vector<int>{axis}, s); }
 

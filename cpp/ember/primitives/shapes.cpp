@@ -50,6 +50,31 @@ std::vector<Shape> Reshape::replay_shapes(const std::vector<array>& in, const st
   const Shape& now = in[0].shape();
   const Shape& was = traced_in[0].shape();
   if (now == was) return {shape_};
+  if (units_ != Units::None && now.size() == was.size()) {
+    Shape out;
+    if (units_ == Units::Inserted) {
+      size_t k = 0, j = 0;
+      for (size_t o = 0; o < shape_.size(); ++o) {
+        if (j < unit_axes_.size() && unit_axes_[j] == (int)o) {
+          out.push_back(1);
+          ++j;
+        } else {
+          out.push_back(now[k++]);
+        }
+      }
+      return {out};
+    }
+    size_t j = 0;
+    for (size_t i = 0; i < now.size(); ++i) {
+      if (j < unit_axes_.size() && unit_axes_[j] == (int)i) {
+        if (now[i] != 1) cannot_replay("a squeeze", shape_, was, now);
+        ++j;
+      } else {
+        out.push_back(now[i]);
+      }
+    }
+    return {out};
+  }
   int64_t total = shape_size(now);
   bool grouped = now.size() == was.size() && shape_size(was) > 0 && total > 0;
   Shape out;

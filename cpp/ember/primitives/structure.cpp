@@ -54,7 +54,7 @@ std::pair<Arrays, Axes> Reshape::vmap(const Arrays& in, const Axes& axes) {
 }
 bool Reshape::is_equivalent(const Primitive& o) const {
   auto* p = dynamic_cast<const Reshape*>(&o);
-  return p && p->shape_ == shape_;
+  return p && p->shape_ == shape_ && p->units_ == units_ && p->unit_axes_ == unit_axes_;
 }
 
 // ---------- Transpose
