@@ -22,3 +22,19 @@ def fmt_peer(t, ember_t, fmt_time):
     if not ember_t:
         return fmt_time(t)
     return f"{fmt_time(t)} ({t / ember_t:.2f}x)"
+
+
+def timeit(fn, warmup, reps, best=False, unit=1e3):
+    """Wall time of fn() over `reps` runs after `warmup` untimed ones: the median (or the best
+    run, which a busy machine scatters less), in ms (`unit=1` for seconds)."""
+    import statistics
+    import time
+
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return (min(times) if best else statistics.median(times)) * unit

@@ -9,12 +9,10 @@ peer_time / ember_time, so a ratio > 1 means Ember is faster.
 
 import argparse
 import os
-import statistics
-import time
 
 import numpy as np
 
-from _table import fmt_peer, print_table
+from _table import fmt_peer, print_table, timeit
 
 # ResNet-style layer: batch 32, 32x32, 64 -> 64 channels, 3x3, stride 1, padding 1.
 N, H, W, C, K = 32, 32, 32, 64, 3
@@ -30,17 +28,6 @@ ROWS = [
     ("c1dbwd", "conv1d same, fwd+bwd (dx, dw)"),
     ("convolve", "convolve 100k * 64 'same'"),
 ]
-
-
-def timeit(fn, warmup, reps):
-    for _ in range(warmup):
-        fn()
-    ts = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts) * 1e3
 
 
 def inputs():

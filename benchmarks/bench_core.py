@@ -15,14 +15,12 @@ reports JSON; Ember and MLX share the same benchmark code.
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
-import time
 
 import numpy as np
 
-from _table import fmt_peer as fmt_ratio, print_table as render_table
+from _table import fmt_peer as fmt_ratio, print_table as render_table, timeit
 
 HERE = os.path.abspath(__file__)
 DEFAULT_MLX_PYTHON = "/opt/mlxenv/bin/python"
@@ -59,17 +57,6 @@ def make_inputs(seed=0):
 # --------------------------------------------------------------------------
 # Timing harness
 # --------------------------------------------------------------------------
-
-def timeit(fn, warmup, reps):
-    """Median wall time of fn() in ms."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1e3
 
 
 def time_dispatch(fn, warmup, reps, inner):

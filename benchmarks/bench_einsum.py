@@ -10,11 +10,10 @@ peer_time / ember_time, so a ratio > 1 means Ember is faster.
 """
 
 import argparse
-import time
 
 import numpy as np
 
-from _table import fmt_peer, print_table
+from _table import fmt_peer, print_table, timeit as _timeit
 
 # (label, subscripts, operand shapes)
 CASES = [
@@ -29,14 +28,7 @@ CASES = [
 
 
 def timeit(fn, warmup, reps):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times) * 1e3
+    return _timeit(fn, warmup, reps, best=True)
 
 
 def main():

@@ -10,12 +10,10 @@ peer_time / ember_time, so a ratio above 1 means Ember is faster.
 """
 
 import argparse
-import statistics
-import time
 
 import numpy as np
 
-from _table import fmt_peer, print_table
+from _table import fmt_peer, print_table, timeit as _timeit
 
 import ember.core as mx
 
@@ -27,14 +25,7 @@ except ImportError:  # pragma: no cover
 
 
 def timeit(fn, reps, warmup=2):
-    for _ in range(warmup):
-        fn()
-    ts = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
+    return _timeit(fn, warmup, reps, unit=1)
 
 
 def main():

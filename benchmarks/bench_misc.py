@@ -7,12 +7,10 @@ show peer_time / ember_time (above 1: Ember faster).
     PYTHONPATH=python python benchmarks/bench_misc.py [--quick]
 """
 import argparse
-import statistics
-import time
 
 import numpy as np
 
-from _table import fmt_peer, print_table
+from _table import fmt_peer, print_table, timeit
 
 import ember.core as mx
 
@@ -20,17 +18,6 @@ try:
     import torch
 except ImportError:
     torch = None
-
-
-def timeit(fn, warmup, reps):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1e3
 
 
 def main():

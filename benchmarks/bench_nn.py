@@ -8,13 +8,11 @@ peer_time / ember_time, so a ratio > 1 means Ember is faster.
 """
 
 import argparse
-import statistics
-import time
 from functools import partial
 
 import numpy as np
 
-from _table import fmt_peer, print_table
+from _table import fmt_peer, print_table, timeit as _timeit
 
 ROWS = [
     ("mlp_step", "MLP 512-1024-1024-10 Adam step, batch 256"),
@@ -26,14 +24,7 @@ ROWS = [
 
 
 def median_ms(fn, repeat):
-    for _ in range(2):
-        fn()
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times) * 1e3
+    return _timeit(fn, 2, repeat)
 
 
 def inputs():

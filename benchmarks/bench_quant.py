@@ -9,12 +9,10 @@ peer_time / ember_qmm_time, so a ratio > 1 means Ember's quantized product is fa
 """
 
 import argparse
-import statistics
-import time
 
 import numpy as np
 
-from _table import fmt_peer, print_table
+from _table import fmt_peer, print_table, timeit as _timeit
 
 import ember.core as mx
 
@@ -29,14 +27,7 @@ except ImportError:  # pragma: no cover
 
 
 def timeit(fn, reps):
-    fn()
-    fn()
-    ts = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
+    return _timeit(fn, 2, reps, unit=1)
 
 
 def main():

@@ -20,13 +20,11 @@ Rows:
 
 import argparse
 import os
-import statistics
 import sys
-import time
 
 import numpy as np
 
-from _table import fmt_peer as fmt_ratio, print_table as render_table
+from _table import fmt_peer as fmt_ratio, print_table as render_table, timeit
 
 ROWS = [
     ("index_add", "index_add 1M x 64 into 65536x64 f32"),
@@ -43,17 +41,6 @@ def make_inputs(seed=0, n_updates=1 << 20):
         "idx": rng.integers(0, 65536, size=n_updates).astype(np.int32),
         "upd": rng.standard_normal((n_updates, 64), dtype=np.float32),
     }
-
-
-def timeit(fn, warmup, reps):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1e3
 
 
 def cases_mx(mx, inp):

@@ -10,13 +10,11 @@ faster. MLX is measured in this process when `mlx.core` imports.
 
 import argparse
 import os
-import statistics
 import sys
-import time
 
 import numpy as np
 
-from _table import fmt_peer, print_table
+from _table import fmt_peer, print_table, timeit
 
 # (key, label) in table order.
 ROWS = [
@@ -37,17 +35,6 @@ def make_inputs(seed=0):
         "m": rng.standard_normal((1024, 1024), dtype=f32),
         "w": rng.standard_normal((1024, 4096), dtype=f32),
     }
-
-
-def timeit(fn, warmup, reps):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1e3
 
 
 def cases_mx(mx, inp):

@@ -11,12 +11,11 @@ peer_time / ember_time (> 1 means Ember is faster). MLX runs in a subprocess wit
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
-import time
 
 import numpy as np
+from _table import timeit as _timeit
 
 HERE = os.path.abspath(__file__)
 MLX_PYTHON = "/opt/mlxenv/bin/python"
@@ -34,14 +33,7 @@ ROWS = [
 
 
 def timeit(fn, warmup, reps):
-    for _ in range(warmup):
-        fn()
-    ts = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
+    return _timeit(fn, warmup, reps, unit=1)
 
 
 def inputs():
