@@ -500,3 +500,22 @@ def test_dropped_output_needed_by_a_rule_after_its_sibling_was_evaluated():
     v2, g2 = mx.value_and_grad(f)(x)
     np.testing.assert_allclose(np.array(g2), np.array(ref), rtol=1e-5, atol=1e-6)
     assert float(v2) == float(v)
+
+
+@pytest.mark.parametrize("fn,shapes", [
+    (lambda x: mx.expand_dims(x, 0), [(1, 3), (2, 3), (5, 1)]),
+    (lambda x: mx.expand_dims(x, [0, 2]), [(1, 1), (2, 3), (1, 4)]),
+    (lambda x: mx.expand_dims(x, -1) * 2, [(1, 1), (3, 1), (2, 5)]),
+    (lambda x: mx.squeeze(x, 1) + 1, [(1, 1, 3), (4, 1, 5), (1, 1, 1)]),
+    (lambda x: mx.squeeze(mx.expand_dims(x, 1), 1) - x, [(1, 3), (2, 3)]),
+    (lambda x: mx.expand_dims(x, 0).sum(axis=0), [(2, 3), (4, 5)]),
+])
+def test_shapeless_compile_replays_unit_axis_reshapes(fn, shapes):
+    # Traced where the other axes are 1 as well, a unit-axis reshape is ambiguous unless it
+    # remembers which axes it inserted or removed; the replay must never give a wrong shape.
+    c = mx.compile(fn, shapeless=True)
+    for s in shapes:
+        x = mx.array(np.arange(int(np.prod(s)), dtype=np.float32).reshape(s))
+        got, want = c(x), fn(x)
+        assert got.shape == want.shape
+        np.testing.assert_array_equal(np.array(got), np.array(want))
