@@ -31,8 +31,6 @@ PENDING = {
         "linalg", "fft", "matrix_norm", "export_function", "import_function", "exporter",
         "FunctionExporter"]},
     "distributed": "issue 13",
-    # quantized products MLX's CPU backend does not evaluate yet ("[QQMatmul] NYI"): no reference
-    **{n: "issue 9 (MLX's CPU reference fails)" for n in ["qqmm", "gather_qqmm"]},
 }
 
 KNOWN_SIGNATURE_DIFFS = {

@@ -450,3 +450,49 @@ def test_nvfp4_global_scale(g):
         mx.quantize(mx.array(w), mode="mxfp4", global_scale=mx.array(g))
     with pytest.raises(ValueError):
         mx.quantize(mx.array(w), mode="nvfp4", global_scale=mx.array([g, g]))
+
+
+# ---------------------------------------------------------------- qqmm / gather_qqmm
+
+
+def _mlx_round(mlx, a, mode):
+    """a rounded through MLX's quantizer (MLX's CPU qqmm itself is not implemented)."""
+    return np.array(mlx.dequantize(*mlx.quantize(mlx.array(a), mode=mode), mode=mode, dtype=mlx.float32))
+
+
+@pytest.mark.parametrize("mode", ["nvfp4", "mxfp8"])
+def test_qqmm_is_the_product_of_the_rounded_operands(mode):
+    mlx = pytest.importorskip("mlx.core")
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((2, 3, 64)).astype(np.float32)
+    w = rng.standard_normal((48, 64)).astype(np.float32)
+    ref = _mlx_round(mlx, x, mode) @ _mlx_round(mlx, w, mode).T
+    got = mx.qqmm(mx.array(x), mx.array(w), mode=mode)
+    assert got.shape == (2, 3, 48) and got.dtype == mx.float32
+    np.testing.assert_allclose(np.array(got), ref, rtol=1e-5, atol=1e-5)
+    wq, sc = mx.quantize(mx.array(w), mode=mode)
+    np.testing.assert_allclose(np.array(mx.qqmm(mx.array(x), wq, sc, mode=mode)), ref, rtol=1e-5, atol=1e-5)
+    # gradients pass straight through the rounding
+    gx, gw = mx.grad(lambda a, b: mx.qqmm(a, b, mode=mode).sum(), argnums=(0, 1))(mx.array(x), mx.array(w))
+    np.testing.assert_allclose(np.array(gx), np.broadcast_to(_mlx_round(mlx, w, mode).sum(0), x.shape),
+                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.array(gw), np.broadcast_to(_mlx_round(mlx, x, mode).reshape(-1, 64).sum(0),
+                                                             w.shape), rtol=1e-4, atol=1e-4)
+    # gather form: per-row choice of the matrix
+    ws = rng.standard_normal((3, 16, 64)).astype(np.float32)
+    idx = mx.array([2, 0])
+    g = mx.gather_qqmm(mx.array(x[:, :1]), mx.array(ws), rhs_indices=idx, mode=mode)
+    want = np.stack([_mlx_round(mlx, x[i, :1], mode) @ _mlx_round(mlx, ws[j], mode).T
+                     for i, j in enumerate([2, 0])])
+    np.testing.assert_allclose(np.array(g), want, rtol=1e-5, atol=1e-5)
+
+
+def test_qqmm_errors():
+    x, w = mx.ones((2, 64)), mx.ones((8, 64))
+    with pytest.raises(ValueError, match="qqmm"):
+        mx.qqmm(x, w, mode="affine")
+    with pytest.raises(ValueError, match="qqmm"):
+        mx.qqmm(x.astype(mx.int32), w)
+    with pytest.raises(ValueError, match="qqmm"):
+        mx.qqmm(x, w, mode="mxfp8", global_scale_x=mx.array(1.0))
+    np.testing.assert_allclose(np.array(mx.qqmm(x, w, mode="mxfp8")), np.full((2, 8), 64.0))

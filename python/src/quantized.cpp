@@ -71,6 +71,30 @@ void init_quantized(py::module_& m) {
       "transpose"_a = true, "group_size"_a = none, "bits"_a = none, "mode"_a = "affine",
       "global_scale"_a = none, py::kw_only(), "sorted_indices"_a = false, "stream"_a = none);
   m.def(
+      "qqmm",
+      [](const py::object& x, const py::object& w, const py::object& scales, const py::object& group_size,
+         const py::object& bits, const std::string& mode, const py::object& gsx, const py::object& gsw,
+         const py::object& s) {
+        return qqmm(to_array(x), to_array(w), opt(scales), opt_int(group_size), opt_int(bits), mode, opt(gsx),
+                    opt(gsw), sd(s));
+      },
+      "Matrix product of ``x`` quantized on the fly with the quantized matrix ``w`` (quantized on the "
+      "fly when ``scales`` is not given): ``x_q @ w_q.T``; gradients pass straight through.",
+      "x"_a, "w"_a, "scales"_a = none, "group_size"_a = none, "bits"_a = none, "mode"_a = "nvfp4",
+      "global_scale_x"_a = none, "global_scale_w"_a = none, py::kw_only(), "stream"_a = none);
+  m.def(
+      "gather_qqmm",
+      [](const py::object& x, const py::object& w, const py::object& scales, const py::object& lhs,
+         const py::object& rhs, const py::object& group_size, const py::object& bits, const std::string& mode,
+         const py::object& gsx, const py::object& gsw, bool sorted, const py::object& s) {
+        return gather_qqmm(to_array(x), to_array(w), opt(scales), opt(lhs), opt(rhs), opt_int(group_size),
+                           opt_int(bits), mode, opt(gsx), opt(gsw), sorted, sd(s));
+      },
+      "qqmm with matrix-level gather (the quantized-quantized gather_mm).", "x"_a, "w"_a, py::pos_only(),
+      "scales"_a = none, "lhs_indices"_a = none, "rhs_indices"_a = none, "group_size"_a = none,
+      "bits"_a = none, "mode"_a = "nvfp4", "global_scale_x"_a = none, "global_scale_w"_a = none,
+      py::kw_only(), "sorted_indices"_a = false, "stream"_a = none);
+  m.def(
       "gather_mm",
       [](const py::object& a, const py::object& b, const py::object& lhs, const py::object& rhs, bool sorted,
          const py::object& s) {

@@ -478,4 +478,64 @@ array hadamard_transform(const array& a, std::optional<float> scale, S s) {
   return multiply(y, astype(array(sc), t, s), s);
 }
 
+// ---------- products of two quantized operands
+
+namespace {
+
+// The value of x rounded through the quantization, with the gradient of x itself.
+array straight_through(const array& x, std::optional<int> group_size, std::optional<int> bits,
+                       const std::string& mode, const std::optional<array>& global_scale, S s) {
+  auto q = quantize(stop_gradient(x, s), group_size, bits, mode, global_scale, s);
+  array r = dequantize(q[0], q[1], std::nullopt, group_size, bits, mode, global_scale, x.dtype(), s);
+  // r + (x - x): the value of r exactly, the derivative of x.
+  return add(r, subtract(x, stop_gradient(x, s), s), s);
+}
+
+// Both operands of a qqmm product, rounded through the quantization, w transposed.
+std::pair<array, array> qq_operands(const char* op, const array& x, const array& w,
+                                    const std::optional<array>& scales, std::optional<int> group_size,
+                                    std::optional<int> bits, const std::string& mode,
+                                    const std::optional<array>& gsx, const std::optional<array>& gsw, S s) {
+  if (mode != "nvfp4" && mode != "mxfp8")
+    throw std::invalid_argument(std::string("[") + op + "] Supported modes are nvfp4 and mxfp8; got " + mode + ".");
+  if (x.dtype() != float32 && x.dtype() != float16 && x.dtype() != bfloat16)
+    throw std::invalid_argument(std::string("[") + op + "] x must be float32, float16 or bfloat16; got " +
+                                dtype_name(x.dtype()) + ".");
+  if (mode != "nvfp4" && (gsx || gsw))
+    throw std::invalid_argument(std::string("[") + op + "] Global scales are only used with nvfp4.");
+  array xq = straight_through(x, group_size, bits, mode, gsx, s);
+  array wq = w;
+  if (scales) {
+    if (!is_unsigned(w.dtype()))
+      throw std::invalid_argument(std::string("[") + op + "] A quantized w must be packed in unsigned integers.");
+    wq = dequantize(w, *scales, std::nullopt, group_size, bits, mode, gsw, x.dtype(), s);
+  } else {
+    if (w.dtype() != float32 && w.dtype() != float16 && w.dtype() != bfloat16)
+      throw std::invalid_argument(std::string("[") + op + "] w must be float32, float16 or bfloat16 when it is "
+                                  "not quantized; got " + dtype_name(w.dtype()) + ".");
+    wq = straight_through(astype(w, x.dtype(), s), group_size, bits, mode, gsw, s);
+  }
+  if (wq.ndim() < 2) throw std::invalid_argument(std::string("[") + op + "] w must have at least 2 dimensions.");
+  return {xq, swapaxes(wq, -1, -2, s)};
+}
+
+}  // namespace
+
+array qqmm(const array& x, const array& w, const std::optional<array>& scales, std::optional<int> group_size,
+           std::optional<int> bits, const std::string& mode, const std::optional<array>& global_scale_x,
+           const std::optional<array>& global_scale_w, S s) {
+  auto [a, b] = qq_operands("qqmm", x, w, scales, group_size, bits, mode, global_scale_x, global_scale_w, s);
+  return matmul(a, b, s);
+}
+
+array gather_qqmm(const array& x, const array& w, const std::optional<array>& scales,
+                  const std::optional<array>& lhs_indices, const std::optional<array>& rhs_indices,
+                  std::optional<int> group_size, std::optional<int> bits, const std::string& mode,
+                  const std::optional<array>& global_scale_x, const std::optional<array>& global_scale_w,
+                  bool sorted_indices, S s) {
+  auto [a, b] = qq_operands("gather_qqmm", x, w, scales, group_size, bits, mode, global_scale_x,
+                            global_scale_w, s);
+  return gather_mm(a, b, lhs_indices, rhs_indices, sorted_indices, s);
+}
+
 }  // namespace ember

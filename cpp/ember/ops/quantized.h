@@ -50,6 +50,20 @@ array block_masked_mm(const array& a, const array& b, int block_size = 64,
                       const std::optional<array>& mask_lhs = std::nullopt,
                       const std::optional<array>& mask_rhs = std::nullopt, S s = {});
 array segmented_mm(const array& a, const array& b, const array& segments, S s = {});
+// Quantized x times quantized w: x is quantized on the fly ("nvfp4" or "mxfp8"), and w too
+// unless `scales` says it already is; the product is x_q @ w_q.T in x's dtype. Gradients pass
+// straight through the quantization to x and to an unquantized w.
+array qqmm(const array& x, const array& w, const std::optional<array>& scales = std::nullopt,
+           std::optional<int> group_size = std::nullopt, std::optional<int> bits = std::nullopt,
+           const std::string& mode = "nvfp4", const std::optional<array>& global_scale_x = std::nullopt,
+           const std::optional<array>& global_scale_w = std::nullopt, S s = {});
+array gather_qqmm(const array& x, const array& w, const std::optional<array>& scales = std::nullopt,
+                  const std::optional<array>& lhs_indices = std::nullopt,
+                  const std::optional<array>& rhs_indices = std::nullopt,
+                  std::optional<int> group_size = std::nullopt, std::optional<int> bits = std::nullopt,
+                  const std::string& mode = "nvfp4", const std::optional<array>& global_scale_x = std::nullopt,
+                  const std::optional<array>& global_scale_w = std::nullopt, bool sorted_indices = false,
+                  S s = {});
 // E4M3 codes (uint8) of a floating array, and back.
 array to_fp8(const array& x, S s = {});
 array from_fp8(const array& x, Dtype dtype = bfloat16, S s = {});
