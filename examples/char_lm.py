@@ -138,9 +138,9 @@ def generate(model, prompt_ids, n, context, temperature, key):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Character-level Transformer on the King James Bible.")
-    parser.add_argument("--steps", type=int, default=600)
+    parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--context", type=int, default=96)
+    parser.add_argument("--context", type=int, default=64)
     parser.add_argument("--dims", type=int, default=128)
     parser.add_argument("--heads", type=int, default=4)
     parser.add_argument("--layers", type=int, default=2)

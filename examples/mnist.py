@@ -174,7 +174,8 @@ def main(argv=None):
             mx.eval(state, loss)
             losses.append(loss.item())
             seen += x.shape[0]
-            bar.set_postfix(loss=f"{losses[-1]:.3f}", img_s=f"{seen / (time.perf_counter() - tic):.0f}")
+            bar.set_postfix(loss=f"{losses[-1]:.3f}", img_s=f"{seen / (time.perf_counter() - tic):.0f}",
+                            refresh=False)
         bar.close()
         model.eval()
         test_acc = accuracy(model, x_test, y_test)
