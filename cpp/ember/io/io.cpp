@@ -2,6 +2,7 @@
 #include "ember/io/io.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -136,6 +137,15 @@ array read_array(Reader& in, uint64_t offset, Shape shape, Dtype dtype, const st
                              std::to_string(offset) + " but the file has " + std::to_string(in.size()));
   array out(std::move(shape), dtype, nullptr, {});
   auto buf = std::make_shared<Data>(std::max<uint64_t>(bytes, 1));
+#ifdef MADV_NOHUGEPAGE
+  // The read itself is the first touch of the buffer: small pages fault in several times
+  // faster than huge ones here, and a buffer read once from a file gains little from them.
+  if (bytes >= (64u << 20)) {
+    uintptr_t lo = ((uintptr_t)buf->ptr + 4095) & ~uintptr_t(4095);
+    uintptr_t hi = ((uintptr_t)buf->ptr + bytes) & ~uintptr_t(4095);
+    if (hi > lo) ::madvise((void*)lo, hi - lo, MADV_NOHUGEPAGE);
+  }
+#endif
   in.read(buf->ptr, bytes, offset);
   out.set_data(std::move(buf));
   out.set_status(array::Status::available);
