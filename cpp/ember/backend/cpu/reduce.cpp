@@ -149,6 +149,8 @@ Acc reduce_contiguous(const T* x, int64_t n, Op op) {
       total = op(total, static_cast<W>(reduce_contiguous<float, float>(buf, w, op)));
     }
     return static_cast<Acc>(total);
+  } else if constexpr (std::is_same_v<T, float> && std::is_same_v<Acc, float> && std::is_same_v<Op, SumOp>) {
+    return (float)simd::sum_f32()(x, (size_t)n);  // the same blocks, in the CPU's widest vectors
   } else if constexpr ((std::is_same_v<Op, MaxOp> || std::is_same_v<Op, MinOp>) &&
                 std::is_floating_point_v<Acc>) {
     return extremum_contiguous<T, Acc>(x, n, op);
@@ -505,16 +507,11 @@ void Softmax::eval_cpu(const std::vector<array>& in, array& out) {
         for (int64_t i = 0; i < n; ++i) s += (y[i] = std::exp(x[i] - m));
         for (int64_t i = 0; i < n; ++i) y[i] /= s;
       } else if constexpr (std::is_same_v<T, float>) {
-        float m = row_max(x, n);
-        float s = exp_shift_sum(x, y, n, m);
-        float inv = 1.0f / s;
-        for (int64_t i = 0; i < n; ++i) y[i] *= inv;
+        simd::softmax_row()(x, y, (size_t)n);
       } else {
         for (int64_t i = 0; i < n; ++i) buf[i] = static_cast<float>(x[i]);
-        float m = row_max(buf, n);
-        float s = exp_shift_sum(buf, buf, n, m);
-        float inv = 1.0f / s;
-        for (int64_t i = 0; i < n; ++i) y[i] = T(buf[i] * inv);
+        simd::softmax_row()(buf, buf, (size_t)n);
+        for (int64_t i = 0; i < n; ++i) y[i] = T(buf[i]);
       }
     });
   });

@@ -15,4 +15,12 @@ Fn get(Op op);
 using ShiftSumFn = float (*)(const float* in, float* out, size_t n, float shift);
 ShiftSumFn exp_shift_sum();
 
+// The sum of a contiguous span, accumulated in float lanes per block and double across blocks.
+using SumFn = double (*)(const float* x, size_t n);
+SumFn sum_f32();
+
+// y = softmax(x) over one contiguous row (x and y may be the same).
+using RowFn = void (*)(const float* x, float* y, size_t n);
+RowFn softmax_row();
+
 }  // namespace ember::simd

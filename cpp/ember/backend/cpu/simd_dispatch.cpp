@@ -15,6 +15,8 @@ namespace ember::simd {
   void tanh_f32(const float*, float*, size_t);          \
   void sigmoid_f32(const float*, float*, size_t);       \
   float exp_shift_sum_f32(const float*, float*, size_t, float); \
+  double sum_f32(const float*, size_t);                 \
+  void softmax_row_f32(const float*, float*, size_t);   \
   }
 EMBER_DECLARE_NS(base)
 EMBER_DECLARE_NS(avx2)
@@ -24,6 +26,8 @@ namespace {
 struct Table {
   Fn fns[(int)Op::Count];
   ShiftSumFn shift_sum;
+  SumFn sum;
+  RowFn softmax_row;
   Table() {
     bool avx2 = false;
 #if defined(__x86_64__) || defined(__i386__)
@@ -41,7 +45,9 @@ struct Table {
   fns[(int)Op::Cos] = NS::cos_f32;              \
   fns[(int)Op::Tanh] = NS::tanh_f32;            \
   fns[(int)Op::Sigmoid] = NS::sigmoid_f32;      \
-  shift_sum = NS::exp_shift_sum_f32;
+  shift_sum = NS::exp_shift_sum_f32;            \
+  sum = NS::sum_f32;                            \
+  softmax_row = NS::softmax_row_f32;
     if (avx2) {
       EMBER_FILL(avx2)
     } else {
@@ -58,5 +64,7 @@ const Table& table() {
 
 Fn get(Op op) { return table().fns[(int)op]; }
 ShiftSumFn exp_shift_sum() { return table().shift_sum; }
+SumFn sum_f32() { return table().sum; }
+RowFn softmax_row() { return table().softmax_row; }
 
 }  // namespace ember::simd

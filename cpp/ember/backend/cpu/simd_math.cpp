@@ -59,6 +59,24 @@ void sin_f32(const float* in, float* out, size_t n) {
 void cos_f32(const float* in, float* out, size_t n) {
   trig(in, out, n, [](float x) { return cos1(x); }, [](float x) { return std::cos(x); });
 }
+double sum_f32(const float* x, size_t n) {
+  // Blocks of 4096 summed in 32 independent float lanes (four AVX registers, so the adds
+  // pipeline), each block's total carried in double.
+  double total = 0;
+  for (size_t b = 0; b < n; b += 4096) {
+    size_t w = n - b < 4096 ? n - b : 4096;
+    const float* p = x + b;
+    float lanes[32] = {};
+    size_t i = 0;
+    for (; i + 32 <= w; i += 32)
+      for (int l = 0; l < 32; ++l) lanes[l] += p[i + l];
+    float part = 0;
+    for (int l = 0; l < 32; ++l) part += lanes[l];
+    for (; i < w; ++i) part += p[i];
+    total += part;
+  }
+  return total;
+}
 float exp_shift_sum_f32(const float* in, float* out, size_t n, float shift) {
   // Blocks that stay in L1: the exponentials vectorise, then 16 lanes add them.
   double total = 0;
@@ -83,6 +101,14 @@ void tanh_f32(const float* in, float* out, size_t n) {
 }
 void sigmoid_f32(const float* in, float* out, size_t n) {
   for (size_t i = 0; i < n; ++i) out[i] = em_sigmoid(in[i]);
+}
+
+void softmax_row_f32(const float* x, float* y, size_t n) {
+  // Max, exponentials with their sum, and the scaling: three passes over a row that stays
+  // in cache, all in the CPU's widest vectors.
+  float m = em_extremum<float, true>(x, (int64_t)n, nullptr);
+  float inv = 1.0f / exp_shift_sum_f32(x, y, n, m);
+  for (size_t i = 0; i < n; ++i) y[i] *= inv;
 }
 
 }  // namespace ember::simd::EMBER_SIMD_NS
