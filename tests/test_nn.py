@@ -842,3 +842,21 @@ def test_bad_inputs_raise_and_process_keeps_working():
         with pytest.raises(ValueError):
             mx.eval(fn())
     assert nn.Linear(3, 2)(mx.ones((2, 3))).shape == (2, 2)
+
+
+@needs_mlx
+@pytest.mark.parametrize("cls", ["MaxPool1d", "MaxPool2d", "AvgPool2d", "MaxPool3d"])
+@pytest.mark.parametrize("k,s,p", [(2, None, 0), (3, None, 0), (2, 1, 0), (3, 2, 1), (2, 2, 1)])
+def test_pooling_gradients_with_ties_match_mlx(cls, k, s, p):
+    # Rounded inputs make tied maxima in most windows: the gradient must be shared among
+    # them as MLX shares it, on the tiled fast path and on the general one.
+    nd = int(cls[-2])
+    shape = (2,) + (7, 5, 6)[:nd] + (3,)
+    x = np.round(R.randn(*shape), 0).astype(np.float32)
+    e, r = getattr(nn, cls)(k, s, p), getattr(mnn, cls)(k, s, p)
+    ye, yr = e(mx.array(x)), r(mm.array(x))
+    np.testing.assert_array_equal(N(ye), np.array(yr))
+    w = np.arange(ye.size, dtype=np.float32).reshape(ye.shape)
+    ge = mx.grad(lambda a: (e(a) * mx.array(w)).sum())(mx.array(x))
+    gr = mm.grad(lambda a: (r(a) * mm.array(w)).sum())(mm.array(x))
+    np.testing.assert_allclose(N(ge), np.array(gr), rtol=1e-5, atol=1e-4)

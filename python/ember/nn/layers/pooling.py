@@ -70,16 +70,41 @@ class _Pool(Module):
             yield x[index]
 
 
+    def _tiles(self, x):
+        """Non-overlapping windows without padding (stride == kernel): x cropped and viewed as
+        (N, o1, k1, o2, k2, ..., C), with the window axes, or None for the general case."""
+        n = self._ndim
+        if x.ndim != n + 2 or any(self._padding) or self._stride != self._kernel_size:
+            return None
+        sizes = x.shape[1:-1]
+        out = [d // k for d, k in zip(sizes, self._kernel_size)]
+        if any(o <= 0 for o in out):
+            return None
+        if any(o * k != d for o, k, d in zip(out, self._kernel_size, sizes)):
+            x = x[(slice(None),) + tuple(slice(0, o * k) for o, k in zip(out, self._kernel_size))]
+        shape = [x.shape[0]]
+        for o, k in zip(out, self._kernel_size):
+            shape += [o, k]
+        return x.reshape(shape + [x.shape[-1]]), tuple(2 + 2 * i for i in range(n))
+
+
 class _MaxPool(_Pool):
     def __call__(self, x):
-        result = None
-        for w in self._windows(x, _neg_inf(x.dtype)):
-            result = w if result is None else mx.maximum(result, w)
-        return result
+        tiles = self._tiles(x)
+        if tiles is not None:
+            # One reduction: its gradient is a single pass, where chained maximums of shifted
+            # slices would each scatter back into a full-size array.
+            return mx.max(tiles[0], axis=tiles[1])
+        # Overlapping or padded windows: stacked and reduced, so tied maxima share the
+        # gradient as a max reduction shares it.
+        return mx.max(mx.stack(list(self._windows(x, _neg_inf(x.dtype))), axis=-1), axis=-1)
 
 
 class _AvgPool(_Pool):
     def __call__(self, x):
+        tiles = self._tiles(x)
+        if tiles is not None:
+            return mx.mean(tiles[0], axis=tiles[1])
         windows = list(self._windows(x, 0))
         total = windows[0]
         for w in windows[1:]:
