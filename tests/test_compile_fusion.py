@@ -298,3 +298,15 @@ def test_small_and_wide_integers_fused(dtype):
     got, ref = mx.compile(f)(a, b), f(a, b)
     assert got.dtype == ref.dtype == dtype
     assert np.array_equal(np.array(got), np.array(ref))
+
+
+def test_fused_bool_to_float_matches_eager():
+    # A comparison cast back to float inside a fused kernel (a ReLU mask): written as a
+    # select so the loop vectorises; values must equal the eager ones, NaN included.
+    x = mx.array(np.array([[-1.0, 0.0, 2.0, np.nan, -0.0, 3.5] * 6] * 5, dtype=np.float32))
+    b = mx.array(np.linspace(-1, 1, 36).astype(np.float32))
+    f = lambda x, b: (mx.maximum(x + b, 0.0), (x + b >= 0).astype(mx.float32),
+                      (x > b).astype(mx.float16), (x < 0).astype(mx.int32) * 3)
+    for got, want in zip(mx.compile(f)(x, b), f(x, b)):
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(np.array(got.astype(mx.float32)), np.array(want.astype(mx.float32)))

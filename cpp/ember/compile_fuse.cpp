@@ -101,6 +101,9 @@ std::string expression(const std::string& name, const std::vector<std::string>& 
   if (name == "Select") return "(" + a[0] + " ? " + a[1] + " : " + a[2] + ")";
   if (name == "AsType") {
     if (out == bool_) return "(" + a[0] + " != 0)";
+    // A select rather than a widening cast of a bool: the vectoriser handles the former
+    // (a mask blend) and gives up on the loop for the latter.
+    if (in == bool_) return "(" + a[0] + " ? " + ctype(out) + "(1) : " + ctype(out) + "(0))";
     return std::string("static_cast<") + ctype(out) + ">(" + a[0] + ")";
   }
   if (!fl) {
