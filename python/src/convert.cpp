@@ -340,6 +340,14 @@ std::optional<int32_t> int32_of(const py::object& i) {
 
 }  // namespace
 
+std::vector<int> axes_or_all(const py::object& axis, const array& a) {
+  auto ax = to_axes(axis);
+  if (ax) return *ax;
+  std::vector<int> all(a.ndim());
+  for (int i = 0; i < a.ndim(); ++i) all[i] = i;
+  return all;
+}
+
 std::optional<std::vector<int>> to_axes(const py::object& axis) {
   if (axis.is_none()) return std::nullopt;
   auto one = [](py::handle a) {

@@ -63,7 +63,6 @@ Dtype from_dl_type(DLDataType t) {
     DLDataType c = dl_type((Dtype)i);
     if (c.code == t.code && c.bits == t.bits) return (Dtype)i;
   }
-  if (t.code == kDLBool && t.bits == 1) {}
   throw py::type_error("[from_dlpack] Unsupported element type (code " + std::to_string(t.code) + ", " +
                        std::to_string(t.bits) + " bits).");
 }

@@ -24,14 +24,6 @@ void def_both(py::module_& m, py::class_<array>& cls, const char* name, F f, con
   cls.def(name, f, doc, extra...);
 }
 
-std::vector<int> axes_or_all(const py::object& axis, const array& a) {
-  auto ax = to_axes(axis);
-  if (ax) return *ax;
-  std::vector<int> all(a.ndim());
-  for (int i = 0; i < a.ndim(); ++i) all[i] = i;
-  return all;
-}
-
 std::optional<array> opt_array(const py::object& o, const array& like) {
   if (o.is_none()) return std::nullopt;
   return to_array_like(o, like);
@@ -412,20 +404,6 @@ void init_ops(py::module_& m) {
   EMBER_ATLEAST("atleast_2d", atleast_2d)
   EMBER_ATLEAST("atleast_3d", atleast_3d)
 #undef EMBER_ATLEAST
-  m.def("slice_update", [](const py::object& a, const py::object& u, const py::object& start,
-                           const py::object& axes, const py::object& s) {
-    array x = A(a), up = A(u);
-    Shape st = py::isinstance<array>(start) ? to_shape(array_tolist(*start.cast<array*>()), "slice_update")
-                                            : to_shape(start, "slice_update");
-    std::vector<int> ax = *to_axes(axes);
-    Shape b(x.ndim(), 0), e = x.shape();
-    for (size_t i = 0; i < ax.size(); ++i) {
-      int d = normalize_axis(ax[i], x.ndim(), "slice_update");
-      b[d] = st[i];
-      e[d] = st[i] + up.shape()[up.ndim() - x.ndim() + d];
-    }
-    return slice_update(x, up, b, e, Shape(x.ndim(), 1), sd(s));
-  }, "a"_a, "update"_a, "start_indices"_a, "axes"_a, py::kw_only(), "stream"_a = none);
   m.def("as_strided", [](const py::object& a, const py::object& shape, const py::object& strides,
                          size_t offset, const py::object& s) {
     array x = A(a);

@@ -72,8 +72,6 @@ void init_scatter(py::module_& m) {
   }, "a"_a, "start_indices"_a, "axes"_a, "slice_size"_a, py::kw_only(), "stream"_a = none,
      "Extract a block of ``a`` of size ``slice_size`` starting at ``start_indices`` along ``axes``.");
 
-  // Replaces an earlier definition that read the start positions eagerly.
-  if (py::hasattr(m, "slice_update")) py::delattr(m, "slice_update");
   m.def("slice_update", [](const py::object& a, const py::object& update, const py::object& start,
                            const py::object& axes, const py::object& s) {
     array x = to_array(a);

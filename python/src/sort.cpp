@@ -17,14 +17,6 @@ std::optional<int> one_axis(const py::object& axis, const char* op) {
   return axis.cast<int>();
 }
 
-std::vector<int> axes_or_all(const py::object& axis, const array& a) {
-  auto ax = to_axes(axis);
-  if (ax) return *ax;
-  std::vector<int> all(a.ndim());
-  for (int i = 0; i < a.ndim(); ++i) all[i] = i;
-  return all;
-}
-
 const array& require_array(const py::object& o, const char* op, const char* what) {
   if (!py::isinstance<array>(o))
     throw py::type_error(std::string("[") + op + "] " + what + " must be an array; got " +

@@ -39,6 +39,8 @@ bool is_py_scalar(py::handle obj);
 
 // None, an int, or a sequence of ints.
 std::optional<std::vector<int>> to_axes(const py::object& axis);
+// The axes `axis` names, or every axis of `a` when it is None.
+std::vector<int> axes_or_all(const py::object& axis, const array& a);
 // A shape: an int or a sequence of ints (numpy integers too). An entry outside 32 bits is
 // an OverflowError and a non-integer a TypeError, both naming `op`.
 Shape to_shape(py::handle obj, const char* op = "shape");
