@@ -1,0 +1,161 @@
+"""The documentation: every Python example runs, and the site builds with warnings as errors.
+
+Each Markdown page under docs/ (and README.md) is run as one script: its ```python blocks in
+order, in one namespace, from a temporary directory. A ```output block right after a ```python
+block is what that block prints; it is compared with the printed text (``...`` matches anything,
+as in doctest).
+
+    python tests/test_docs.py --show docs/guide/grad.md   # print what each block prints
+"""
+
+import contextlib
+import doctest
+import glob
+import io
+import os
+import re
+import subprocess
+import sys
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DOCS = os.path.join(ROOT, "docs")
+FENCE = re.compile(r"^(?P<indent> *)(?P<fence>`{3,}|~{3,})(?P<info>[^`\n]*)$")
+
+
+def blocks(path):
+    """[(language, code, line)] of the fenced blocks of a Markdown file."""
+    out, lines, i = [], open(path, encoding="utf-8").read().split("\n"), 0
+    while i < len(lines):
+        m = FENCE.match(lines[i])
+        if not m:
+            i += 1
+            continue
+        fence, info, start = m.group("fence"), m.group("info").strip(), i + 1
+        indent = len(m.group("indent"))
+        i += 1
+        body = []
+        while i < len(lines) and not lines[i].strip().startswith(fence):
+            body.append(lines[i][indent:] if lines[i][:indent].strip() == "" else lines[i])
+            i += 1
+        i += 1
+        out.append((info.split()[0] if info else "", "\n".join(body) + "\n", start))
+    return out
+
+
+def examples(path):
+    """[(code, expected output or None, line)] of the Python blocks of a page."""
+    found, bl = [], blocks(path)
+    for k, (lang, code, line) in enumerate(bl):
+        if lang == "output":
+            assert k > 0 and bl[k - 1][0] == "python", \
+                f"{path}:{line}: an output block must follow a python block"
+        if lang != "python":
+            continue
+        want = bl[k + 1][1] if k + 1 < len(bl) and bl[k + 1][0] == "output" else None
+        found.append((code, want, line))
+    return found
+
+
+def pages():
+    found = sorted(glob.glob(os.path.join(DOCS, "**", "*.md"), recursive=True))
+    found = [p for p in found if "_build" not in p] + [os.path.join(ROOT, "README.md")]
+    return [p for p in found if examples(p)]
+
+
+def run_page(path, show=False):
+    """Runs a page's examples in order in one namespace; returns the mismatches."""
+    checker, problems = doctest.OutputChecker(), []
+    namespace = {"__name__": "__docs__"}
+    for code, want, line in examples(path):
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            exec(compile(code, f"{path}:{line}", "exec"), namespace)
+        got = "\n".join(s.rstrip() for s in buf.getvalue().split("\n"))
+        if show:
+            print(f"--- {os.path.relpath(path, ROOT)}:{line}\n{got}", end="")
+        if want is not None:
+            want = "\n".join(s.rstrip() for s in want.split("\n"))
+            if not checker.check_output(want, got, doctest.ELLIPSIS):
+                problems.append(f"{os.path.relpath(path, ROOT)}:{line}: printed\n{got}\n"
+                                f"documented\n{want}")
+    return problems
+
+
+PAGES = pages()
+
+
+@pytest.mark.parametrize("path", PAGES, ids=[os.path.relpath(p, ROOT) for p in PAGES])
+def test_page_examples_run_and_print_what_is_shown(path, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    import ember.core as mx
+
+    mx.random.seed(0)
+    problems = run_page(path)
+    assert not problems, "\n\n".join(problems)
+
+
+def test_every_guide_page_has_examples_with_outputs():
+    # the extraction itself: the pages that must carry checked examples do
+    names = {os.path.relpath(p, DOCS) for p in PAGES}
+    for page in ["getting_started.md", "guide/grad.md", "guide/vjp_jvp.md", "guide/vmap.md",
+                 "guide/compile.md", "guide/custom_function.md", "guide/checkpoint.md",
+                 "guide/lazy.md", "training.md", "file_formats.md", "seed_examples.md"]:
+        assert page in names, page
+        assert any(want for _, want, _ in examples(os.path.join(DOCS, page))), page
+
+
+def test_block_extraction(tmp_path):
+    page = tmp_path / "p.md"
+    page.write_text("text\n\n```python\nprint(1 + 1)\n```\n\n```output\n2\n```\n\n"
+                    "````markdown\n```python\nnot run\n```\n````\n\n```python\nx = 3\n```\n"
+                    "```python\nprint(x, '...')\n```\n```output\n3 ...\n```\n")
+    ex = examples(str(page))
+    assert [(c, w) for c, w, _ in ex] == [("print(1 + 1)\n", "2\n"), ("x = 3\n", None),
+                                          ("print(x, '...')\n", "3 ...\n")]
+    assert run_page(str(page)) == []
+    page.write_text("```python\nprint(2)\n```\n```output\n3\n```\n")
+    assert len(run_page(str(page))) == 1
+
+
+def _sphinx_available():
+    try:
+        import myst_parser  # noqa: F401
+        import sphinx  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def test_docs_build_with_warnings_as_errors(tmp_path):
+    """The whole site, API reference included, with -W: any warning fails the build."""
+    if not _sphinx_available():
+        pytest.skip("sphinx and myst-parser are not installed (pip install '.[docs]')")
+    import ember
+
+    env = dict(os.environ)
+    pkg_root = os.path.dirname(os.path.dirname(os.path.abspath(ember.__file__)))
+    env["PYTHONPATH"] = os.pathsep.join([pkg_root] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    t0 = time.time()
+    run = subprocess.run([sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html",
+                          "-d", str(tmp_path / "doctrees"), DOCS, str(tmp_path / "html")],
+                         capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "WARNING" not in run.stderr and "ERROR" not in run.stderr, run.stderr
+    html = (tmp_path / "html" / "api" / "generated" / "ember.core.html").read_text()
+    import ember.core as mx
+
+    # the reference lists every public function of ember.core, whatever it holds today
+    missing = [n for n in dir(mx) if not n.startswith("_") and callable(getattr(mx, n))
+               and f'id="ember.core.{n}"' not in html]
+    assert not missing, missing
+    print(f"docs built in {time.time() - t0:.1f} s")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 2 and sys.argv[1] == "--show":
+        for p in sys.argv[2:]:
+            for problem in run_page(os.path.abspath(p), show=True):
+                print("\nMISMATCH", problem)
