@@ -3,7 +3,8 @@
 Each Markdown page under docs/ (and README.md) is run as one script: its ```python blocks in
 order, in one namespace, from a temporary directory. A ```output block right after a ```python
 block is what that block prints; it is compared with the printed text (``...`` matches anything,
-as in doctest).
+as in doctest). The C++ page's program is built with its CMakeLists.txt against the package and
+run the same way.
 
     python tests/test_docs.py --show docs/guide/grad.md   # print what each block prints
 """
@@ -50,8 +51,8 @@ def examples(path):
     found, bl = [], blocks(path)
     for k, (lang, code, line) in enumerate(bl):
         if lang == "output":
-            assert k > 0 and bl[k - 1][0] == "python", \
-                f"{path}:{line}: an output block must follow a python block"
+            assert k > 0 and bl[k - 1][0] in ("python", "cpp"), \
+                f"{path}:{line}: an output block must follow a python (or C++) block"
         if lang != "python":
             continue
         want = bl[k + 1][1] if k + 1 < len(bl) and bl[k + 1][0] == "output" else None
@@ -120,6 +121,33 @@ def test_block_extraction(tmp_path):
     assert len(run_page(str(page))) == 1
 
 
+def test_cpp_page_program_builds_and_prints_what_is_shown(tmp_path):
+    """The C++ page's CMakeLists.txt and program, built against the package as a user would."""
+    import shutil
+
+    if shutil.which("c++") is None:
+        pytest.skip("no C++ compiler")
+    from test_cpp_example import _cmake, _package_dir
+
+    bl = blocks(os.path.join(DOCS, "cpp.md"))
+    cmake = [code for lang, code, _ in bl if lang == "cmake"]
+    k = next(i for i, (lang, code, _) in enumerate(bl) if lang == "cpp" and "int main" in code)
+    assert len(cmake) == 1 and bl[k + 1][0] == "output"
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "CMakeLists.txt").write_text(cmake[0])
+    (tmp_path / "src" / "main.cpp").write_text(bl[k][1])
+    cmake_dir = _package_dir(tmp_path)
+    cfg = subprocess.run([_cmake(), "-S", str(tmp_path / "src"), "-B", str(tmp_path / "build"),
+                          f"-DCMAKE_PREFIX_PATH={cmake_dir}", f"-DPython_EXECUTABLE={sys.executable}"],
+                         capture_output=True, text=True)
+    assert cfg.returncode == 0, cfg.stdout + cfg.stderr
+    made = subprocess.run([_cmake(), "--build", str(tmp_path / "build")], capture_output=True, text=True)
+    assert made.returncode == 0, made.stdout + made.stderr
+    run = subprocess.run([str(tmp_path / "build" / "app")], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == bl[k + 1][1], run.stdout
+
+
 def _sphinx_available():
     try:
         import myst_parser  # noqa: F401
@@ -156,6 +184,10 @@ def test_docs_build_with_warnings_as_errors(tmp_path):
 
 if __name__ == "__main__":
     if len(sys.argv) > 2 and sys.argv[1] == "--show":
-        for p in sys.argv[2:]:
-            for problem in run_page(os.path.abspath(p), show=True):
+        import tempfile
+
+        paths = [os.path.abspath(p) for p in sys.argv[2:]]
+        os.chdir(tempfile.mkdtemp())  # the files the examples write go there
+        for p in paths:
+            for problem in run_page(p, show=True):
                 print("\nMISMATCH", problem)
