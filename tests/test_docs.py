@@ -147,6 +147,11 @@ def test_block_extraction(tmp_path):
     assert run_page(str(page)) == []
     page.write_text("```python\nprint(2)\n```\n```output\n3\n```\n")
     assert len(run_page(str(page))) == 1
+    # a page about a part of the API that a build lacks says so, and is skipped
+    page.write_text("<!-- requires: ember.core.no_such_module -->\n\n```python\nprint(1)\n```\n")
+    assert missing_requirement(str(page)) == "ember.core.no_such_module"
+    page.write_text("<!-- requires: ember.core.random -->\n")
+    assert missing_requirement(str(page)) is None
 
 
 def test_cpp_page_program_builds_and_prints_what_is_shown(tmp_path):
@@ -174,6 +179,37 @@ def test_cpp_page_program_builds_and_prints_what_is_shown(tmp_path):
     run = subprocess.run([str(tmp_path / "build" / "app")], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert run.stdout == bl[k + 1][1], run.stdout
+
+
+def test_benchmark_tables_draw_as_charts(tmp_path):
+    """benchmarks/_table.py: `--png PATH` is taken out of the script's arguments, and each
+    printed table is drawn to PATH, PATH-2.png... with the times relative to Ember's."""
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "chart.png"
+    script = (
+        "import sys\n"
+        f"sys.path.insert(0, {os.path.join(ROOT, 'benchmarks')!r})\n"
+        "import _table\n"
+        "print(sys.argv[1:])\n"
+        "_table.print_table(['benchmark', 'unit', 'ember', 'numpy', 'torch'],\n"
+        "    [['chain', 'ms', '2.00', '4.00 (2.00x)', '1.00 (0.50x)'], ['sum', 'us', '1.0', '-', '3.0 (3.00x)']])\n"
+        "_table.print_table(['op', 'ember', 'numpy'], [['x', '1.5', '3.0 (2.00x)']])\n")
+    run = subprocess.run([sys.executable, "-c", script, "--quick", "--png", str(out), "--reps", "3"],
+                         capture_output=True, text=True, env=dict(os.environ, MPLBACKEND="Agg"))
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[0] == "['--quick', '--reps', '3']"
+    second = tmp_path / "chart-2.png"
+    for png in (out, second):
+        data = png.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
+    assert f"chart written to {second}" in run.stdout
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    try:
+        import _table
+    finally:
+        sys.path.pop(0)
+    assert _table._number("4.00 (2.00x)") == 4.0 and _table._number("-") is None
+    assert _table._number("1.5e-3") == 1.5e-3 and _table._number("ms") is None
 
 
 def _sphinx_available():
