@@ -212,6 +212,33 @@ def test_benchmark_tables_draw_as_charts(tmp_path):
     assert _table._number("1.5e-3") == 1.5e-3 and _table._number("ms") is None
 
 
+def test_extension_docstrings_are_read_as_plain_text():
+    """The reference generator escapes reStructuredText markup in the extension's plain-text
+    docstrings, and shows one whose layout it cannot read as preformatted text."""
+    pytest.importorskip("docutils")
+    sys.path.insert(0, os.path.join(DOCS, "_ext"))
+    try:
+        import ember_apigen as gen
+    finally:
+        sys.path.pop(0)
+    import ember.core as mx
+
+    assert gen._escape("a (B, *, T) of from_ and x|y") == "a (B, \\*, T) of from\\_ and x\\|y"
+    assert gen._escape("keeps ``a*b`` and `name_`") == "keeps ``a*b`` and `name_`"
+    assert not gen._is_clean_rst("rope of a (B, *, T, D)")
+    assert gen._is_clean_rst(gen._escape("rope of a (B, *, T, D)"))
+    lines = ["add(a, b, *, stream=None) -> array", "", "Sum of *a and b."]
+    gen.process_docstring(None, "function", "ember.core.add", mx.add, None, lines)
+    assert lines == ["Sum of \\*a and b."]
+    lines = ["Returns:", "    odd indentation", "- a list", "without a blank line"]
+    gen.process_docstring(None, "function", "ember.core.add", mx.add, None, lines)
+    assert lines[:2] == ["::", ""] and lines[2] == "   Returns:"
+    # Python docstrings (reStructuredText or Google style) are left alone
+    lines = ["*emphasis*"]
+    gen.process_docstring(None, "function", "ember.utils.tree_map", test_block_extraction, None, lines)
+    assert lines == ["*emphasis*"]
+
+
 def _sphinx_available():
     try:
         import myst_parser  # noqa: F401
@@ -239,10 +266,27 @@ def test_docs_build_with_warnings_as_errors(tmp_path):
     html = (tmp_path / "html" / "api" / "generated" / "ember.core.html").read_text()
     import ember.core as mx
 
-    # the reference lists every public function of ember.core, whatever it holds today
+    # the reference lists every public function of ember.core and of its submodules, whatever
+    # they hold today, and every class of ember.nn and ember.optimizers
+    import types
+
+    import ember.nn as nn
+    import ember.optimizers as optim
+
     missing = [n for n in dir(mx) if not n.startswith("_") and callable(getattr(mx, n))
                and f'id="ember.core.{n}"' not in html]
     assert not missing, missing
+    for sub in [n for n in dir(mx) if isinstance(getattr(mx, n), types.ModuleType)]:
+        page = (tmp_path / "html" / "api" / "generated" / f"ember.core.{sub}.html").read_text()
+        module = getattr(mx, sub)
+        missing = [n for n in dir(module) if not n.startswith("_") and callable(getattr(module, n))
+                   and f'id="ember.core.{sub}.{n}"' not in page]
+        assert not missing, (sub, missing)
+    for module in (nn, optim):
+        page = (tmp_path / "html" / "api" / "generated" / f"{module.__name__}.html").read_text()
+        missing = [n for n in dir(module) if not n.startswith("_") and isinstance(getattr(module, n), type)
+                   and f'id="{module.__name__}.{n}"' not in page]
+        assert not missing, (module.__name__, missing)
     print(f"docs built in {time.time() - t0:.1f} s")
 
 

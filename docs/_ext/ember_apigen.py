@@ -188,6 +188,9 @@ def _from_extension(obj):
 def _escape(text):
     """Escape the characters of plain text that reStructuredText reads as markup (``*``,
     ``|``, a trailing ``_``), outside literal spans."""
+    if text.count("`") % 2:  # an unmatched backquote: no literal spans on this line
+        return re.sub(r"(?<=\w)_(?=\W|$)", r"\\_", text.replace("\\", "\\\\").replace(
+            "*", "\\*").replace("|", "\\|").replace("`", "\\`"))
     parts = _LITERAL.split(text)
     for i in range(0, len(parts), 2):
         p = parts[i].replace("\\", "\\\\").replace("*", "\\*").replace("|", "\\|")
@@ -206,14 +209,42 @@ def process_signature(app, what, name, obj, options, signature, return_annotatio
     return None
 
 
+def _is_clean_rst(text, env=None):
+    """Whether docutils reads `text` without a warning. (Sphinx's roles, which plain-text
+    docstrings do not use, need the build environment `env`; an error in one of them is left
+    for the build to report.)"""
+    import docutils.core
+    import docutils.utils
+
+    if not text.strip():
+        return True
+    try:
+        docutils.core.publish_doctree(text, settings_overrides={
+            "report_level": docutils.utils.Reporter.SEVERE_LEVEL + 1, "halt_level": 2,
+            "warning_stream": False, "file_insertion_enabled": False, "raw_enabled": False,
+            "env": env})
+    except docutils.utils.SystemMessage:
+        return False
+    except Exception:  # a role or directive of Sphinx's outside a build
+        return True
+    return True
+
+
 def process_docstring(app, what, name, obj, options, lines):
+    """The extension's docstrings are plain text: the signature line (already shown) is dropped
+    and markup characters escaped; a docstring whose layout reStructuredText still cannot read
+    (indentation, a list without blank lines) is shown as it is written, preformatted."""
     if not _from_extension(obj):
         return
     while lines and _SIGNATURE.match(lines[0]):  # signature lines (overloads included)
         lines.pop(0)
         while lines and not lines[0].strip():
             lines.pop(0)
-    lines[:] = [_escape(line) for line in lines]
+    escaped = [_escape(line) for line in lines]
+    if _is_clean_rst("\n".join(escaped), getattr(app, "env", None)):
+        lines[:] = escaped
+    else:
+        lines[:] = ["::", ""] + ["   " + line for line in lines] + [""]
 
 
 def setup(app):
