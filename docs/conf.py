@@ -40,3 +40,4 @@ html_theme = "alabaster"
 html_static_path = ["_static"]
 html_title = f"Ember {release}"
 pygments_style = "sphinx"
+html_css_files = ["custom.css"]
