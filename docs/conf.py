@@ -41,3 +41,4 @@ html_static_path = ["_static"]
 html_title = f"Ember {release}"
 pygments_style = "sphinx"
 html_css_files = ["custom.css"]
+html_theme_options = {"page_width": "1160px", "sidebar_width": "240px"}
