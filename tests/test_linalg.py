@@ -585,3 +585,28 @@ def test_sizes_sweep(n):
     np.testing.assert_allclose(c @ np.swapaxes(c, -1, -2), sp, rtol=1e-9, atol=1e-9)
     w, v = (np.array(x) for x in L.eigh(E(sp)))
     np.testing.assert_allclose(sp @ v, v * w[..., None, :], rtol=1e-8, atol=1e-8)
+
+
+def test_complex64_svd_eigh_eig(rng):
+    a = (rng.standard_normal((2, 4, 3)) + 1j * rng.standard_normal((2, 4, 3))).astype(np.complex64)
+    u, s, vt = L.svd(E(a))
+    assert (u.dtype, s.dtype, vt.dtype) == (mx.complex64, mx.float32, mx.complex64)
+    u, s, vt = np.array(u), np.array(s), np.array(vt)
+    np.testing.assert_allclose((u[..., :, :3] * s[..., None, :]) @ vt[..., :3, :], a, atol=1e-5)
+    np.testing.assert_allclose(np.conj(np.swapaxes(u, -1, -2)) @ u, np.broadcast_to(np.eye(4), u.shape), atol=1e-5)
+    np.testing.assert_allclose(np.array(L.svd(E(a), compute_uv=False)), np.linalg.svd(a, compute_uv=False), atol=1e-5)
+    h = (rng.standard_normal((2, 4, 4)) + 1j * rng.standard_normal((2, 4, 4))).astype(np.complex64)
+    h = h + np.conj(np.swapaxes(h, -1, -2))
+    for uplo in ["L", "U"]:
+        w, v = L.eigh(E(h), UPLO=uplo)
+        assert (w.dtype, v.dtype) == (mx.float32, mx.complex64)
+        w, v = np.array(w), np.array(v)
+        np.testing.assert_allclose(w, np.linalg.eigvalsh(h), atol=1e-5)
+        np.testing.assert_allclose(h @ v, v * w[..., None, :], atol=1e-4)
+        assert L.eigvalsh(E(h), UPLO=uplo).dtype == mx.float32
+    w, v = L.eig(E(h + 1j * np.eye(4, dtype=np.complex64)))
+    w, v = np.array(w), np.array(v)
+    np.testing.assert_allclose((h + 1j * np.eye(4)) @ v, v * w[..., None, :], atol=1e-4)
+    np.testing.assert_allclose(np.array(L.norm(E(a[0]), "nuc")), np.linalg.norm(a[0], "nuc"), rtol=1e-5)
+    with pytest.raises(ValueError):
+        mx.grad(lambda y: mx.real(L.svd(y, compute_uv=False)).sum())(E(a[0]))

@@ -29,10 +29,9 @@ void check_real(const array& a, const std::string& op) {
     fail(op, std::string("Arrays must have type float32 or float64. Received array with type ") +
                  dtype_name(a.dtype()) + ".");
 }
-// Ops MLX also runs on complex64 (not supported by these kernels yet).
+// Ops that also take complex64.
 void check_real_or_complex(const array& a, const std::string& op) {
-  if (a.dtype() == complex64) fail(op, "complex64 input is not supported.");
-  if (a.dtype() != float32 && a.dtype() != float64)
+  if (a.dtype() != float32 && a.dtype() != float64 && a.dtype() != complex64)
     fail(op, std::string("Arrays must have type float32, float64 or complex64. Received array with type ") +
                  dtype_name(a.dtype()) + ".");
 }

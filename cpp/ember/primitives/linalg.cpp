@@ -188,12 +188,13 @@ std::vector<Shape> SVD::output_shapes(const Arrays& in) {
   return {with(b, {m, m}), with(b, {k}), with(b, {n, n})};
 }
 std::vector<Dtype> SVD::output_dtypes(const Arrays& in) const {
-  Dtype t = in[0].dtype();
-  if (!uv_) return {t};
-  return {t, t, t};
+  Dtype t = in[0].dtype(), r = t == complex64 ? float32 : t;
+  if (!uv_) return {r};
+  return {t, r, t};
 }
 
 Arrays SVD::vjp(const Arrays& p, const Arrays& ct, const Axes&, const Arrays& outs) {
+  if (p[0].dtype() == complex64) no_rule("linalg::svd", "Differentiation of a complex svd");
   int m = p[0].shape(-2), n = p[0].shape(-1), k = std::min(m, n);
   Arrays f = uv_ ? outs : linalg::svd(p[0], true, stream());
   array uk = first_cols(f[0], k), s = f[1], vk = first_cols(mT(f[2]), k);
@@ -221,6 +222,7 @@ Arrays SVD::vjp(const Arrays& p, const Arrays& ct, const Axes&, const Arrays& ou
   return {mm(mm(uk, inner), mT(vk))};
 }
 Arrays SVD::jvp(const Arrays& p, const Arrays& t, const Axes&) {
+  if (p[0].dtype() == complex64) no_rule("linalg::svd", "Differentiation of a complex svd");
   int m = p[0].shape(-2), n = p[0].shape(-1), k = std::min(m, n);
   Arrays f = linalg::svd(p[0], true, stream());
   array u = f[0], s = f[1], v = mT(f[2]);
@@ -273,10 +275,12 @@ std::vector<Shape> Eigh::output_shapes(const Arrays& in) {
   return {with(b, {n}), with(b, {n, n})};
 }
 std::vector<Dtype> Eigh::output_dtypes(const Arrays& in) const {
-  if (!vectors_) return {in[0].dtype()};
-  return {in[0].dtype(), in[0].dtype()};
+  Dtype t = in[0].dtype(), r = t == complex64 ? float32 : t;
+  if (!vectors_) return {r};
+  return {r, t};
 }
 Arrays Eigh::vjp(const Arrays& p, const Arrays& ct, const Axes&, const Arrays& outs) {
+  if (p[0].dtype() == complex64) no_rule("linalg::eigh", "Differentiation of a complex eigh");
   std::string uplo = upper_ ? "U" : "L";
   array w = outs[0];
   array v = vectors_ ? outs[1] : linalg::eigh(p[0], uplo, stream()).second;
@@ -285,6 +289,7 @@ Arrays Eigh::vjp(const Arrays& p, const Arrays& ct, const Axes&, const Arrays& o
   return {sym(mm(mm(v, inner), mT(v)))};
 }
 Arrays Eigh::jvp(const Arrays& p, const Arrays& t, const Axes&) {
+  if (p[0].dtype() == complex64) no_rule("linalg::eigh", "Differentiation of a complex eigh");
   auto [w, v] = linalg::eigh(p[0], upper_ ? "U" : "L", stream());
   array dp = mm(mm(mT(v), sym(t[0])), v);
   array dw = diag_of(dp);

@@ -51,6 +51,19 @@ int scipy_openblas_get_num_threads(void);
 EMBER_LAPACK_DECL(float, s)
 EMBER_LAPACK_DECL(double, d)
 #undef EMBER_LAPACK_DECL
+
+// complex64 (Fortran COMPLEX has std::complex<float>'s layout)
+void scipy_cgesdd_(const char* jobz, const int* m, const int* n, std::complex<float>* a, const int* lda,
+                   float* s, std::complex<float>* u, const int* ldu, std::complex<float>* vt,
+                   const int* ldvt, std::complex<float>* work, const int* lwork, float* rwork, int* iwork,
+                   int* info, size_t);
+void scipy_cheevd_(const char* jobz, const char* uplo, const int* n, std::complex<float>* a, const int* lda,
+                   float* w, std::complex<float>* work, const int* lwork, float* rwork, const int* lrwork,
+                   int* iwork, const int* liwork, int* info, size_t, size_t);
+void scipy_cgeev_(const char* jobvl, const char* jobvr, const int* n, std::complex<float>* a, const int* lda,
+                  std::complex<float>* w, std::complex<float>* vl, const int* ldvl, std::complex<float>* vr,
+                  const int* ldvr, std::complex<float>* work, const int* lwork, float* rwork, int* info,
+                  size_t, size_t);
 }
 
 namespace ember {
@@ -164,6 +177,127 @@ size_t batch_of(const array& a) {
 [[noreturn]] void fail(const char* op, const std::string& what, int info) {
   throw std::runtime_error(std::string("[") + op + "] " + what + " (LAPACK error code " +
                            std::to_string(info) + ").");
+}
+
+
+using cf = std::complex<float>;
+
+// The same storage tricks as the real kernels: the row-major buffer is A^T in column-major
+// order, so gesdd's U^T is our V^H and its V^H our U (with conjugates falling out right).
+void svd_complex(const array& a, std::vector<array>& outs, bool uv, Failure& bad) {
+  int m = a.shape(-2), n = a.shape(-1), k = std::min(m, n);
+  size_t batch = batch_of(a);
+  const cf* src = a.data<cf>();
+  float* sd = (uv ? outs[1] : outs[0]).data<float>();
+  cf* ud = uv ? outs[0].data<cf>() : nullptr;
+  cf* vd = uv ? outs[2].data<cf>() : nullptr;
+  if (k == 0) {
+    if (uv)
+      for (size_t b = 0; b < batch; ++b) {
+        for (int i = 0; i < m; ++i)
+          for (int j = 0; j < m; ++j) ud[b * m * m + (size_t)i * m + j] = cf(i == j, 0);
+        for (int i = 0; i < n; ++i)
+          for (int j = 0; j < n; ++j) vd[b * n * n + (size_t)i * n + j] = cf(i == j, 0);
+      }
+    return;
+  }
+  char jobz = uv ? 'A' : 'N';
+  for_each_matrix(batch, std::max(m, n), [&](size_t b0, size_t b1) {
+    std::vector<cf> w((size_t)m * n), work;
+    size_t mx = std::max(m, n);
+    std::vector<float> rwork(uv ? (size_t)k * std::max<size_t>(5 * k + 7, 2 * mx + 2 * k + 1) : 7 * (size_t)k + 8);
+    std::vector<int> iwork(8 * (size_t)k);
+    cf dummy = 0;
+    int lwork = 0;
+    for (size_t b = b0; b < b1; ++b) {
+      std::copy(src + b * m * n, src + (b + 1) * m * n, w.begin());
+      cf* U = uv ? vd + b * (size_t)n * n : &dummy;
+      cf* VT = uv ? ud + b * (size_t)m * m : &dummy;
+      int ldu = uv ? n : 1, ldvt = uv ? m : 1, info = 0;
+      if (lwork == 0) {
+        cf q;
+        int ql = -1;
+        scipy_cgesdd_(&jobz, &n, &m, w.data(), &n, sd, U, &ldu, VT, &ldvt, &q, &ql, rwork.data(), iwork.data(),
+                      &info, 1);
+        lwork = std::max(1, (int)q.real());
+        work.resize(lwork);
+      }
+      scipy_cgesdd_(&jobz, &n, &m, w.data(), &n, sd + b * k, U, &ldu, VT, &ldvt, work.data(), &lwork,
+                    rwork.data(), iwork.data(), &info, 1);
+      if (info != 0) bad.set(info);
+    }
+  });
+}
+
+// A Hermitian A read through one triangle: the buffer LAPACK sees is A^T = conj(A), whose
+// eigenvectors are the conjugates of A's.
+void eigh_complex(const array& a, std::vector<array>& outs, bool upper, bool vectors, Failure& bad) {
+  int n = a.shape(-1);
+  size_t nn = (size_t)n * n, batch = batch_of(a);
+  const cf* src = a.data<cf>();
+  float* wd = outs[0].data<float>();
+  cf* vd = vectors ? outs[1].data<cf>() : nullptr;
+  char jobz = vectors ? 'V' : 'N', uplo = upper ? 'L' : 'U';
+  for_each_matrix(batch, n, [&](size_t b0, size_t b1) {
+    std::vector<cf> w(nn), work;
+    std::vector<float> rwork;
+    std::vector<int> iwork;
+    int lwork = 0, lrwork = 0, liwork = 0;
+    for (size_t b = b0; b < b1; ++b) {
+      std::copy(src + b * nn, src + (b + 1) * nn, w.begin());
+      int info = 0;
+      if (lwork == 0) {
+        cf q;
+        float qr;
+        int qi = 0, m1 = -1;
+        scipy_cheevd_(&jobz, &uplo, &n, w.data(), &n, wd, &q, &m1, &qr, &m1, &qi, &m1, &info, 1, 1);
+        lwork = std::max(1, (int)q.real());
+        lrwork = std::max(1, (int)qr);
+        liwork = std::max(1, qi);
+        work.resize(lwork);
+        rwork.resize(lrwork);
+        iwork.resize(liwork);
+      }
+      scipy_cheevd_(&jobz, &uplo, &n, w.data(), &n, wd + b * n, work.data(), &lwork, rwork.data(), &lrwork,
+                    iwork.data(), &liwork, &info, 1, 1);
+      if (info != 0) bad.set(info);
+      if (vectors) {
+        cf* V = vd + b * nn;
+        for (int i = 0; i < n; ++i)
+          for (int j = 0; j < n; ++j) V[(size_t)i * n + j] = std::conj(w[(size_t)j * n + i]);
+      }
+    }
+  });
+}
+
+void eig_complex(const array& a, std::vector<array>& outs, bool vectors, Failure& bad) {
+  int n = a.shape(-1);
+  size_t nn = (size_t)n * n, batch = batch_of(a);
+  const cf* src = a.data<cf>();
+  cf* wd = outs[0].data<cf>();
+  cf* vd = vectors ? outs[1].data<cf>() : nullptr;
+  char jobvl = 'N', jobvr = vectors ? 'V' : 'N';
+  for_each_matrix(batch, n, [&](size_t b0, size_t b1) {
+    std::vector<cf> w(nn), vr(vectors ? nn : 1), work;
+    std::vector<float> rwork(2 * (size_t)n);
+    int lwork = 0, one = 1, ldvr = vectors ? n : 1;
+    for (size_t b = b0; b < b1; ++b) {
+      transpose_copy(src + b * nn, w.data(), n, n);
+      int info = 0;
+      if (lwork == 0) {
+        cf q;
+        int m1 = -1;
+        scipy_cgeev_(&jobvl, &jobvr, &n, w.data(), &n, wd, nullptr, &one, vr.data(), &ldvr, &q, &m1,
+                     rwork.data(), &info, 1, 1);
+        lwork = std::max(1, (int)q.real());
+        work.resize(lwork);
+      }
+      scipy_cgeev_(&jobvl, &jobvr, &n, w.data(), &n, wd + b * n, nullptr, &one, vr.data(), &ldvr,
+                   work.data(), &lwork, rwork.data(), &info, 1, 1);
+      if (info != 0) bad.set(info);
+      if (vectors) transpose_copy(vr.data(), vd + b * nn, n, n);
+    }
+  });
 }
 
 }  // namespace
@@ -310,6 +444,12 @@ void SVD::eval_cpu(const std::vector<array>& in, std::vector<array>& outs) {
   if (batch == 0) return;
   array& sv = uv_ ? outs[1] : outs[0];
   Failure bad;
+  if (a.dtype() == complex64) {
+    svd_complex(a, outs, uv_, bad);
+    if (int info = bad.info.load())
+      fail("linalg::svd", "The singular value decomposition did not converge", info);
+    return;
+  }
   dispatch_real(a.dtype(), "linalg::svd", [&](auto t) {
     using T = decltype(t);
     const T* src = a.data<T>();
@@ -364,6 +504,12 @@ void Eigh::eval_cpu(const std::vector<array>& in, std::vector<array>& outs) {
   size_t nn = (size_t)n * n, batch = batch_of(a);
   if (nn == 0) return;
   Failure bad;
+  if (a.dtype() == complex64) {
+    eigh_complex(a, outs, upper_, vectors_, bad);
+    if (int info = bad.info.load())
+      fail("linalg::eigh", "The eigenvalue decomposition did not converge", info);
+    return;
+  }
   dispatch_real(a.dtype(), "linalg::eigh", [&](auto t) {
     using T = decltype(t);
     const T* src = a.data<T>();
@@ -406,6 +552,12 @@ void Eig::eval_cpu(const std::vector<array>& in, std::vector<array>& outs) {
   size_t nn = (size_t)n * n, batch = batch_of(a);
   if (nn == 0) return;
   Failure bad;
+  if (a.dtype() == complex64) {
+    eig_complex(a, outs, vectors_, bad);
+    if (int info = bad.info.load())
+      fail("linalg::eig", "The eigenvalue decomposition did not converge", info);
+    return;
+  }
   dispatch_real(a.dtype(), "linalg::eig", [&](auto t) {
     using T = decltype(t);
     const T* src = a.data<T>();
