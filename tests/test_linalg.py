@@ -610,3 +610,22 @@ def test_complex64_svd_eigh_eig(rng):
     np.testing.assert_allclose(np.array(L.norm(E(a[0]), "nuc")), np.linalg.norm(a[0], "nuc"), rtol=1e-5)
     with pytest.raises(ValueError):
         mx.grad(lambda y: mx.real(L.svd(y, compute_uv=False)).sum())(E(a[0]))
+
+
+def test_batches_split_across_threads(rng):
+    # 48x48 matrices: each is its own chunk of the thread pool
+    a = well(rng, (7, 48, 48), np.float64)
+    s = spd(rng, (7, 48, 48), np.float64)
+    b = rand(rng, (7, 48, 3), np.float64)
+    np.testing.assert_allclose(np.array(L.inv(E(a))), np.linalg.inv(a), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(np.array(L.solve(E(a), E(b))), np.linalg.solve(a, b), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(np.array(L.eigvalsh(E(s))), np.linalg.eigvalsh(s), rtol=1e-9)
+    np.testing.assert_allclose(np.array(L.svd(E(a), compute_uv=False)), np.linalg.svd(a, compute_uv=False), rtol=1e-9)
+    np.testing.assert_allclose(np.array(L.cholesky(E(s))), np.linalg.cholesky(s), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(np.array(L.slogdet(E(a))[1]), np.linalg.slogdet(a)[1], rtol=1e-10)
+    q, r = L.qr(E(a))
+    np.testing.assert_allclose(np.array(q) @ np.array(r), a, atol=1e-10)
+    # one singular matrix in the batch raises, the others notwithstanding
+    a[3] = 0
+    with pytest.raises(RuntimeError):
+        mx.eval(L.inv(E(a)))

@@ -6,9 +6,8 @@
 // in column-major order, and the SVD of A^T swaps the roles of U and V^T. Others (QR, LU,
 // eig, solve) work on a transposed copy.
 //
-// Batches: one LAPACK call per matrix. Several matrices are split across the thread pool with
-// OpenBLAS held to one thread meanwhile; a single matrix runs on the calling thread and lets
-// OpenBLAS use its own threads.
+// Batches: one LAPACK call per matrix, several matrices split across the thread pool, with
+// OpenBLAS held to one thread (see for_each_matrix).
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -47,7 +46,9 @@ int scipy_openblas_get_num_threads(void);
                         T* wr, T* wi, T* vl, const int* ldvl, T* vr, const int* ldvr, T* work,     \
                         const int* lwork, int* info, size_t, size_t);                              \
   void scipy_##P##gesv_(const int* n, const int* nrhs, T* a, const int* lda, int* ipiv, T* b,      \
-                        const int* ldb, int* info);
+                        const int* ldb, int* info);                                                \
+  void scipy_##P##getrs_(const char* trans, const int* n, const int* nrhs, const T* a,             \
+                         const int* lda, const int* ipiv, T* b, const int* ldb, int* info, size_t);
 EMBER_LAPACK_DECL(float, s)
 EMBER_LAPACK_DECL(double, d)
 #undef EMBER_LAPACK_DECL
@@ -116,6 +117,11 @@ struct Lapack;
     static void gesv(int n, int nrhs, T* a, int lda, int* ipiv, T* b, int ldb, int* info) {    \
       scipy_##P##gesv_(&n, &nrhs, a, &lda, ipiv, b, &ldb, info);                               \
     }                                                                                          \
+    static void getrs(int n, int nrhs, const T* a, int lda, const int* ipiv, T* b, int ldb,    \
+                      int* info) {                                                             \
+      char t = 'N';                                                                            \
+      scipy_##P##getrs_(&t, &n, &nrhs, a, &lda, ipiv, b, &ldb, info, 1);                       \
+    }                                                                                          \
   };
 EMBER_LAPACK_BIND(float, s)
 EMBER_LAPACK_BIND(double, d)
@@ -130,23 +136,31 @@ struct Failure {
   }
 };
 
-// fn(begin, end) over the batch of matrices of order n.
+// fn(begin, end) over the batch of matrices of order n. OpenBLAS runs on one thread here
+// (its spinning threads lose badly to a busy machine: a 1024 Cholesky took 10-300x longer
+// threaded than not under load) except for one very large matrix; several matrices are
+// split across Ember's pool instead.
+std::mutex& blas_setting_mutex() {  // one loop at a time changes the OpenBLAS setting
+  static std::mutex mu;
+  return mu;
+}
+
 template <typename F>
 void for_each_matrix(size_t batch, int64_t n, F&& fn) {
   if (batch == 0) return;
+  std::lock_guard<std::mutex> lock(blas_setting_mutex());
+  bool blas_threads = batch == 1 && n >= 2048;
+  int prev = scipy_openblas_get_num_threads();
+  if (!blas_threads && prev > 1) scipy_openblas_set_num_threads(1);
   if (batch == 1 || num_threads() <= 1) {
     fn(size_t(0), batch);
-    return;
+  } else {
+    // Enough matrices in a chunk to be worth a hand-off (about 2^16 flops).
+    size_t flops = (size_t)std::max<int64_t>(n * n * n, 1);
+    size_t grain = std::max<size_t>(1, (size_t(1) << 16) / flops);
+    parallel_for(batch, grain, fn);
   }
-  // Enough matrices in a chunk to be worth a hand-off (about 2^16 flops).
-  size_t flops = (size_t)std::max<int64_t>(n * n * n, 1);
-  size_t grain = std::max<size_t>(1, (size_t(1) << 16) / flops);
-  static std::mutex mu;  // one batched loop at a time changes the OpenBLAS setting
-  std::lock_guard<std::mutex> lock(mu);
-  int prev = scipy_openblas_get_num_threads();
-  if (prev > 1) scipy_openblas_set_num_threads(1);
-  parallel_for(batch, grain, fn);
-  if (prev > 1) scipy_openblas_set_num_threads(prev);
+  if (!blas_threads && prev > 1) scipy_openblas_set_num_threads(prev);
 }
 
 template <typename T>
@@ -320,8 +334,7 @@ void Inverse::eval_cpu(const std::vector<array>& in, std::vector<array>& outs) {
     char uplo = upper_ ? 'L' : 'U';
     for_each_matrix(batch, n, [&](size_t b0, size_t b1) {
       std::vector<int> ipiv(n);
-      std::vector<T> work;
-      int lwork = 0;
+      std::vector<T> lu(tri_ ? 0 : nn);
       for (size_t b = b0; b < b1; ++b) {
         const T* s = src + b * nn;
         T* d = dst + b * nn;
@@ -334,17 +347,14 @@ void Inverse::eval_cpu(const std::vector<array>& in, std::vector<array>& outs) {
             }
           Lapack<T>::trtri(uplo, n, d, n, &info);
         } else {
-          std::copy(s, s + nn, d);
-          Lapack<T>::getrf(n, n, d, n, ipiv.data(), &info);
+          // LU of A^T, then A^T X = I by two triangular solves (faster than getri for the
+          // small matrices of a batch): X = inv(A)^T in column-major order is inv(A) in ours.
+          std::copy(s, s + nn, lu.begin());
+          Lapack<T>::getrf(n, n, lu.data(), n, ipiv.data(), &info);
           if (info == 0) {
-            if (lwork == 0) {
-              T q;
-              int qi = 0;
-              Lapack<T>::getri(n, d, n, ipiv.data(), &q, -1, &qi);
-              lwork = std::max(1, (int)q);
-              work.resize(lwork);
-            }
-            Lapack<T>::getri(n, d, n, ipiv.data(), work.data(), lwork, &info);
+            std::fill(d, d + nn, T(0));
+            for (int i = 0; i < n; ++i) d[(size_t)i * n + i] = T(1);
+            Lapack<T>::getrs(n, n, lu.data(), n, ipiv.data(), d, n, &info);
           }
         }
         if (info != 0) bad.set(info);
