@@ -322,10 +322,10 @@ Arrays Solve::vjp(const Arrays& p, const Arrays& ct, const Axes& argnums, const 
   for (int i : argnums) r.push_back(i == 0 ? negative(mm(gb, mT(outs[0]))) : gb);
   return r;
 }
+// dX = A^-1 (dB - dA X).
 Arrays Solve::jvp(const Arrays& p, const Arrays& t, const Axes& argnums) {
   array rhs = zeros_like(p[1]);
   bool have = false;
-  array x = array(0.0f);
   for (size_t i = 0; i < argnums.size(); ++i) {
     if (argnums[i] == 1) {
       rhs = have ? add(rhs, t[i]) : t[i];
@@ -334,8 +334,7 @@ Arrays Solve::jvp(const Arrays& p, const Arrays& t, const Axes& argnums) {
   }
   for (size_t i = 0; i < argnums.size(); ++i) {
     if (argnums[i] == 0) {
-      x = linalg::solve(p[0], p[1], stream());
-      array dax = mm(t[i], x);
+      array dax = mm(t[i], linalg::solve(p[0], p[1], stream()));
       rhs = have ? subtract(rhs, dax) : negative(dax);
       have = true;
     }

@@ -179,12 +179,10 @@ void dispatch_real(Dtype t, const char* op, F&& f) {
     throw std::invalid_argument(std::string("[") + op + "] Unsupported dtype.");
 }
 
+// The number of matrices: the product of the leading axes.
 size_t batch_of(const array& a) {
-  int nd = a.ndim();
-  size_t mn = (size_t)a.shape(nd - 2) * a.shape(nd - 1);
   size_t b = 1;
-  for (int i = 0; i < nd - 2; ++i) b *= a.shape(i);
-  (void)mn;
+  for (int i = 0; i < a.ndim() - 2; ++i) b *= a.shape(i);
   return b;
 }
 
