@@ -2,6 +2,8 @@
 
 #include "utils.h"
 
+void init_distributed(py::module_& m);
+
 PYBIND11_MODULE(core, m) {
   m.doc() = "Ember core: lazy arrays, ops and transformations.";
   m.attr("__version__") = EMBER_VERSION;
@@ -41,4 +43,5 @@ PYBIND11_MODULE(core, m) {
   init_fast(m);
   init_quantized(m);
   init_conv(m);
+  init_distributed(m);
 }
