@@ -30,7 +30,6 @@ PENDING = {
     **{n: "issue 11" for n in [
         "linalg", "fft", "matrix_norm", "export_function", "import_function", "exporter",
         "FunctionExporter"]},
-    "distributed": "issue 13",
 }
 
 KNOWN_SIGNATURE_DIFFS = {
@@ -43,7 +42,8 @@ KNOWN_SIGNATURE_DIFFS = {
                       "scalar and raises for array bounds",
 }
 
-MODULES = [("", "core"), ("fast.", "fast"), ("random.", "random"), ("array.", "array")]
+MODULES = [("", "core"), ("fast.", "fast"), ("random.", "random"), ("array.", "array"),
+           ("distributed.", "distributed")]
 
 
 def _module(lib, which):

@@ -231,4 +231,28 @@ for size in (0, 40, 1 << 25):
     assert avg["c"].dtype == mx.float16
 ok("average_gradients")
 
+# ---------- nn: tensor-parallel layers against the unsplit layers
+mx.random.seed(1)
+L1, L2 = nn.Linear(6, 4 * N), nn.Linear(4 * N, 5)
+S1 = nn.AllToShardedLinear.from_linear(L1)
+S2 = nn.ShardedToAllLinear.from_linear(L2)
+xin = mx.random.normal((3, 6))
+full = lambda x: L2(nn.relu(L1(x)))  # noqa: E731
+split = lambda x: S2(nn.relu(S1(x)))  # noqa: E731
+close(split(xin), full(xin), 1e-5)
+close(mx.grad(lambda x: split(x).square().sum())(xin), mx.grad(lambda x: full(x).square().sum())(xin), 1e-4)
+gfull = nn.value_and_grad(L1, lambda x: full(x).square().sum())(xin)[1]
+gsplit = nn.value_and_grad(S1, lambda x: split(x).square().sum())(xin)[1]
+h = 4
+close(gsplit["weight"], np.array(gfull["weight"])[R * h:(R + 1) * h], 1e-4)
+close(gsplit["bias"], np.array(gfull["bias"])[R * h:(R + 1) * h], 1e-4)
+assert S1.weight.shape == (4, 6) and S2.weight.shape == (5, 4)
+Q = nn.QuantizedLinear.from_linear(nn.Linear(64 * N, 8 * N), group_size=64, bits=4)
+xq = mx.random.normal((2, 64 * N))
+QA = nn.QuantizedAllToShardedLinear.from_quantized_linear(Q)
+QB = nn.QuantizedShardedToAllLinear.from_quantized_linear(Q)
+close(QA(xq), np.array(Q(xq))[:, R * 8:(R + 1) * 8], 1e-4)
+close(QB(xq[:, R * 64:(R + 1) * 64]), Q(xq), 1e-4)
+ok("layers")
+
 print("DONE", R, len(done), flush=True)
