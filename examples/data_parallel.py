@@ -31,7 +31,10 @@ def main():
     p.add_argument("--batch", type=int, default=64, help="global batch size")
     p.add_argument("--lr", type=float, default=0.1)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--smoke", action="store_true", help="three steps")
     args = p.parse_args()
+    if args.smoke:
+        args.steps = 3
 
     group = mx.distributed.init()
     rank, size = group.rank(), group.size()
