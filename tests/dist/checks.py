@@ -10,6 +10,7 @@ import numpy as np
 
 import ember.core as mx
 import ember.nn as nn
+from ember.utils import tree_flatten
 
 dist = mx.distributed
 world = dist.init(strict=True)
@@ -254,5 +255,29 @@ QB = nn.QuantizedShardedToAllLinear.from_quantized_linear(Q)
 close(QA(xq), np.array(Q(xq))[:, R * 8:(R + 1) * 8], 1e-4)
 close(QB(xq[:, R * 64:(R + 1) * 64]), Q(xq), 1e-4)
 ok("layers")
+
+# ---------- nn: fully sharded module against data parallelism on the whole model
+
+
+def mlp():
+    mx.random.seed(3)
+    return nn.Sequential(nn.Linear(6, 4 * N), nn.ReLU(), nn.Linear(4 * N, 2 * N))
+
+
+ref, fs = mlp(), nn.fully_shard(mlp())
+assert isinstance(fs, nn.FullyShardedModule)
+assert fs.module.layers[0].weight.shape == (4, 6) and fs.module.layers[2].bias.shape == (2,)
+xs = [mx.random.normal((3, 6), key=mx.random.key(r)) for r in range(N)]
+loss = lambda m, x: m(x).square().mean()  # noqa: E731
+close(fs(xs[R]), ref(xs[R]), 1e-5)
+val, g = nn.value_and_grad(fs, loss)(fs, xs[R])
+close(val, loss(ref, xs[R]), 1e-5)
+full = [nn.value_and_grad(ref, loss)(ref, x)[1] for x in xs]
+for path, got in tree_flatten(g):
+    name = path[len("module."):]
+    want = np.mean([np.array(dict(tree_flatten(f))[name]) for f in full], 0)
+    rows = want.shape[0] // N
+    close(got, want[R * rows:(R + 1) * rows], 1e-4)
+ok("fully_shard")
 
 print("DONE", R, len(done), flush=True)

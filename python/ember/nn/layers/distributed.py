@@ -14,7 +14,7 @@ from typing import Callable, Optional, Union
 import ember.core as mx
 from ember.nn.layers.base import Module
 from ember.nn.layers.quantized import _defaults_for_mode
-from ember.utils import tree_flatten, tree_unflatten
+from ember.utils import tree_flatten, tree_map, tree_map_with_path
 
 
 def sum_gradients(group):
@@ -44,18 +44,18 @@ def _split(w, segments, axis):
 def _shard(params, sharding_fn, group):
     """Each parameter split along the axis ``sharding_fn(path, weight)`` gives (None: kept);
     every one of its ``segments`` parts is split across the group and this rank's pieces are
-    joined again."""
+    joined again. The tree keeps its structure (empty entries included)."""
     n, r = group.size(), group.rank()
-    out = []
-    for path, w in tree_flatten(params):
+
+    def shard(path, w):
         s = sharding_fn(path, w)
         if s is None:
-            out.append((path, w))
-            continue
+            return w
         axis, segments = s if isinstance(s, tuple) else (s, 1)
         parts = [_split(p, n, axis)[r] for p in _split(w, segments, axis)]
-        out.append((path, mx.contiguous(mx.concatenate(parts, axis=axis))))
-    return tree_unflatten(out)
+        return mx.contiguous(mx.concatenate(parts, axis=axis))
+
+    return tree_map_with_path(shard, params)
 
 
 def _all_to_sharded(segments):
@@ -283,3 +283,95 @@ def shard_linear(module: Module, sharding: str, *, segments: Union[int, list] = 
     if key not in table:
         raise ValueError(f"sharding must be 'all-to-sharded' or 'sharded-to-all'; got {sharding!r}")
     return table[key](module, segments=segments, group=group)
+
+
+# ---------- fully sharded data parallelism
+
+def _not_nested_sharded(module, key, value):
+    return (not isinstance(value, FullyShardedModule)
+            and Module.valid_parameter_filter(module, key, value))
+
+
+def _gather_params(group, full_shapes, compute_dtype):
+    """A function from this rank's shards (axis-0 slices) of the parameters to the full
+    parameters: one all_gather of all the shards flattened side by side. Its vjp sums the
+    gradients of every rank and hands each rank the mean for its own shards (one
+    sum_scatter), as data parallelism needs."""
+    n = group.size()
+    sizes = [math.prod(s) // n for s in full_shapes]
+    offsets = [sum(sizes[:i + 1]) for i in range(len(sizes) - 1)]
+
+    def cast(x, dtype):
+        return x if dtype is None or x.dtype == dtype else x.astype(dtype)
+
+    @mx.custom_function
+    def gather(shards):
+        flat = mx.concatenate([cast(s.reshape(1, -1), compute_dtype) for s in shards], axis=1)
+        every = mx.distributed.all_gather(flat, group=group)  # (n, sum of shard sizes)
+        return [p.reshape(s) for p, s in zip(mx.split(every, offsets, axis=1), full_shapes)]
+
+    @gather.vjp
+    def gather_vjp(shards, cotangents, _):
+        rows = mx.concatenate([c.reshape(n, -1) for c in cotangents], axis=1)
+        mine = mx.distributed.sum_scatter(rows, group=group) / n
+        return [cast(p.reshape(s.shape), s.dtype)
+                for p, s in zip(mx.split(mine, offsets, axis=1), shards)]
+
+    return gather
+
+
+class FullyShardedModule(Module):
+    """A module whose parameters are split along axis 0 across the group: each process stores
+    (and its optimizer updates) only its shard. The full parameters are gathered for each call
+    and the gradients come back averaged over the group and reduced to the local shards.
+    Every parameter's first axis must be divisible by the group size. Made by
+    :func:`fully_shard`."""
+
+    def __init__(self, module: Module, group: Optional[mx.distributed.Group] = None,
+                 compute_dtype: Optional[mx.Dtype] = None):
+        super().__init__()
+        group = group or mx.distributed.init()
+        n = group.size()
+        flat = tree_flatten(module.filter_and_map(_not_nested_sharded))
+        for path, a in flat:
+            if a.ndim == 0:
+                raise ValueError(f"[fully_shard] Cannot shard the scalar parameter '{path}'.")
+            if a.shape[0] % n:
+                raise ValueError(f"[fully_shard] Cannot shard parameter '{path}' of shape "
+                                 f"{tuple(a.shape)} across {n} processes: its first axis must "
+                                 f"be divisible by {n}.")
+        object.__setattr__(self, "_paths", [p for p, _ in flat])
+        object.__setattr__(self, "_gather",
+                           _gather_params(group, [a.shape for _, a in flat], compute_dtype))
+        module.update(_shard(module.filter_and_map(_not_nested_sharded), lambda p, w: 0, group))
+        self.module = module
+
+    def _extra_repr(self) -> str:
+        return f"num_sharded_params={len(self._paths)}"
+
+    def _gathered_call(self, fn, *args, **kwargs):
+        shards_tree = self.module.filter_and_map(_not_nested_sharded)
+        shards = [a for _, a in tree_flatten(shards_tree)]
+        fulls = iter(self._gather(shards))
+        self.module.update(tree_map(lambda _: next(fulls), shards_tree))
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            self.module.update(shards_tree)
+
+    def __call__(self, *args, **kwargs):
+        return self._gathered_call(self.module, *args, **kwargs)
+
+    def as_linear(self, *args, **kwargs):
+        return self._gathered_call(self.module.as_linear, *args, **kwargs)
+
+
+def fully_shard(module: Module, *, group: Optional[mx.distributed.Group] = None,
+                compute_dtype: Optional[mx.Dtype] = None) -> Module:
+    """``module`` wrapped in a :class:`FullyShardedModule`; unchanged with one process, when
+    it is already wrapped, or when it has no parameters to shard."""
+    group = group or mx.distributed.init()
+    if group.size() == 1 or isinstance(module, FullyShardedModule):
+        return module
+    wrapped = FullyShardedModule(module, group=group, compute_dtype=compute_dtype)
+    return wrapped if wrapped._paths else module
