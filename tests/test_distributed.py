@@ -121,10 +121,38 @@ def test_failing_rank_stops_the_others(tmp_path):
     assert "[launch] A process failed" in p.stderr
     assert took < 45
 
-    script.write_text("import ember.core as mx\nmx.distributed.init(strict=True)\n"
-                      "raise ValueError('boom')\n")
-    p, took = launch(2, [str(script)], timeout=60)
-    assert p.returncode != 0 and "ValueError: boom" in p.stderr
+    # an exception, and a process killed outright
+    for failure, seen in [("raise ValueError('boom')", "ValueError: boom"),
+                          ("import os, signal; os.kill(os.getpid(), signal.SIGKILL)", "[launch]")]:
+        script.write_text(textwrap.dedent(f"""
+            import ember.core as mx
+            g = mx.distributed.init(strict=True)
+            if g.rank() == 1:
+                {failure}
+            mx.eval(mx.distributed.all_sum(mx.ones(4)))
+            print("not reached", flush=True)
+        """))
+        p, took = launch(2, [str(script)], timeout=60)
+        assert p.returncode != 0 and seen in p.stderr, p.stderr
+        assert "not reached" not in p.stdout and took < 45
+
+
+@needs_mpi
+def test_debug_mode_reports_mismatched_shapes(tmp_path):
+    script = tmp_path / "mismatch.py"
+    script.write_text(textwrap.dedent("""
+        import ember.core as mx
+        g = mx.distributed.init(strict=True)
+        try:
+            mx.eval(mx.distributed.all_sum(mx.ones(3 + g.rank())))
+        except RuntimeError as e:
+            print("caught", "disagree" in str(e), flush=True)
+        print("then", mx.distributed.all_sum(mx.ones(2)).tolist(), flush=True)
+    """))
+    p, _ = launch(2, [str(script)], extra=["--env", "EMBER_DISTRIBUTED_DEBUG=1"])
+    assert p.returncode == 0, p.stderr
+    for r in range(2):
+        assert f"[{r}] caught True" in p.stdout and f"[{r}] then [2.0, 2.0]" in p.stdout
 
 
 @needs_mpi

@@ -194,6 +194,18 @@ for dt in (mx.float32, mx.int64, mx.float16):
         mx.eval(dist.send(p, nxt))
     assert got.dtype == dt
     close(got, np.arange(5.0) + 100 * prv)
+# a message of another size than the one expected is an error, not silent garbage
+if N >= 2 and R < 2:
+    for sent, expected in [(3, 5), (5, 3)]:
+        if R == 0:
+            mx.eval(dist.send(mx.arange(sent), 1))
+        else:
+            try:
+                mx.eval(dist.recv((expected,), mx.int32, 0))
+            except RuntimeError as e:
+                assert "recv" in str(e).lower() or "truncat" in str(e).lower(), e
+            else:
+                raise AssertionError("no error for a message of the wrong size")
 ok("send_recv")
 
 # ---------- errors

@@ -47,6 +47,7 @@ struct Mpi {
   int (*Op_create)(UserFn, int, Handle*) = nullptr;
   int (*Error_string)(int, char*, int*) = nullptr;
   int (*Abort)(Handle, int) = nullptr;
+  int (*Get_count)(const void*, Handle, int*) = nullptr;
   Handle comm_world = nullptr, errors_return = nullptr;
   Handle type[kNumDtypes] = {};
   Handle op_sum = nullptr, op_max = nullptr, op_min = nullptr, op_lor = nullptr,
@@ -138,7 +139,7 @@ bool load(Mpi& m) {
             sym(m, m.Reduce_scatter_block, "MPI_Reduce_scatter_block") &&
             sym(m, m.Send, "MPI_Send") && sym(m, m.Recv, "MPI_Recv") &&
             sym(m, m.Op_create, "MPI_Op_create") && sym(m, m.Error_string, "MPI_Error_string") &&
-            sym(m, m.Abort, "MPI_Abort");
+            sym(m, m.Abort, "MPI_Abort") && sym(m, m.Get_count, "MPI_Get_count");
   if (!ok) return false;
   m.comm_world = obj(m, "ompi_mpi_comm_world");
   m.errors_return = obj(m, "ompi_mpi_errors_return");
@@ -206,9 +207,14 @@ int count_of(size_t n, const char* op) {
   return (int)n;
 }
 
+bool debug_checks() {
+  const char* v = std::getenv("EMBER_DISTRIBUTED_DEBUG");
+  return v && *v && std::string(v) != "0";
+}
+
 class MpiGroup : public GroupImpl {
  public:
-  explicit MpiGroup(Handle comm) : m_(mpi()), comm_(comm) {
+  explicit MpiGroup(Handle comm) : m_(mpi()), comm_(comm), debug_(debug_checks()) {
     check(m_, m_.Comm_rank(comm_, &rank_), "MPI_Comm_rank");
     check(m_, m_.Comm_size(comm_, &size_), "MPI_Comm_size");
   }
@@ -223,6 +229,7 @@ class MpiGroup : public GroupImpl {
   }
 
   void all_reduce(const void* in, void* out, size_t n, Dtype t, ReduceOp op) override {
+    check_same("all_reduce", n, t);
     Handle o = op_for(t, op);
     const char* src = static_cast<const char*>(in);
     char* dst = static_cast<char*>(out);
@@ -235,10 +242,12 @@ class MpiGroup : public GroupImpl {
     }
   }
   void all_gather(const void* in, void* out, size_t n, Dtype t) override {
+    check_same("all_gather", n, t);
     int c = count_of(n, "all_gather");
     check(m_, m_.Allgather(in, c, type(t), out, c, type(t), comm_), "MPI_Allgather");
   }
   void sum_scatter(const void* in, void* out, size_t n, Dtype t) override {
+    check_same("sum_scatter", n, t);
     int c = count_of(n, "sum_scatter");
     check(m_, m_.Reduce_scatter_block(in, out, c, type(t), op_for(t, ReduceOp::Sum), comm_),
           "MPI_Reduce_scatter_block");
@@ -247,8 +256,15 @@ class MpiGroup : public GroupImpl {
     check(m_, m_.Send(in, count_of(n, "send"), type(t), dst, kTag, comm_), "MPI_Send");
   }
   void recv(void* out, size_t n, Dtype t, int src) override {
-    // MPI_STATUS_IGNORE is a null pointer in Open MPI.
-    check(m_, m_.Recv(out, count_of(n, "recv"), type(t), src, kTag, comm_, nullptr), "MPI_Recv");
+    // A larger message fails with MPI_ERR_TRUNCATE; a smaller one is told by the status.
+    alignas(8) char status[64] = {};  // Open MPI's MPI_Status is 24 bytes
+    check(m_, m_.Recv(out, count_of(n, "recv"), type(t), src, kTag, comm_, status), "MPI_Recv");
+    int got = 0;
+    check(m_, m_.Get_count(status, type(t), &got), "MPI_Get_count");
+    if ((size_t)got != n)
+      throw std::runtime_error("[recv] Expected " + std::to_string(n) + " elements from rank " +
+                               std::to_string(src) + " but received " + std::to_string(got) +
+                               ".");
   }
 
  private:
@@ -274,8 +290,26 @@ class MpiGroup : public GroupImpl {
     return h;
   }
 
+  // With EMBER_DISTRIBUTED_DEBUG=1, every collective first checks (one more all-gather of
+  // two integers) that all ranks pass the same element count and dtype.
+  void check_same(const char* op, size_t n, Dtype t) {
+    if (!debug_) return;
+    int64_t mine[2] = {(int64_t)n, (int64_t)t};
+    std::vector<int64_t> all(2 * (size_t)size_);
+    Handle i64 = m_.type[(int)int64];
+    check(m_, m_.Allgather(mine, 2, i64, all.data(), 2, i64, comm_), "MPI_Allgather");
+    for (int r = 0; r < size_; ++r)
+      if (all[2 * r] != mine[0] || all[2 * r + 1] != mine[1])
+        throw std::runtime_error(
+            std::string("[") + op + "] The ranks disagree: rank " + std::to_string(rank_) +
+            " has " + std::to_string(n) + " elements of " + dtype_name(t) + " but rank " +
+            std::to_string(r) + " has " + std::to_string(all[2 * r]) + " elements of " +
+            dtype_name((Dtype)all[2 * r + 1]) + ".");
+  }
+
   Mpi& m_;
   Handle comm_;
+  bool debug_;
   int rank_ = 0, size_ = 1;
 };
 
