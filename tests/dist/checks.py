@@ -290,6 +290,13 @@ for path, got in tree_flatten(g):
     want = np.mean([np.array(dict(tree_flatten(f))[name]) for f in full], 0)
     rows = want.shape[0] // N
     close(got, want[R * rows:(R + 1) * rows], 1e-4)
+mean_full = [np.mean([np.array(dict(tree_flatten(f))[k]) for f in full], 0)
+             for k, _ in tree_flatten(full[0])]
+norm = np.sqrt(sum((m.astype(np.float64) ** 2).sum() for m in mean_full))
+clipped, total = nn.utils.clip_grad_norm_sharded(g, max_norm=norm / 2)
+close(total, norm, 1e-4)
+for (path, a), (_, b) in zip(tree_flatten(clipped), tree_flatten(g)):
+    close(a, np.array(b) * 0.5, 1e-4)
 ok("fully_shard")
 
 print("DONE", R, len(done), flush=True)

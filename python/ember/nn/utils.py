@@ -100,3 +100,18 @@ def average_gradients(
             for j, part in zip(bucket, mx.split(joined, offsets)):
                 out[j] = part.reshape(values[j].shape)
     return tree_unflatten(list(zip(keys, out)))
+
+
+def clip_grad_norm_sharded(gradients: Any, max_norm: float, group=None):
+    """Clip the global L2 norm of gradients split across the processes of ``group`` (each holds
+    its shard, e.g. under :func:`ember.nn.fully_shard`): the squared norms of the shards are
+    summed over the group. Returns ``(this process's possibly rescaled gradients, the global
+    norm)``."""
+    from ember.utils import tree_reduce
+
+    group = group or mx.distributed.init()
+    local = tree_reduce(lambda acc, g: acc + mx.sum(mx.square(g.astype(mx.float32))), gradients,
+                        mx.array(0.0))
+    total = mx.sqrt(mx.distributed.all_sum(local, group=group))
+    factor = mx.minimum(max_norm / (total + 1e-6), 1.0)
+    return tree_map(lambda g: (g * factor).astype(g.dtype), gradients), total
