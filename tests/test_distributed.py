@@ -136,6 +136,22 @@ def test_failing_rank_stops_the_others(tmp_path):
         assert p.returncode != 0 and seen in p.stderr, p.stderr
         assert "not reached" not in p.stdout and took < 45
 
+    # started by a bare mpiexec: an uncaught exception stops the job too
+    script.write_text(textwrap.dedent("""
+        import ember.core as mx
+        g = mx.distributed.init(strict=True)
+        if g.rank() == 1:
+            raise ValueError("boom")
+        mx.eval(mx.distributed.all_sum(mx.ones(4)))
+        print("not reached", flush=True)
+    """))
+    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "python"))
+    flags = ["--allow-run-as-root"] if os.geteuid() == 0 else []
+    p = subprocess.run([find_mpiexec(), *flags, "--oversubscribe", "-n", "2", sys.executable,
+                        str(script)], env=env, capture_output=True, text=True, timeout=60)
+    assert p.returncode != 0 and "ValueError: boom" in p.stderr + p.stdout
+    assert "not reached" not in p.stdout
+
 
 @needs_mpi
 def test_debug_mode_reports_mismatched_shapes(tmp_path):

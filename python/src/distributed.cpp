@@ -35,6 +35,25 @@ void add_environment_libraries() {
   }
 }
 
+// Once a group of several processes exists, an uncaught exception stops the whole job (after
+// the usual traceback), so that the other ranks don't wait for this one forever when the
+// script was started by a bare mpiexec. (ember.launch catches failures itself.)
+void abort_job_on_uncaught_exception() {
+  static bool installed = false;
+  if (installed) return;
+  installed = true;
+  py::module_ sys = py::module_::import("sys");
+  py::object previous = sys.attr("excepthook");
+  sys.attr("excepthook") = py::cpp_function(
+      [previous](py::object type, py::object value, py::object tb) {
+        previous(type, value, tb);
+        py::module_ sys = py::module_::import("sys");
+        sys.attr("stdout").attr("flush")();
+        sys.attr("stderr").attr("flush")();
+        dist::detail::mpi_abort(1);
+      });
+}
+
 }  // namespace
 
 void init_distributed(py::module_& parent) {
@@ -61,8 +80,12 @@ Get the global group from :func:`init`; :meth:`split` makes subgroups.)")
     if (!factory.is_none())
       throw py::value_error("[init] all_gather_factory is used only by the jaccl backend, "
                             "which Ember does not provide.");
-    py::gil_scoped_release release;
-    return dist::init(strict, backend);
+    dist::Group g = [&] {
+      py::gil_scoped_release release;
+      return dist::init(strict, backend);
+    }();
+    if (g.size() > 1) abort_job_on_uncaught_exception();
+    return g;
   }, "strict"_a = false, "backend"_a = "any", py::kw_only(), "all_gather_factory"_a = none,
   "Initialise the communication backend and return the global group. Without a backend (or "
   "outside a launcher) a group of one process, unless strict, which raises RuntimeError. "

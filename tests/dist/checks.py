@@ -143,6 +143,13 @@ loop = np.stack([np.array(dist.all_gather(cols[:, j])) for j in range(3)])
 close(vg, loop)
 close(mx.vmap(dist.all_sum)(cols), np.array(dist.all_sum(cols)))
 close(mx.vmap(mx.vmap(dist.all_sum))(cols), np.array(dist.all_sum(cols)))
+cube = mx.arange(24.0).reshape(2, 3, 4) + 100 * R
+nested = mx.vmap(mx.vmap(dist.all_gather, in_axes=1), in_axes=2)(cube)
+want = np.stack([np.stack([np.array(dist.all_gather(cube[:, j, k])) for j in range(3)])
+                 for k in range(4)])
+close(nested, want)
+_, tmax = mx.jvp(dist.all_max, [x], [mx.ones(3) * (R + 1)])
+close(tmax[0], np.full(3, float(np.argmax([v[0] for v in xs]) + 1)))
 vs = mx.vmap(dist.sum_scatter, in_axes=1, out_axes=1)(mx.ones((2 * N, 3)) * (R + 1))
 close(vs, np.full((2, 3), N * (N + 1) / 2))
 
