@@ -101,6 +101,24 @@ def test_collectives_through_launcher(n):
         assert f"[{r}] DONE {r} {len(CHECKS)}" in p.stdout
 
 
+MPICH_MPIEXEC = os.environ.get("EMBER_TEST_MPICH_MPIEXEC")
+
+
+@pytest.mark.skipif(not MPICH_MPIEXEC, reason="set EMBER_TEST_MPICH_MPIEXEC to an MPICH mpiexec "
+                                              "(e.g. from `pip install mpich` in a virtualenv)")
+def test_collectives_over_mpich(tmp_path):
+    p, _ = launch(2, [os.path.join(HERE, "dist", "checks.py")], extra=["--mpiexec", MPICH_MPIEXEC])
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    for r in range(2):
+        assert f"[{r}] DONE {r} {len(CHECKS)}" in p.stdout
+    script = tmp_path / "fail.py"
+    script.write_text("import ember.core as mx\ng = mx.distributed.init(strict=True)\n"
+                      "if g.rank() == 1:\n    raise ValueError('boom')\n"
+                      "mx.eval(mx.distributed.all_sum(mx.ones(4)))\nprint('not reached')\n")
+    p, took = launch(2, [str(script)], timeout=60, extra=["--mpiexec", MPICH_MPIEXEC])
+    assert p.returncode != 0 and "boom" in p.stdout + p.stderr and "not reached" not in p.stdout
+
+
 @needs_mpi
 def test_failing_rank_stops_the_others(tmp_path):
     script = tmp_path / "fail.py"

@@ -13,6 +13,10 @@ import traceback
 def main():
     if len(sys.argv) < 2:
         raise SystemExit("usage: python -m ember._launch_rank script.py [args...]")
+    # whole lines reach the launcher, so that ranks' output never interleaves within a line
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(line_buffering=True, write_through=False)
     script = sys.argv[1]
     sys.argv = sys.argv[1:]
     sys.path[0] = os.path.dirname(os.path.abspath(script))

