@@ -30,7 +30,6 @@ PENDING = {
     **{n: "issue 11" for n in [
         "fft", "export_function", "import_function", "exporter",
         "FunctionExporter"]},
-    "distributed": "issue 13",
 }
 
 KNOWN_SIGNATURE_DIFFS = {
@@ -44,7 +43,7 @@ KNOWN_SIGNATURE_DIFFS = {
 }
 
 MODULES = [("", "core"), ("fast.", "fast"), ("random.", "random"), ("linalg.", "linalg"),
-           ("array.", "array")]
+           ("array.", "array"), ("distributed.", "distributed")]
 
 
 def _module(lib, which):

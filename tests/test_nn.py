@@ -694,11 +694,8 @@ def _params(obj):
     return out
 
 
-# distributed layers are not part of ember.nn yet
-_NOT_PORTED = {
-    "AllToShardedLinear", "ShardedToAllLinear", "QuantizedAllToShardedLinear", "QuantizedShardedToAllLinear",
-    "FullyShardedModule", "fully_shard", "clip_grad_norm_sharded", "reduce", "Module",
-}
+# helpers MLX's modules import (functools.reduce, the Module base class)
+_NOT_PORTED = {"reduce", "Module"}
 
 
 @needs_mlx

@@ -3,6 +3,7 @@
 #include "utils.h"
 
 void init_linalg(py::module_& m);
+void init_distributed(py::module_& m);
 
 PYBIND11_MODULE(core, m) {
   m.doc() = "Ember core: lazy arrays, ops and transformations.";
@@ -44,4 +45,5 @@ PYBIND11_MODULE(core, m) {
   init_quantized(m);
   init_conv(m);
   init_linalg(m);
+  init_distributed(m);
 }

