@@ -448,7 +448,7 @@ array paley2(int q, Dtype t) {
 // the blocks are A = 2I - J and, for B, C, D in turn, J - 2 S(k) for the three consecutive
 // k = (b - 1)/2 - 2, ..., (b - 1)/2. The sum of squares follows from
 // sum over k = 1..(b-1)/2 of (P^k + P^-k) = J - I; it holds for b = 5 and b = 7 (orders 20, 28).
-// Returns the transpose of the array: row i holds the coefficients of output i.
+// The transform multiplies a row vector by this matrix: x -> x H.
 array williamson(int m, Dtype t) {
   int b = m / 4, half = (b - 1) / 2;
   // First row of each circulant block: +1 or -1 at offset d = j - i (mod b).
@@ -465,7 +465,7 @@ array williamson(int m, Dtype t) {
   for (int i = 0; i < m; ++i)
     for (int j = 0; j < m; ++j) {
       int r = i / b, c = j / b, d = ((j % b) - (i % b) + b) % b;
-      h[(size_t)j * m + i] = sign[r][c] * first(which[r][c], d);
+      h[(size_t)i * m + j] = sign[r][c] * first(which[r][c], d);
     }
   return astype(array(h.begin(), Shape{m, m}, float32), t);
 }
@@ -506,13 +506,16 @@ array hadamard_transform(const array& a, std::optional<float> scale, S s) {
   if (m == 1) {
     y = sylvester_transform(x, n, s);
   } else {
-    // H(m * p) = H(m) (x) H(p): index i = im * p + ip. The order-12 matrix is Paley's second
-    // construction for q = 5 (symmetric); 20 and 28 come from Williamson's construction.
+    // x -> x (H(m) (x) H(p)) with index i = im * p + ip: on the (m, p) view X that is
+    // H(m)^T X H(p). The order-12 matrix is Paley's second construction for q = 5; 20 and 28
+    // come from Williamson's construction. H(m) is applied from the right on the swapped view,
+    // so the product has no broadcast batch dims (shapeless compile replays it at any batch).
     Shape shp = x.shape(), split = x.shape();
     split.back() = m;
     split.push_back(p);
     y = sylvester_transform(reshape(x, split, s), p, s);
-    y = reshape(matmul(m == 12 ? paley2(5, t) : williamson(m, t), y, s), shp, s);
+    y = matmul(swapaxes(y, -1, -2, s), m == 12 ? paley2(5, t) : williamson(m, t), s);
+    y = reshape(swapaxes(y, -1, -2, s), shp, s);
   }
   return multiply(y, astype(array(sc), t, s), s);
 }
