@@ -118,13 +118,17 @@ void gemm_split(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t M, int64_t N, in
   bool by_rows = M >= 16 * threads || M >= N;
   int64_t len = by_rows ? M : N, unit = by_rows ? 16 : 64;
   int64_t parts = std::min<int64_t>(threads, (len + unit - 1) / unit);
-  if (threads <= 1 || parts <= 1 || M * N * K < kGemmParallelMacs) {
+  if (M * N * K < kGemmParallelMacs) {
+    blas_gemm<T>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+  BlasOneThread one;
+  if (threads <= 1 || parts <= 1) {
     blas_gemm<T>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     return;
   }
   int64_t per = ((len + parts - 1) / parts + unit - 1) / unit * unit;
   parts = (len + per - 1) / per;
-  BlasOneThread one;
   parallel_for((size_t)parts, 1, [&](size_t pb, size_t pe) {
     for (size_t p = pb; p < pe; ++p) {
       int64_t b = (int64_t)p * per, n = std::min(len, b + per) - b;
@@ -215,7 +219,7 @@ void Matmul::eval_cpu(const std::vector<array>& in, array& out) {
     };
     auto each = [&](auto t) {
       // Many products: whole products per pool part; few: each one split.
-      if (batches >= num_threads() && batches * M * N * K >= kGemmParallelMacs && num_threads() > 1) {
+      if (batches >= num_threads() && batches * M * N * K >= kGemmParallelMacs) {
         BlasOneThread single;
         parallel_for((size_t)batches, 1, [&](size_t b0, size_t b1) {
           for (size_t bi = b0; bi < b1; ++bi) one(t, (int64_t)bi, false);
