@@ -137,6 +137,7 @@ void init_quantized(py::module_& m) {
         if (!scale.is_none()) sc = scale.cast<float>();
         return hadamard_transform(to_array(a), sc, sd(s));
       },
-      "Walsh-Hadamard transform along the final axis, scaled by ``scale`` (default 1/sqrt(n)).", "a"_a,
+      "Walsh-Hadamard transform along the final axis, scaled by ``scale`` (default 1/sqrt(n)).\n\n"
+      "The size of the final axis must be m * 2^k with m in (1, 12, 20, 28).", "a"_a,
       "scale"_a = none, "stream"_a = none);
 }

@@ -438,6 +438,38 @@ array paley2(int q, Dtype t) {
   return astype(array(h.begin(), Shape{n, n}, float32), t);
 }
 
+// Williamson's construction of a Hadamard matrix of order 4b from four symmetric circulant
+// matrices A, B, C, D of order b with A^2 + B^2 + C^2 + D^2 = 4b I, placed in the array
+//   [[ A,  B,  C,  D],
+//    [-B,  A, -D,  C],
+//    [-C,  D,  A, -B],
+//    [-D, -C,  B,  A]].
+// With P the cyclic shift of order b, J the all-ones matrix and S(k) = I + P^k + P^-k (S(0) = I),
+// the blocks are A = 2I - J and, for B, C, D in turn, J - 2 S(k) for the three consecutive
+// k = (b - 1)/2 - 2, ..., (b - 1)/2. The sum of squares follows from
+// sum over k = 1..(b-1)/2 of (P^k + P^-k) = J - I; it holds for b = 5 and b = 7 (orders 20, 28).
+// The transform multiplies a row vector by this matrix: x -> x H.
+array williamson(int m, Dtype t) {
+  int b = m / 4, half = (b - 1) / 2;
+  // First row of each circulant block: +1 or -1 at offset d = j - i (mod b).
+  auto first = [&](int blk, int d) -> float {
+    if (blk == 0) return d == 0 ? 1.f : -1.f;
+    int k = half - 3 + blk;
+    bool in_s = d == 0 || d == k || d == b - k;
+    return in_s ? -1.f : 1.f;
+  };
+  // Block layout: which of A..D sits at block (r, c), and its sign.
+  static const int which[4][4] = {{0, 1, 2, 3}, {1, 0, 3, 2}, {2, 3, 0, 1}, {3, 2, 1, 0}};
+  static const float sign[4][4] = {{1, 1, 1, 1}, {-1, 1, -1, 1}, {-1, 1, 1, -1}, {-1, -1, 1, 1}};
+  std::vector<float> h((size_t)m * m);
+  for (int i = 0; i < m; ++i)
+    for (int j = 0; j < m; ++j) {
+      int r = i / b, c = j / b, d = ((j % b) - (i % b) + b) % b;
+      h[(size_t)i * m + j] = sign[r][c] * first(which[r][c], d);
+    }
+  return astype(array(h.begin(), Shape{m, m}, float32), t);
+}
+
 // The transform of order n = 2^k along the last axis, unscaled. H(n1 * n2) = H(n1) (x) H(n2):
 // a long axis is viewed as (n1, n2) and each factor is applied along its own axis.
 array sylvester_transform(const array& x, int n, S s) {
@@ -457,10 +489,16 @@ array hadamard_transform(const array& a, std::optional<float> scale, S s) {
   const char* op = "hadamard_transform";
   if (a.ndim() == 0) op_error(op, "Input must have at least one dimension.");
   int n = a.shape().back();
-  int m = n > 0 && n % 12 == 0 ? 12 : 1;
+  // The smallest m in (1, 12, 20, 28) leaving a power of two.
+  int m = 0;
+  for (int c : {1, 12, 20, 28})
+    if (n > 0 && n % c == 0 && ((n / c) & (n / c - 1)) == 0) {
+      m = c;
+      break;
+    }
+  if (m == 0)
+    op_error(op, "Sizes n = m * 2^k with m in (1, 12, 20, 28) are supported; got " + std::to_string(n) + ".");
   int p = n / m;
-  if (n <= 0 || (p & (p - 1)) != 0)
-    op_error(op, "Sizes n = m * 2^k with m in (1, 12) are supported; got " + std::to_string(n) + ".");
   Dtype t = is_floating_point(a.dtype()) ? a.dtype() : float32;
   float sc = scale ? *scale : 1.0f / std::sqrt((float)n);
   array x = astype(a, t, s);
@@ -468,12 +506,16 @@ array hadamard_transform(const array& a, std::optional<float> scale, S s) {
   if (m == 1) {
     y = sylvester_transform(x, n, s);
   } else {
-    // H(12 * p) = H(12) (x) H(p): index i = i12 * p + ip.
+    // x -> x (H(m) (x) H(p)) with index i = im * p + ip: on the (m, p) view X that is
+    // H(m)^T X H(p). The order-12 matrix is Paley's second construction for q = 5; 20 and 28
+    // come from Williamson's construction. H(m) is applied from the right on the swapped view,
+    // so the product has no broadcast batch dims (shapeless compile replays it at any batch).
     Shape shp = x.shape(), split = x.shape();
     split.back() = m;
     split.push_back(p);
     y = sylvester_transform(reshape(x, split, s), p, s);
-    y = reshape(matmul(paley2(5, t), y, s), shp, s);
+    y = matmul(swapaxes(y, -1, -2, s), m == 12 ? paley2(5, t) : williamson(m, t), s);
+    y = reshape(swapaxes(y, -1, -2, s), shp, s);
   }
   return multiply(y, astype(array(sc), t, s), s);
 }

@@ -59,10 +59,44 @@ bool Reshape::is_equivalent(const Primitive& o) const {
 
 // ---------- Transpose
 
+namespace {
+
+// Whether `perm` keeps every axis but swaps the last two.
+bool swaps_last_two(const Axes& perm) {
+  int n = (int)perm.size();
+  if (n < 2 || perm[n - 1] != n - 2 || perm[n - 2] != n - 1) return false;
+  for (int i = 0; i < n - 2; ++i)
+    if (perm[i] != i) return false;
+  return true;
+}
+
+// x with its last two axes swapped; a pending swap of an array is undone rather than stacked.
+array swap_last_two(const array& x) {
+  if (x.has_primitive() && x.status() == array::Status::unscheduled) {
+    auto* t = dynamic_cast<const Transpose*>(&x.primitive());
+    if (t && swaps_last_two(t->axes_)) return x.inputs()[0];
+  }
+  return swapaxes(x, -1, -2);
+}
+
+}  // namespace
+
 Arrays Transpose::vjp(const Arrays&, const Arrays& ct, const Axes&, const Arrays&) {
   Axes inv(axes_.size());
   for (size_t i = 0; i < axes_.size(); ++i) inv[axes_[i]] = (int)i;
-  return {transpose(ct[0], inv)};
+  // A cotangent that is a pending product a @ b, transposed: b^T @ a^T, which writes the
+  // result in its final layout (the weight gradient of x @ w.T is then contiguous instead
+  // of a transposed view that every later elementwise op reads with strides).
+  const array& c = ct[0];
+  if (swaps_last_two(inv) && c.has_primitive() && c.status() == array::Status::unscheduled &&
+      c.inputs().size() == 2) {
+    auto* mm = dynamic_cast<const Matmul*>(&c.primitive());
+    const array& a = c.inputs()[0];
+    const array& b = c.inputs()[1];
+    if (mm && mm->alpha_ == 1.0f && a.ndim() == c.ndim() && b.ndim() == c.ndim())
+      return {matmul(swap_last_two(b), swap_last_two(a))};
+  }
+  return {transpose(c, inv)};
 }
 Arrays Transpose::jvp(const Arrays&, const Arrays& t, const Axes&) { return {transpose(t[0], axes_)}; }
 std::pair<Arrays, Axes> Transpose::vmap(const Arrays& in, const Axes& axes) {

@@ -72,6 +72,76 @@ void gemm_generic(const T* A, const T* B, T* C, int64_t M, int64_t N, int64_t K,
   }
 }
 
+// OpenBLAS keeps its own worker threads, which spin for a while after each threaded call. On
+// top of Ember's pool that oversubscribes the cores: the next kernels' pool chunks wait for a
+// core that a BLAS thread is spinning on. Large products are therefore split over Ember's
+// pool, with OpenBLAS held to one thread for the duration (its previous count is restored, so
+// other callers keep their threaded BLAS).
+extern "C" {
+int scipy_openblas_get_num_threads(void);
+void scipy_openblas_set_num_threads(int);
+}
+
+class BlasOneThread {
+ public:
+  BlasOneThread() : prev_(scipy_openblas_get_num_threads()) {
+    if (prev_ != 1) scipy_openblas_set_num_threads(1);
+  }
+  ~BlasOneThread() {
+    if (prev_ != 1) scipy_openblas_set_num_threads(prev_);
+  }
+
+ private:
+  int prev_;
+};
+
+// Below this many multiply-adds a product runs on one thread (OpenBLAS's own threshold too).
+constexpr int64_t kGemmParallelMacs = int64_t(1) << 18;
+
+template <typename T>
+void blas_gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t M, int64_t N, int64_t K, float alpha,
+               const T* A, int64_t lda, const T* B, int64_t ldb, float beta, T* C, int64_t ldc) {
+  if constexpr (std::is_same_v<T, float>)
+    scipy_cblas_sgemm(CblasRowMajor, ta, tb, (int)M, (int)N, (int)K, alpha, A, (int)lda, B, (int)ldb, beta, C,
+                      (int)ldc);
+  else
+    scipy_cblas_dgemm(CblasRowMajor, ta, tb, (int)M, (int)N, (int)K, alpha, A, (int)lda, B, (int)ldb, beta, C,
+                      (int)ldc);
+}
+
+// C = alpha op(A) op(B) + beta C (row-major), in parts of C's rows (or columns, for a short
+// and wide C) on the pool; a part is a multiple of 16 rows or 64 columns.
+template <typename T>
+void gemm_split(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t M, int64_t N, int64_t K, float alpha,
+                const T* A, int64_t lda, const T* B, int64_t ldb, float beta, T* C, int64_t ldc) {
+  int threads = num_threads();
+  bool by_rows = M >= 16 * threads || M >= N;
+  int64_t len = by_rows ? M : N, unit = by_rows ? 16 : 64;
+  int64_t parts = std::min<int64_t>(threads, (len + unit - 1) / unit);
+  if (M * N * K < kGemmParallelMacs) {
+    blas_gemm<T>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+  BlasOneThread one;
+  if (threads <= 1 || parts <= 1) {
+    blas_gemm<T>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+  int64_t per = ((len + parts - 1) / parts + unit - 1) / unit * unit;
+  parts = (len + per - 1) / per;
+  parallel_for((size_t)parts, 1, [&](size_t pb, size_t pe) {
+    for (size_t p = pb; p < pe; ++p) {
+      int64_t b = (int64_t)p * per, n = std::min(len, b + per) - b;
+      if (by_rows)
+        blas_gemm<T>(ta, tb, n, N, K, alpha, A + (ta == CblasNoTrans ? b * lda : b), lda, B, ldb, beta,
+                     C + b * ldc, ldc);
+      else
+        blas_gemm<T>(ta, tb, M, n, K, alpha, A, lda, B + (tb == CblasNoTrans ? b : b * ldb), ldb, beta,
+                     C + b, ldc);
+    }
+  });
+}
+
 }  // namespace
 
 void Matmul::eval_cpu(const std::vector<array>& in, array& out) {
@@ -127,15 +197,43 @@ void Matmul::eval_cpu(const std::vector<array>& in, array& out) {
     int64_t rows = batches * M;
     auto tb1 = B.trans ? CblasTrans : CblasNoTrans;
     if (dt == float32)
-      scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, tb1, rows, N, K, alpha_, A.arr.data<float>(), K,
-                        B.arr.data<float>(), B.ld, beta, out.data<float>(), N);
+      gemm_split<float>(CblasNoTrans, tb1, rows, N, K, alpha_, A.arr.data<float>(), K, B.arr.data<float>(), B.ld,
+                        beta, out.data<float>(), N);
     else
-      scipy_cblas_dgemm(CblasRowMajor, CblasNoTrans, tb1, rows, N, K, alpha_, A.arr.data<double>(), K,
-                        B.arr.data<double>(), B.ld, beta, out.data<double>(), N);
+      gemm_split<double>(CblasNoTrans, tb1, rows, N, K, alpha_, A.arr.data<double>(), K,
+                         B.arr.data<double>(), B.ld, beta, out.data<double>(), N);
     return;
   }
   auto ta = A.trans ? CblasTrans : CblasNoTrans;
   auto tb = B.trans ? CblasTrans : CblasNoTrans;
+  if (dt == float32 || dt == float64) {
+    auto one = [&](auto t, int64_t bi, bool split) {
+      using T = typename decltype(t)::type;
+      const T* a = A.arr.data<T>() + batch_offset(A.arr, bi);
+      const T* b = B.arr.data<T>() + batch_offset(B.arr, bi);
+      T* c = out.data<T>() + bi * M * N;
+      if (split)
+        gemm_split<T>(ta, tb, M, N, K, alpha_, a, A.ld, b, B.ld, beta, c, N);
+      else
+        blas_gemm<T>(ta, tb, M, N, K, alpha_, a, A.ld, b, B.ld, beta, c, N);
+    };
+    auto each = [&](auto t) {
+      // Many products: whole products per pool part; few: each one split.
+      if (batches >= num_threads() && batches * M * N * K >= kGemmParallelMacs) {
+        BlasOneThread single;
+        parallel_for((size_t)batches, 1, [&](size_t b0, size_t b1) {
+          for (size_t bi = b0; bi < b1; ++bi) one(t, (int64_t)bi, false);
+        });
+      } else {
+        for (int64_t bi = 0; bi < batches; ++bi) one(t, bi, true);
+      }
+    };
+    if (dt == float32)
+      each(type_tag<float>{});
+    else
+      each(type_tag<double>{});
+    return;
+  }
   for (int64_t bi = 0; bi < batches; ++bi) {
     int64_t oa = batch_offset(A.arr, bi), ob = batch_offset(B.arr, bi);
     if (dt == float32) {
