@@ -283,3 +283,5 @@ Dtype result_type(const std::vector<array>& arrays);
 #include "ember/ops/fast.h"
 #include "ember/ops/quantized.h"
 #include "ember/ops/conv.h"
+#include "ember/ops/linalg.h"
+#include "ember/ops/distributed.h"

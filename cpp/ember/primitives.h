@@ -551,3 +551,5 @@ class CovarianceRoot : public UnaryPrimitive {
 #include "ember/primitives/fast.h"
 #include "ember/primitives/quantized.h"
 #include "ember/primitives/conv.h"
+#include "ember/primitives/linalg.h"
+#include "ember/primitives/distributed.h"
