@@ -283,3 +283,4 @@ Dtype result_type(const std::vector<array>& arrays);
 #include "ember/ops/fast.h"
 #include "ember/ops/quantized.h"
 #include "ember/ops/conv.h"
+#include "ember/ops/fft.h"

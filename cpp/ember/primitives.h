@@ -551,3 +551,4 @@ class CovarianceRoot : public UnaryPrimitive {
 #include "ember/primitives/fast.h"
 #include "ember/primitives/quantized.h"
 #include "ember/primitives/conv.h"
+#include "ember/primitives/fft.h"
