@@ -276,8 +276,11 @@ def test_vjp_and_jvp_against_mlx(fn, kw, rng):
     assert g[0].shape == gr[0].shape and g[0].dtype == mx.array(np.array(gr[0])).dtype
     assert rel_err(g[0], np.array(gr[0])) < 1e-5
     _, j = mx.jvp(lambda a: getattr(mx.fft, fn)(a, **kw), [mx.array(x)], [mx.array(t)])
-    _, jr = mlx.jvp(lambda a: getattr(mlx.fft, fn)(a, **kw), [mlx.array(x)], [mlx.array(t)])
-    assert rel_err(j[0], np.array(jr[0])) < 1e-5
+    assert rel_err(j[0], getattr(mx.fft, fn)(mx.array(t), **kw)) < 1e-6  # linear
+    if not (fn.startswith("irfft") and kw.get("n", kw.get("s"))):
+        # (MLX 0.32's tangent of irfft drops an explicit n: shape (4, 6) for n=7)
+        _, jr = mlx.jvp(lambda a: getattr(mlx.fft, fn)(a, **kw), [mlx.array(x)], [mlx.array(t)])
+        assert rel_err(j[0], np.array(jr[0])) < 1e-5
     # a nonlinear loss
     def loss(lib):
         return lambda a: (lib.abs(getattr(lib.fft, fn)(a, **kw)) ** 2).sum()
@@ -401,14 +404,18 @@ def test_stft_and_istft(kw, rng):
     if kw.get("center", True):
         y2 = mx.fft.istft(S, length=50, **inv)
         assert y2.shape == (2, 50) and rel_err(y2, x) < 1e-5
-        assert rel_err(mx.fft.istft(S, length=60, **inv), np.pad(x, [(0, 0), (0, 10)])) < 1e-5
+        y3 = mx.fft.istft(S, length=70, **inv)  # past the padded signal: zeros
+        assert y3.shape == (2, 70) and rel_err(y3[:, :50], x) < 1e-5
+        assert not np.any(np.array(y3[:, 66:]))
     mlx = pytest.importorskip("mlx.core")
     mkw = {k: (mlx.array(v) if k == "window" else v) for k, v in ours.items()}
     ref = mlx.fft.stft(mlx.array(x), **mkw)
     assert S.shape == ref.shape and rel_err(S, np.array(ref)) < 1e-5
     minv = {k: v for k, v in mkw.items() if k not in ("pad_mode",) and (k != "n_fft" or "n_fft" in inv)}
-    yr = mlx.fft.istft(ref, **minv)
-    assert y.shape == yr.shape and rel_err(y, np.array(yr)) < 1e-5
+    for extra in [{}, dict(length=50), dict(length=70), dict(length=3)]:
+        yr = mlx.fft.istft(ref, **minv, **extra)
+        y = mx.fft.istft(S, **inv, **extra)
+        assert y.shape == yr.shape and rel_err(y, np.array(yr)) < 1e-5
 
 
 def test_stft_errors_and_gradients(rng):
