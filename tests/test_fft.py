@@ -328,6 +328,15 @@ def test_compile_and_shapeless_compile(rng):
     for shape in [(3, 8), (5, 8), (5, 6)]:
         x = cplx(rng, shape)
         assert rel_err(g(mx.array(x)), np.abs(np.fft.fft2(x.astype(np.complex128)))) < tol(64)
+    r = mx.compile(lambda a: mx.fft.rfft(a, axis=0), shapeless=True)
+    for shape in [(8, 2), (11, 3)]:
+        x = real(rng, shape)
+        assert rel_err(r(mx.array(x)), np.fft.rfft(x.astype(np.float64), axis=0)) < tol(16)
+    # the length of an inverse real transform is fixed at trace time: a new one is an error
+    ir = mx.compile(lambda a: mx.fft.irfft(a), shapeless=True)
+    assert ir(mx.zeros((2, 5), mx.complex64)).shape == (2, 8)
+    with pytest.raises(ValueError):
+        ir(mx.zeros((2, 9), mx.complex64))
     h = mx.compile(mx.grad(lambda a: (mx.fft.rfft(a).real * 3).sum()))
     x = real(rng, (6,))
     np.testing.assert_allclose(h(mx.array(x)), mx.grad(lambda a: (mx.fft.rfft(a).real * 3).sum())(mx.array(x)))

@@ -68,6 +68,10 @@ bool FFT::is_equivalent(const Primitive& o) const {
 }
 
 std::vector<Shape> FFT::output_shapes(const Arrays& in) {
+  if (real_ && inverse_ && in[0].shape(axes_.back()) != n_ / 2 + 1)
+    throw std::invalid_argument("[irfft] The input has " + std::to_string(in[0].shape(axes_.back())) +
+                                " frequencies along the real axis; a real output of length " +
+                                std::to_string(n_) + " needs " + std::to_string(n_ / 2 + 1) + ".");
   return {fft_out_shape(in[0].shape(), axes_, inverse_, real_, n_)};
 }
 

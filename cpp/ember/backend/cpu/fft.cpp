@@ -527,6 +527,8 @@ void FFT::eval_cpu(const std::vector<array>& inputs, array& out) {
                    false);
     return;
   }
+  if (in.shape(last) != out.shape(last) / 2 + 1)
+    throw std::invalid_argument("[irfft] The input's real axis does not hold n / 2 + 1 frequencies.");
   const complex64_t* src = in.data<complex64_t>();
   Strides sst = in.strides();
   std::shared_ptr<Data> tmp;
