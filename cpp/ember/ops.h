@@ -285,3 +285,4 @@ Dtype result_type(const std::vector<array>& arrays);
 #include "ember/ops/conv.h"
 #include "ember/ops/linalg.h"
 #include "ember/ops/distributed.h"
+#include "ember/ops/fft.h"

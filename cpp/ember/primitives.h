@@ -553,3 +553,4 @@ class CovarianceRoot : public UnaryPrimitive {
 #include "ember/primitives/conv.h"
 #include "ember/primitives/linalg.h"
 #include "ember/primitives/distributed.h"
+#include "ember/primitives/fft.h"

@@ -46,4 +46,5 @@ PYBIND11_MODULE(core, m) {
   init_conv(m);
   init_linalg(m);
   init_distributed(m);
+  init_fft(m);
 }
