@@ -58,6 +58,11 @@ void init_info(py::module_& m) {
     d["blas_threads"] = scipy_openblas_get_num_threads();
     int par = scipy_openblas_get_parallel();
     d["blas_threading"] = par == 0 ? "sequential" : par == 1 ? "pthreads" : "OpenMP";
+#ifdef EMBER_HAS_CUDA
+    d["cuda"] = true;
+#else
+    d["cuda"] = false;
+#endif
     d["jit_compiler"] = ember::jit_compiler();
     d["kernel_cache"] = ember::kernel_cache_dir();
     return d;
