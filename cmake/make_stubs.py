@@ -32,8 +32,10 @@ def main():
                "--numpy-array-remove-parameters"]
         r = subprocess.run(cmd, env=env, capture_output=True, text=True)
         if r.returncode != 0:
-            print(r.stdout + r.stderr, file=sys.stderr)
-            return r.returncode
+            # Stubs help editors and type checkers; their absence does not stop the build.
+            print("make_stubs: pybind11-stubgen failed; no type stubs written\n" + r.stdout + r.stderr,
+                  file=sys.stderr)
+            return 0
         made = os.path.join(stubs, "ember", "core")
         if not os.path.isdir(made):  # a module without submodules gives ember/core.pyi
             os.makedirs(made)
