@@ -240,6 +240,20 @@ KernelFn load_kernel(const std::string& source) {
       if (!f) return nullptr;
     }
     std::string cmd = cxx + " " + flags + " " + tmp + ".cpp -o " + tmp + ".so 2>/dev/null";
+    // zig's `c++` links against a C++ runtime and compiler-rt that it builds on first use (a
+    // minute or more); a kernel needs neither, so zig compiles an object and links it alone.
+    const std::string zig_cxx = " c++";
+    size_t w = cxx.find_first_of(' ');
+    std::string first = cxx.substr(0, w);
+    if (cxx.size() > zig_cxx.size() && cxx.compare(cxx.size() - zig_cxx.size(), zig_cxx.size(), zig_cxx) == 0 &&
+        first.size() >= 3 && first.compare(first.size() - 3, 3, "zig") == 0) {
+      std::string zig = cxx.substr(0, cxx.size() - zig_cxx.size());
+      std::string compile_flags = flags;
+      compile_flags.replace(compile_flags.find(" -shared"), 8, "");
+      cmd = cxx + " " + compile_flags + " -c " + tmp + ".cpp -o " + tmp + ".o 2>/dev/null && " + zig +
+            " cc -shared -nostdlib " + tmp + ".o -o " + tmp + ".so -lm 2>/dev/null; rc=$?; rm -f " + tmp +
+            ".o; exit $rc";
+    }
     int rc = std::system(cmd.c_str());
     if (std::getenv("EMBER_KEEP_KERNEL_SOURCE")) std::rename((tmp + ".cpp").c_str(), (dir + "/ember_kernel_" + key + ".cpp").c_str());
     else std::remove((tmp + ".cpp").c_str());
