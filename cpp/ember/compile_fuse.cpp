@@ -171,9 +171,48 @@ KernelCache& kcache() {
   return *c;
 }
 
-const char* compiler() {
-  const char* c = std::getenv("EMBER_CXX");
-  return c && *c ? c : "c++";
+// The compiler resolved by the last jit_compiler() call (kernels are built by it).
+struct JitCompiler {
+  std::mutex m;
+  bool resolved = false;
+  std::string env_cxx, env_path, command;
+  std::function<std::string()> fallback;
+  std::function<void(const std::string&)> on_missing;
+  bool noted = false;
+};
+JitCompiler& jitc() {
+  static JitCompiler* j = new JitCompiler();
+  return *j;
+}
+
+std::string env_or_empty(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+
+// Full path of an executable `name` (a path, or a name looked up on `path`); empty if none.
+std::string find_executable(const std::string& name, const std::string& path) {
+  if (name.empty()) return "";
+  if (name.find('/') != std::string::npos) return ::access(name.c_str(), X_OK) == 0 ? name : "";
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t end = path.find(':', start);
+    if (end == std::string::npos) end = path.size();
+    std::string dir = path.substr(start, end - start);
+    if (dir.empty()) dir = ".";
+    std::string full = dir + "/" + name;
+    struct stat st;
+    if (::stat(full.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(full.c_str(), X_OK) == 0) return full;
+    start = end + 1;
+  }
+  return "";
+}
+
+// Command of the compiler that built the kernels of the current resolution.
+std::string compiler() {
+  auto& j = jitc();
+  std::lock_guard<std::mutex> lk(j.m);
+  return j.command;
 }
 
 KernelFn load_kernel(const std::string& source) {
@@ -183,7 +222,9 @@ KernelFn load_kernel(const std::string& source) {
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) flags += " -mavx2 -mfma";
 #endif
-  std::string key = hash_hex(source + flags + compiler());
+  const std::string cxx = compiler();
+  if (cxx.empty()) return nullptr;
+  std::string key = hash_hex(source + flags + cxx);
   std::lock_guard<std::mutex> lk(kc.m);
   auto it = kc.loaded.find(key);
   if (it != kc.loaded.end()) return it->second;
@@ -198,7 +239,21 @@ KernelFn load_kernel(const std::string& source) {
       f << source;
       if (!f) return nullptr;
     }
-    std::string cmd = std::string(compiler()) + " " + flags + " " + tmp + ".cpp -o " + tmp + ".so 2>/dev/null";
+    std::string cmd = cxx + " " + flags + " " + tmp + ".cpp -o " + tmp + ".so 2>/dev/null";
+    // zig's `c++` links against a C++ runtime and compiler-rt that it builds on first use (a
+    // minute or more); a kernel needs neither, so zig compiles an object and links it alone.
+    const std::string zig_cxx = " c++";
+    size_t w = cxx.find_first_of(' ');
+    std::string first = cxx.substr(0, w);
+    if (cxx.size() > zig_cxx.size() && cxx.compare(cxx.size() - zig_cxx.size(), zig_cxx.size(), zig_cxx) == 0 &&
+        first.size() >= 3 && first.compare(first.size() - 3, 3, "zig") == 0) {
+      std::string zig = cxx.substr(0, cxx.size() - zig_cxx.size());
+      std::string compile_flags = flags;
+      compile_flags.replace(compile_flags.find(" -shared"), 8, "");
+      cmd = cxx + " " + compile_flags + " -c " + tmp + ".cpp -o " + tmp + ".o 2>/dev/null && " + zig +
+            " cc -shared -nostdlib " + tmp + ".o -o " + tmp + ".so -lm 2>/dev/null; rc=$?; rm -f " + tmp +
+            ".o; exit $rc";
+    }
     int rc = std::system(cmd.c_str());
     if (std::getenv("EMBER_KEEP_KERNEL_SOURCE")) std::rename((tmp + ".cpp").c_str(), (dir + "/ember_kernel_" + key + ".cpp").c_str());
     else std::remove((tmp + ".cpp").c_str());
@@ -210,7 +265,7 @@ KernelFn load_kernel(const std::string& source) {
       } else if (!kc.warned) {
         kc.warned = true;
         std::fprintf(stderr, "ember: a generated kernel did not compile (%s); running it unfused\n",
-                     compiler());
+                     cxx.c_str());
       }
       std::remove((tmp + ".so").c_str());
       return nullptr;
@@ -713,6 +768,88 @@ std::string kernel_cache_dir() {
   return dir;
 }
 
+std::string jit_compiler() {
+  auto& j = jitc();
+  std::string cxx = env_or_empty("EMBER_CXX"), path = env_or_empty("PATH");
+  std::function<std::string()> fallback;
+  {
+    std::lock_guard<std::mutex> lk(j.m);
+    if (j.resolved && j.env_cxx == cxx && j.env_path == path) return j.command;
+    fallback = j.fallback;
+  }
+  // Resolved without the lock: the fallback may run Python code.
+  std::string cmd;
+  if (!cxx.empty()) {
+    size_t b = cxx.find_first_not_of(' ');
+    std::string first = b == std::string::npos ? "" : cxx.substr(b, cxx.find(' ', b) - b);
+    if (!find_executable(first, path).empty()) cmd = cxx;
+  } else {
+    for (const char* name : {"c++", "g++", "clang++"}) {
+      std::string full = find_executable(name, path);
+      if (full.empty()) continue;
+      cmd = full.find_first_of(" '\"$`\\") == std::string::npos ? full : "'" + full + "'";
+      break;
+    }
+    if (cmd.empty() && fallback) cmd = fallback();
+  }
+  bool changed;
+  {
+    std::lock_guard<std::mutex> lk(j.m);
+    changed = j.command != cmd;
+    j.resolved = true;
+    j.env_cxx = cxx;
+    j.env_path = path;
+    j.command = cmd;
+  }
+  if (changed) {
+    // A new compiler gets its own chance to run.
+    auto& kc = kcache();
+    std::lock_guard<std::mutex> lk(kc.m);
+    kc.compiler_failed = false;
+  }
+  return cmd;
+}
+
+void set_jit_compiler_fallback(std::function<std::string()> find) {
+  auto& j = jitc();
+  std::lock_guard<std::mutex> lk(j.m);
+  j.fallback = std::move(find);
+  j.resolved = false;
+}
+
+void set_jit_missing_handler(std::function<void(const std::string&)> handler) {
+  auto& j = jitc();
+  std::lock_guard<std::mutex> lk(j.m);
+  j.on_missing = std::move(handler);
+}
+
+bool jit_fusion_available() {
+  if (jit_compiler().empty()) return false;
+  auto& kc = kcache();
+  std::lock_guard<std::mutex> lk(kc.m);
+  return !kc.compiler_failed;
+}
+
+namespace {
+// Says once per process that compile runs unfused for want of a compiler.
+void note_jit_missing() {
+  auto& j = jitc();
+  std::function<void(const std::string&)> handler;
+  {
+    std::lock_guard<std::mutex> lk(j.m);
+    if (j.noted) return;
+    j.noted = true;
+    handler = j.on_missing;
+  }
+  std::string msg =
+      "ember: no C++ compiler found for the fused kernels of compile (EMBER_CXX, c++, g++ or clang++ "
+      "on PATH, or the ziglang package); compiled functions run unfused, as fast as without compile. "
+      "For fused kernels: pip install \"ember[jit]\" (a C++ compiler from PyPI), or set EMBER_CXX.";
+  if (handler) handler(msg);
+  else std::fprintf(stderr, "%s\n", msg.c_str());
+}
+}  // namespace
+
 namespace {
 // The distinct inputs of a group's nodes that come from outside the group, in order.
 Arrays outside_inputs(const Arrays& nodes) {
@@ -826,6 +963,15 @@ void fuse_elementwise(Arrays& tape, Arrays& outputs) {
     if (!single) continue;
     prologue.emplace(g->second, node);
     reduce_of[node.id()] = g->second;
+  }
+
+  // Without a compiler nothing changes: the graph runs node by node, as eagerly.
+  bool wanted = !prologue.empty();
+  for (auto& grp : groups) wanted |= grp.size() >= 2;
+  if (!wanted) return;
+  if (!jit_fusion_available()) {
+    note_jit_missing();
+    return;
   }
 
   // Rebuild the tape in order. A fused node stands where its group's first member

@@ -1,6 +1,8 @@
 // Fusion of elementwise runs into generated kernels (part of compile).
 #pragma once
 
+#include <functional>
+#include <string>
 #include <vector>
 
 #include "ember/array.h"
@@ -29,5 +31,17 @@ std::vector<array> remake(const array& node, std::vector<array> inputs, Map& sub
 
 // Where generated kernels live on disk ($XDG_CACHE_HOME/ember or ~/.cache/ember).
 std::string kernel_cache_dir();
+
+// The command that builds generated kernels: EMBER_CXX when set (and found), else c++, g++
+// or clang++ on PATH, else what the fallback finder gives (the Python package looks for the
+// ziglang wheel's compiler); empty when there is none. Resolved again when EMBER_CXX or PATH
+// change.
+std::string jit_compiler();
+// Whether compile fuses kernels: a compiler is known and has not failed to start.
+bool jit_fusion_available();
+void set_jit_compiler_fallback(std::function<std::string()> find);
+// Receives, once per process, the note that compile runs unfused for want of a compiler
+// (stderr without a handler).
+void set_jit_missing_handler(std::function<void(const std::string&)> handler);
 
 }  // namespace ember

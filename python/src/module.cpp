@@ -47,4 +47,5 @@ PYBIND11_MODULE(core, m) {
   init_linalg(m);
   init_distributed(m);
   init_fft(m);
+  init_info(m);
 }

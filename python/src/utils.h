@@ -76,3 +76,4 @@ py::object array_tolist(array& a);
 std::string array_repr(array& a);
 void init_quantized(py::module_& m);
 void init_fft(py::module_& m);
+void init_info(py::module_& m);
