@@ -473,3 +473,127 @@ def test_large_single_channel_and_wide_kernel():
     cols = np.stack([xp[:, k:k + 40] for k in range(9)], axis=2)  # (3, 40, 9, 33)
     want = np.einsum("nlkc,okc->nlo", cols.astype(np.float64), w.astype(np.float64))
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+# ---------- the weight gradient as one correlation of patches with the cotangent
+
+def np_conv2d_wgrad(x, ct, wshape, stride, padding, dilation, groups):
+    """d/dw of sum(conv2d(x, w) * ct) in float64, from explicit patches."""
+    N, H, W, C = x.shape
+    cout, kh, kw, cig = wshape
+    cog = cout // groups
+    xp = np.pad(x.astype(np.float64), ((0, 0), (padding[0],) * 2, (padding[1],) * 2, (0, 0)))
+    _, OH, OW, _ = ct.shape
+    dw = np.zeros(wshape)
+    for a in range(kh):
+        for b in range(kw):
+            h0, w0 = a * dilation[0], b * dilation[1]
+            patch = xp[:, h0:h0 + stride[0] * (OH - 1) + 1:stride[0], w0:w0 + stride[1] * (OW - 1) + 1:stride[1]]
+            for g in range(groups):
+                dw[g * cog:(g + 1) * cog, a, b] = np.einsum(
+                    "nhwo,nhwi->oi", ct[..., g * cog:(g + 1) * cog].astype(np.float64),
+                    patch[..., g * cig:(g + 1) * cig])
+    return dw
+
+
+# Shapes that take several row tiles and partial panels (C_out not a multiple of 32, kernel
+# rows not a multiple of the register block), a single input channel, groups, stride and dilation.
+WGRAD_CASES = [
+    ((4, 20, 20, 8), (40, 3, 3, 8), dict(padding=1)),
+    ((6, 28, 28, 1), (32, 3, 3, 1), dict(padding=1)),
+    ((3, 17, 15, 6), (10, 3, 2, 3), dict(stride=(2, 1), padding=(1, 0), dilation=(1, 2), groups=2)),
+    ((2, 14, 14, 32), (64, 3, 3, 32), dict(padding=1)),
+    ((2, 9, 9, 4), (70, 1, 1, 4), {}),
+]
+
+
+@pytest.mark.parametrize("dtype,tol", [("float32", 2e-3), ("float64", 1e-10)])
+@pytest.mark.parametrize("case", WGRAD_CASES, ids=[str(i) for i in range(len(WGRAD_CASES))])
+def test_weight_grad_vs_numpy(case, dtype, tol):
+    xs, ws, kw = case
+    x, w = rnd(xs, 201, np.float64), rnd(ws, 202, np.float64)
+    D = getattr(mx, dtype)
+    out = mx.conv2d(mx.array(x, dtype=D), mx.array(w, dtype=D), **kw)
+    ct = rnd(out.shape, 203, np.float64)
+    f = lambda b: (mx.conv2d(mx.array(x, dtype=D), b, **kw) * mx.array(ct, dtype=D)).sum()
+    gw = mx.grad(f)(mx.array(w, dtype=D))
+    assert gw.dtype == D and gw.shape == w.shape
+    s, p, d = (kw.get(k, v) for k, v in [("stride", 1), ("padding", 0), ("dilation", 1)])
+    pair = lambda v: v if isinstance(v, tuple) else (v, v)
+    want = np_conv2d_wgrad(x, ct, ws, pair(s), pair(p), pair(d), kw.get("groups", 1))
+    scale = np.abs(want).max()
+    np.testing.assert_allclose(np.array(gw), want, rtol=tol, atol=tol * scale)
+
+
+def test_weight_grad_vs_mlx_large(mlx):
+    x, w = rnd((8, 14, 14, 32), 211), rnd((64, 3, 3, 32), 212)
+    ct = rnd((8, 14, 14, 64), 213)
+    gx, gw = grads(mx, "conv2d", x, w, dict(padding=1), ct)
+    hx, hw = grads(mlx, "conv2d", x, w, dict(padding=1), ct)
+    np.testing.assert_allclose(np.array(gw), np.array(hw), rtol=1e-3, atol=1e-3)
+    np.testing.assert_allclose(np.array(gx), np.array(hx), rtol=1e-3, atol=1e-3)
+
+
+def test_weight_grad_flip_dilation_noncontiguous():
+    # flip and input dilation (a transposed convolution's weight gradient) on views.
+    x, w = rnd((3, 10, 9, 6), 221, np.float64), rnd((5, 3, 3, 6), 222, np.float64)
+    kw = dict(stride=1, padding=([2, 1], [1, 2]), input_dilation=(2, 1), flip=True)
+    xv = mx.transpose(mx.array(np.ascontiguousarray(x.transpose(0, 2, 1, 3)), dtype=mx.float64), (0, 2, 1, 3))
+    out_shape = mx.conv_general(xv, mx.array(w, dtype=mx.float64), **kw).shape
+    ct = rnd((out_shape[0], out_shape[2], out_shape[1], out_shape[3]), 223, np.float64)
+    ctv = mx.transpose(mx.array(ct, dtype=mx.float64), (0, 2, 1, 3))
+    f = lambda b: (mx.conv_general(xv, b, **kw) * ctv).sum()
+    gw = np.array(mx.grad(f)(mx.array(w, dtype=mx.float64)))
+    # Adjoint identity: <gw, d> = <ct, conv(x, d)> for random directions d.
+    for seed in (224, 225):
+        d = rnd(w.shape, seed, np.float64)
+        np.testing.assert_allclose((gw * d).sum(), f(mx.array(d, dtype=mx.float64)).item(), rtol=1e-10)
+
+
+@pytest.mark.parametrize("in_axes", [(None, 0), (0, None), (0, 0)])
+def test_vmap_weight_grad(in_axes):
+    B = 3
+    x, w = rnd((B, 2, 9, 9, 4), 231), rnd((B, 6, 3, 3, 2), 232)
+    loss = lambda a, b: (mx.conv2d(a, b, padding=1, groups=2) ** 2).sum()
+    gw_fn = mx.grad(loss, argnums=1)
+    xa, wa = in_axes
+    xb = mx.array(x) if xa is not None else mx.array(x[0])
+    wb = mx.array(w) if wa is not None else mx.array(w[0])
+    got = np.array(mx.vmap(gw_fn, in_axes=in_axes)(xb, wb))
+    for i in range(B):
+        xi = x[i] if xa is not None else x[0]
+        wi = w[i] if wa is not None else w[0]
+        np.testing.assert_allclose(got[i], np.array(gw_fn(mx.array(xi), mx.array(wi))), rtol=1e-4, atol=1e-4)
+
+
+def test_weight_grad_second_order_and_jvp():
+    # The weight gradient's own rules: grad of a function of gw (w.r.t. x and w) against central
+    # differences in float64, and a forward-mode tangent of gw against a difference too.
+    x, w = rnd((2, 6, 5, 3), 241, np.float64), rnd((4, 3, 2, 3), 242, np.float64)
+    A = lambda v: mx.array(v, dtype=mx.float64)
+    kw = dict(stride=(1, 2), padding=1)
+    gw_of = lambda a, b: mx.grad(lambda c: (mx.conv2d(a, c, **kw) ** 2).sum())(b)
+    h = lambda a, b: (mx.sin(gw_of(a, b))).sum()
+    hx, hwt = mx.grad(h, argnums=(0, 1))(A(x), A(w))
+    eps = 1e-6
+    for arr, g, which in [(x, hx, 0), (w, hwt, 1)]:
+        d = rnd(arr.shape, 243 + which, np.float64)
+        plus = [A(x), A(w)]
+        minus = [A(x), A(w)]
+        plus[which] = A(arr + eps * d)
+        minus[which] = A(arr - eps * d)
+        fd = (h(*plus).item() - h(*minus).item()) / (2 * eps)
+        np.testing.assert_allclose((np.array(g) * d).sum(), fd, rtol=1e-6, atol=1e-8)
+    tx = rnd(x.shape, 246, np.float64)
+    _, (t,) = mx.jvp(lambda a: gw_of(a, A(w)), [A(x)], [A(tx)])
+    fd = (np.array(gw_of(A(x + eps * tx), A(w))) - np.array(gw_of(A(x - eps * tx), A(w)))) / (2 * eps)
+    np.testing.assert_allclose(np.array(t), fd, rtol=1e-6, atol=1e-8)
+
+
+def test_weight_grad_compiled_shapeless():
+    w = mx.array(rnd((8, 3, 3, 4), 251))
+    gw = mx.grad(lambda b, a: (mx.conv2d(a, b, padding=1) ** 2).sum())
+    cg = mx.compile(gw, shapeless=True)
+    for shape in [(2, 10, 9, 4), (3, 7, 12, 4)]:
+        x = mx.array(rnd(shape, 252))
+        np.testing.assert_allclose(np.array(cg(w, x)), np.array(gw(w, x)), rtol=1e-4, atol=1e-4)

@@ -2,7 +2,7 @@
 #include "ember/ops/conv.h"
 
 #include "ember/ops/common.h"
-#include "ember/primitives/conv.h"
+#include "ember/primitives/conv_grad.h"
 
 namespace ember {
 
@@ -42,6 +42,13 @@ Shape ConvParams::output_shape(const Shape& in, const Shape& w) const {
 array conv_node(const array& input, const array& weight, const ConvParams& p, S s) {
   Shape out = p.output_shape(input.shape(), weight.shape());
   return make_node<Convolution>(std::move(out), input.dtype(), {input, weight}, s, p);
+}
+
+array conv_weight_grad(const array& x, const array& ct, const ConvParams& p,
+                       const std::vector<int>& kernel, S s) {
+  auto prim = std::make_shared<ConvWeightGrad>(to_stream(s), p, kernel);
+  Shape out = prim->weight_shape(x.shape(), ct.shape());
+  return array(std::move(out), x.dtype(), std::move(prim), {x, ct});
 }
 
 array conv_general(const array& input, const array& weight, std::vector<int> stride,
