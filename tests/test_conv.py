@@ -597,3 +597,114 @@ def test_weight_grad_compiled_shapeless():
     for shape in [(2, 10, 9, 4), (3, 7, 12, 4)]:
         x = mx.array(rnd(shape, 252))
         np.testing.assert_allclose(np.array(cg(w, x)), np.array(gw(w, x)), rtol=1e-4, atol=1e-4)
+
+
+# Few input channels (the line kernel for first layers): 1 and 3 channels, up to 64 outputs,
+# strides and dilation, against MLX; and a non-contiguous input.
+LINE_CASES = [
+    ((4, 28, 28, 1), (32, 3, 3, 1), dict(padding=1)),
+    ((3, 20, 17, 3), (40, 3, 3, 3), dict(stride=(1, 2), dilation=2, padding=(2, 1))),
+    ((2, 15, 13, 2), (64, 5, 3, 2), dict(stride=2)),
+    ((2, 9, 30, 1), (7, 1, 7, 1), dict(padding=(0, 3))),
+]
+
+
+@pytest.mark.parametrize("case", LINE_CASES, ids=[str(i) for i in range(len(LINE_CASES))])
+def test_few_channel_forward_vs_mlx(mlx, case):
+    xs, ws, kw = case
+    x, w = rnd(xs, 261), rnd(ws, 262)
+    got = mx.conv2d(mx.array(x), mx.array(w), **kw)
+    want = mlx.conv2d(mlx.array(x), mlx.array(w), **kw)
+    np.testing.assert_allclose(np.array(got), np.array(want), rtol=1e-4, atol=1e-4)
+    xv = mx.transpose(mx.array(np.ascontiguousarray(x.transpose(0, 2, 1, 3))), (0, 2, 1, 3))
+    np.testing.assert_allclose(np.array(mx.conv2d(xv, mx.array(w), **kw)), np.array(want), rtol=1e-4, atol=1e-4)
+
+
+# ---------- tile max pooling (nn.MaxPool*d with stride == kernel and no padding)
+
+def generic_tile_max(x, k):
+    """The same pooling as one max reduction over reshaped tiles (the general-purpose rule)."""
+    sp = x.ndim - 2
+    crop = tuple((d // kk) * kk for d, kk in zip(x.shape[1:-1], k))
+    x = x[(slice(None),) + tuple(slice(0, c) for c in crop)]
+    shape = [x.shape[0]]
+    for d, kk in zip(crop, k):
+        shape += [d // kk, kk]
+    return mx.max(x.reshape(shape + [x.shape[-1]]), axis=tuple(2 + 2 * i for i in range(sp)))
+
+
+POOL_CASES = [((2, 9, 3), (2,)), ((2, 8, 7, 5), (2, 2)), ((3, 9, 6, 4), (3, 2)), ((1, 4, 6, 5, 3), (2, 3, 2))]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("case", POOL_CASES, ids=[str(i) for i in range(len(POOL_CASES))])
+def test_tile_max_vs_generic_with_ties(case, dtype):
+    shape, k = case
+    D = getattr(mx, dtype)
+    x = np.round(rnd(shape, 271, np.float64), 0)  # many ties
+    x.flat[::7] = -np.inf
+    import ember.nn as enn
+    pool = getattr(enn, f"MaxPool{len(k)}d")(k)
+    got, want = pool(mx.array(x, dtype=D)), generic_tile_max(mx.array(x, dtype=D), k)
+    assert got.dtype == D
+    np.testing.assert_array_equal(np.array(got), np.array(want))
+    w = rnd(got.shape, 272, np.float64)
+    ge = mx.grad(lambda a: (pool(a) * mx.array(w, dtype=D)).sum())(mx.array(x, dtype=D))
+    gg = mx.grad(lambda a: (generic_tile_max(a, k) * mx.array(w, dtype=D)).sum())(mx.array(x, dtype=D))
+    np.testing.assert_allclose(np.array(ge), np.array(gg), rtol=1e-6, atol=1e-12)
+    # Forward mode, and the adjoint of the gradient in the cotangent (second order).
+    t = rnd(x.shape, 273, np.float64)
+    _, (te,) = mx.jvp(pool, [mx.array(x, dtype=D)], [mx.array(t, dtype=D)])
+    _, (tg,) = mx.jvp(lambda a: generic_tile_max(a, k), [mx.array(x, dtype=D)], [mx.array(t, dtype=D)])
+    np.testing.assert_allclose(np.array(te), np.array(tg), rtol=1e-6, atol=1e-12)
+    back = lambda f: mx.grad(lambda c: (mx.vjp(f, [mx.array(x, dtype=D)], [c])[1][0] * mx.array(t, dtype=D)).sum())
+    np.testing.assert_allclose(np.array(back(pool)(mx.array(w, dtype=D))),
+                               np.array(back(lambda a: generic_tile_max(a, k))(mx.array(w, dtype=D))),
+                               rtol=1e-6, atol=1e-12)
+
+
+def test_tile_max_nan_noncontiguous_vmap_compile():
+    import ember.nn as enn
+    x = np.round(rnd((3, 2, 6, 4, 5), 281), 0)
+    x[0, 1, 2, 3, 1] = np.nan
+    pool = enn.MaxPool2d(2)
+    f = lambda a: pool(a)
+    g = lambda a: generic_tile_max(a, (2, 2))
+    xs = mx.array(x)
+    np.testing.assert_array_equal(np.array(mx.vmap(f)(xs)), np.array(mx.vmap(g)(xs)))
+    w = mx.array(rnd((3, 2, 3, 2, 5), 282))
+    ge = mx.grad(lambda a: (mx.vmap(f)(a) * w).sum())(xs)
+    gg = mx.grad(lambda a: (mx.vmap(g)(a) * w).sum())(xs)
+    np.testing.assert_array_equal(np.isnan(np.array(ge)), np.isnan(np.array(gg)))
+    np.testing.assert_allclose(np.array(ge), np.array(gg), rtol=1e-6)
+    # vmap over another axis, of the gradient too (the cotangent batched, x not).
+    xt = mx.array(np.ascontiguousarray(np.moveaxis(x[1:], 0, 3)))  # (2, 6, 4, 2, 5), batch on axis 3
+    np.testing.assert_array_equal(np.array(mx.vmap(f, in_axes=3)(xt)), np.array(mx.vmap(g, in_axes=3)(xt)))
+    x0 = mx.array(x[1])
+    vg = lambda h: mx.vmap(lambda c: mx.vjp(h, [x0], [c])[1][0])(w[1:])
+    np.testing.assert_allclose(np.array(vg(f)), np.array(vg(g)), rtol=1e-6)
+    # A transposed view, compiled (shapeless too).
+    xv = mx.transpose(mx.array(np.ascontiguousarray(x[1].transpose(0, 2, 1, 3))), (0, 2, 1, 3))
+    np.testing.assert_array_equal(np.array(f(xv)), np.array(g(x0)))
+    cf = mx.compile(mx.grad(lambda a: (f(a) ** 2).sum()), shapeless=True)
+    for shape in [(2, 6, 4, 5), (3, 4, 8, 5)]:
+        xi = mx.array(np.round(rnd(shape, 283), 0))
+        np.testing.assert_allclose(np.array(cf(xi)), np.array(mx.grad(lambda a: (g(a) ** 2).sum())(xi)),
+                                   rtol=1e-6)
+
+
+def test_tile_max_vs_mlx_and_errors(mlx):
+    import ember.nn as enn
+    import mlx.nn as mnn
+    x = np.round(rnd((2, 13, 11, 3), 291), 0)
+    e, r = enn.MaxPool2d((3, 2)), mnn.MaxPool2d((3, 2))
+    np.testing.assert_array_equal(np.array(e(mx.array(x))), np.array(r(mlx.array(x))))
+    w = rnd(e(mx.array(x)).shape, 292)
+    ge = mx.grad(lambda a: (e(a) * mx.array(w)).sum())(mx.array(x))
+    gr = mlx.grad(lambda a: (r(a) * mlx.array(w)).sum())(mlx.array(x))
+    np.testing.assert_allclose(np.array(ge), np.array(gr), rtol=1e-6, atol=1e-7)
+    for args in [(mx.ones((2, 5, 3)), [2]), (mx.ones((2, 4, 3)), [2, 2]), (mx.ones((2, 4, 3), mx.int32), [2]),
+                 (mx.ones((4, 3)), [2]), (mx.ones((2, 4, 3)), [0])]:
+        with pytest.raises(ValueError, match="tile_max"):
+            mx._tile_max(*args)
+    assert mx._tile_max(mx.ones((2, 4, 3)), [2]).shape == (2, 2, 3)

@@ -51,6 +51,27 @@ array conv_weight_grad(const array& x, const array& ct, const ConvParams& p,
   return array(std::move(out), x.dtype(), std::move(prim), {x, ct});
 }
 
+array tile_max(const array& x, const std::vector<int>& kernel, S s) {
+  int nd = x.ndim();
+  if (nd < 3 || nd > 5 || (int)kernel.size() != nd - 2)
+    op_error("tile_max", "Expected an input (N, spatial..., C) with 1 to 3 spatial axes and one "
+                         "kernel size per spatial axis; got shape " + shape_str(x.shape()) + ".");
+  if (x.dtype() != float32 && x.dtype() != float64)
+    op_error("tile_max", "Only float32 and float64 inputs are supported.");
+  Shape out = x.shape();
+  for (int i = 0; i < nd - 2; ++i) {
+    if (kernel[i] <= 0 || x.shape(i + 1) % kernel[i] != 0)
+      op_error("tile_max", "Every spatial size must be a positive multiple of its kernel size; got "
+                           "shape " + shape_str(x.shape()) + " and kernel " + tuple_str(kernel) + ".");
+    out[i + 1] = x.shape(i + 1) / kernel[i];
+  }
+  return make_node<TileMax>(std::move(out), x.dtype(), {x}, s, kernel);
+}
+
+array tile_max_grad(const array& x, const array& ct, const std::vector<int>& kernel, S s) {
+  return make_node<TileMaxGrad>(x.shape(), x.dtype(), {x, astype(ct, x.dtype(), s)}, s, kernel);
+}
+
 array conv_general(const array& input, const array& weight, std::vector<int> stride,
                    std::vector<int> padding_lo, std::vector<int> padding_hi,
                    std::vector<int> kernel_dilation, std::vector<int> input_dilation, int groups,

@@ -232,4 +232,106 @@ std::pair<Arrays, Axes> ConvWeightGrad::vmap(const Arrays& in, const Axes& axes)
   return {{reshape(r, sh, s)}, {0}};
 }
 
+// ---------- TileMax and its gradient
+
+namespace {
+
+// sum over each tile of t * mask / count, mask the tile's maxima of x: the tangent of the
+// tile max along t (and the adjoint of TileMaxGrad in its cotangent), with generic ops.
+array tile_shared_sum(const array& x, const array& t, const std::vector<int>& kernel, Stream s) {
+  int sp = (int)kernel.size();
+  Shape split{x.shape(0)};
+  Axes axes;
+  for (int i = 0; i < sp; ++i) {
+    split.push_back(x.shape(i + 1) / kernel[i]);
+    split.push_back(kernel[i]);
+    axes.push_back(2 + 2 * i);
+  }
+  split.push_back(x.shape().back());
+  array xr = reshape(x, split, s), tr = reshape(t, split, s);
+  array mask = astype(equal(xr, max(xr, axes, true, s), s), t.dtype(), s);
+  return divide(sum(multiply(mask, tr, s), axes, false, s), sum(mask, axes, false, s), s);
+}
+
+// Arrays batched along axis 0 (an unbatched one broadcast) with the batch folded into N.
+std::pair<Arrays, int> fold_batch(const Arrays& in, const Axes& axes, Stream s) {
+  int B = 1;
+  for (size_t i = 0; i < in.size(); ++i)
+    if (axes[i] >= 0) B = in[i].shape(axes[i]);
+  Arrays r;
+  for (size_t i = 0; i < in.size(); ++i) {
+    array a = in[i];
+    if (axes[i] >= 0) {
+      a = axes[i] == 0 ? a : moveaxis(a, axes[i], 0, s);
+    } else {
+      Shape sh = a.shape();
+      sh.insert(sh.begin(), B);
+      a = broadcast_to(a, sh, s);
+    }
+    Shape f(a.shape().begin() + 1, a.shape().end());
+    f[0] *= B;
+    r.push_back(reshape(a, f, s));
+  }
+  return {r, B};
+}
+
+array unfold_batch(const array& a, int B, Stream s) {
+  Shape sh = a.shape();
+  sh[0] = B == 0 ? 0 : sh[0] / B;
+  sh.insert(sh.begin(), B);
+  return reshape(a, sh, s);
+}
+
+}  // namespace
+
+std::vector<Shape> TileMax::output_shapes(const std::vector<array>& in) {
+  Shape out = in[0].shape();
+  for (size_t i = 0; i < kernel_.size(); ++i) out[i + 1] /= kernel_[i];
+  return {out};
+}
+
+bool TileMax::is_equivalent(const Primitive& o) const {
+  auto* c = dynamic_cast<const TileMax*>(&o);
+  return c && c->kernel_ == kernel_;
+}
+
+Arrays TileMax::vjp(const Arrays& p, const Arrays& ct, const Axes&, const Arrays&) {
+  return {tile_max_grad(p[0], ct[0], kernel_, stream())};
+}
+
+Arrays TileMax::jvp(const Arrays& p, const Arrays& t, const Axes&) {
+  return {tile_shared_sum(p[0], t[0], kernel_, stream())};
+}
+
+std::pair<Arrays, Axes> TileMax::vmap(const Arrays& in, const Axes& axes) {
+  auto [f, B] = fold_batch(in, axes, stream());
+  return {{unfold_batch(tile_max(f[0], kernel_, stream()), B, stream())}, {0}};
+}
+
+std::vector<Shape> TileMaxGrad::output_shapes(const std::vector<array>& in) { return {in[0].shape()}; }
+
+bool TileMaxGrad::is_equivalent(const Primitive& o) const {
+  auto* c = dynamic_cast<const TileMaxGrad*>(&o);
+  return c && c->kernel_ == kernel_;
+}
+
+// Linear in ct; piecewise constant in x (its derivative there is zero).
+Arrays TileMaxGrad::vjp(const Arrays& p, const Arrays& ct, const Axes& argnums, const Arrays&) {
+  Arrays r;
+  for (int i : argnums)
+    r.push_back(i == 0 ? zeros_like(p[0], stream()) : tile_shared_sum(p[0], ct[0], kernel_, stream()));
+  return r;
+}
+
+Arrays TileMaxGrad::jvp(const Arrays& p, const Arrays& t, const Axes& argnums) {
+  for (size_t k = 0; k < argnums.size(); ++k)
+    if (argnums[k] == 1) return {tile_max_grad(p[0], t[k], kernel_, stream())};
+  return {zeros_like(p[0], stream())};
+}
+
+std::pair<Arrays, Axes> TileMaxGrad::vmap(const Arrays& in, const Axes& axes) {
+  auto [f, B] = fold_batch(in, axes, stream());
+  return {{unfold_batch(tile_max_grad(f[0], f[1], kernel_, stream()), B, stream())}, {0}};
+}
+
 }  // namespace ember

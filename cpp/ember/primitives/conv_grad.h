@@ -32,4 +32,46 @@ class ConvWeightGrad : public UnaryPrimitive {
 array conv_weight_grad(const array& x, const array& ct, const ConvParams& p,
                        const std::vector<int>& kernel, StreamOrDevice s = {});
 
+// Max pooling over non-overlapping tiles (stride = kernel, no padding): x (N, spatial...,
+// C) with every spatial size a multiple of its kernel size; output (N, spatial / kernel..., C).
+// Tied maxima share the gradient equally, as a max reduction shares it.
+class TileMax : public UnaryPrimitive {
+ public:
+  TileMax(Stream s, std::vector<int> kernel) : UnaryPrimitive(s), kernel_(std::move(kernel)) {}
+  const char* name() const override { return "TileMax"; }
+  void eval_cpu(const std::vector<array>& inputs, array& out) override;
+  std::vector<array> vjp(const std::vector<array>&, const std::vector<array>&,
+                         const std::vector<int>&, const std::vector<array>&) override;
+  std::vector<array> jvp(const std::vector<array>&, const std::vector<array>&,
+                         const std::vector<int>&) override;
+  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>&,
+                                                        const std::vector<int>&) override;
+  bool is_equivalent(const Primitive& o) const override;
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;
+  std::vector<int> kernel_;
+};
+
+// The gradient of TileMax: inputs x and the cotangent ct (TileMax's output shape); output
+// x's shape, ct spread over each tile's maxima (divided among ties).
+class TileMaxGrad : public UnaryPrimitive {
+ public:
+  TileMaxGrad(Stream s, std::vector<int> kernel) : UnaryPrimitive(s), kernel_(std::move(kernel)) {}
+  const char* name() const override { return "TileMaxGrad"; }
+  void eval_cpu(const std::vector<array>& inputs, array& out) override;
+  std::vector<array> vjp(const std::vector<array>&, const std::vector<array>&,
+                         const std::vector<int>&, const std::vector<array>&) override;
+  std::vector<array> jvp(const std::vector<array>&, const std::vector<array>&,
+                         const std::vector<int>&) override;
+  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>&,
+                                                        const std::vector<int>&) override;
+  bool is_equivalent(const Primitive& o) const override;
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;
+  std::vector<int> kernel_;
+};
+
+// Tile max pooling (float32/float64 inputs of 3 to 5 dimensions) and its gradient.
+array tile_max(const array& x, const std::vector<int>& kernel, StreamOrDevice s = {});
+array tile_max_grad(const array& x, const array& ct, const std::vector<int>& kernel,
+                    StreamOrDevice s = {});
+
 }  // namespace ember

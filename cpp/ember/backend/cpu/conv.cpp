@@ -677,7 +677,7 @@ void conv_gemm_tiles512(const Geom& g, const float* x, const float* w, float* ou
   tile = (g.rows + tiles - 1) / tiles;
   tile = std::max<int64_t>(6, (tile + 5) / 6 * 6);
   tiles = (g.rows + tile - 1) / tile;
-  constexpr int64_t kKB5 = 512;
+  constexpr int64_t kKB5 = 768;
   parallel_for((size_t)tiles, 1, [&](size_t tb, size_t te) {
     auto buf = alloc_bytes((size_t)(tile * row_len) * sizeof(float));
     float* col = static_cast<float*>(buf->ptr);
@@ -840,8 +840,8 @@ void conv_wgrad(const Geom& g, const T* x, const T* ct, T* dw, bool flip) {
   if constexpr (std::is_same_v<T, float>) {
     if (have_avx512()) {
       cog_pad = (cog + kNR5 - 1) / kNR5 * kNR5;
-      // About 64 KB of im2col (or of packed cotangent) per tile.
-      int64_t tile = std::clamp<int64_t>((int64_t(1) << 14) / std::max(row_len, G * cog_pad), 64, 2048);
+      // About 256 KB of im2col (or of packed cotangent) per tile.
+      int64_t tile = std::clamp<int64_t>((int64_t(1) << 16) / std::max(row_len, G * cog_pad), 64, 2048);
       int64_t tiles = (g.rows + tile - 1) / tile;
       parts = std::max<int64_t>(1, std::min(threads, tiles));
       acc_buf = alloc_bytes((size_t)(parts * G * KC * cog_pad) * sizeof(float));
@@ -948,6 +948,118 @@ void Convolution::eval_cpu(const std::vector<array>& in, array& out) {
   if (ct == float64) conv_typed<double>(g, p_, x, w, res);
   else conv_typed<float>(g, p_, x, w, res);
   if (ct != dt) copy_to_row_contiguous(res, out);
+}
+
+// ---------- Tile max pooling
+
+namespace {
+
+// The tiles of x (N, spatial..., C), spatial axes padded to three: output pixel q covers
+// input pixels q * k + (a, b, c) for a < k0, b < k1, c < k2.
+struct Tiles {
+  int64_t N = 0, C = 0, L[kSp] = {1, 1, 1}, K[kSp] = {1, 1, 1}, O[kSp] = {1, 1, 1}, nk = 1, rows = 0;
+};
+
+Tiles make_tiles(const Shape& x, const std::vector<int>& kernel) {
+  Tiles t;
+  int sp = (int)kernel.size();
+  t.N = x[0];
+  t.C = x.back();
+  for (int j = 0; j < sp; ++j) {
+    int i = j + kSp - sp;
+    t.L[i] = x[j + 1];
+    t.K[i] = kernel[j];
+    t.O[i] = x[j + 1] / kernel[j];
+    t.nk *= kernel[j];
+  }
+  t.rows = t.N * t.O[0] * t.O[1] * t.O[2];
+  return t;
+}
+
+// Calls f(tap, offset) for the nk input pixels (offsets in elements) of output pixel r.
+template <typename F>
+inline void tile_taps(const Tiles& t, int64_t r, F&& f) {
+  int64_t q2 = r % t.O[2], q1 = (r / t.O[2]) % t.O[1], q0 = (r / (t.O[2] * t.O[1])) % t.O[0];
+  int64_t n = r / (t.O[2] * t.O[1] * t.O[0]);
+  int64_t tap = 0;
+  for (int64_t a = 0; a < t.K[0]; ++a)
+    for (int64_t b = 0; b < t.K[1]; ++b)
+      for (int64_t c = 0; c < t.K[2]; ++c, ++tap)
+        f(tap, (((n * t.L[0] + q0 * t.K[0] + a) * t.L[1] + q1 * t.K[1] + b) * t.L[2] + q2 * t.K[2] + c) * t.C);
+}
+
+// A NaN wins (and stays): max(m, v) as a max reduction propagates NaN.
+template <typename T>
+inline T nan_max(T m, T v) {
+  return (v > m || v != v) ? v : m;
+}
+
+template <typename T>
+void tile_max_fwd(const Tiles& t, const T* x, T* out) {
+  size_t grain = std::max<size_t>(1, kParallelGrain / std::max<int64_t>(1, t.C * t.nk));
+  parallel_for((size_t)t.rows, grain, [&](size_t rb, size_t re) {
+    for (size_t r = rb; r < re; ++r) {
+      T* o = out + r * t.C;
+      tile_taps(t, (int64_t)r, [&](int64_t tap, int64_t off) {
+        const T* v = x + off;
+        if (tap == 0) {
+          for (int64_t c = 0; c < t.C; ++c) o[c] = v[c];
+        } else {
+          for (int64_t c = 0; c < t.C; ++c) o[c] = nan_max(o[c], v[c]);
+        }
+      });
+    }
+  });
+}
+
+// g = ct * (mask / count) on each tile, mask = (x == tile max), as the max reduction's rule.
+template <typename T>
+void tile_max_bwd(const Tiles& t, const T* x, const T* ct, T* g) {
+  size_t grain = std::max<size_t>(1, kParallelGrain / std::max<int64_t>(1, t.C * t.nk));
+  parallel_for((size_t)t.rows, grain, [&](size_t rb, size_t re) {
+    std::vector<T> m(t.C), cnt(t.C);
+    for (size_t r = rb; r < re; ++r) {
+      tile_taps(t, (int64_t)r, [&](int64_t tap, int64_t off) {
+        const T* v = x + off;
+        if (tap == 0) {
+          for (int64_t c = 0; c < t.C; ++c) m[c] = v[c];
+        } else {
+          for (int64_t c = 0; c < t.C; ++c) m[c] = nan_max(m[c], v[c]);
+        }
+      });
+      std::fill(cnt.begin(), cnt.end(), T(0));
+      tile_taps(t, (int64_t)r, [&](int64_t, int64_t off) {
+        const T* v = x + off;
+        for (int64_t c = 0; c < t.C; ++c) cnt[c] += v[c] == m[c] ? T(1) : T(0);
+      });
+      const T* cr = ct + r * t.C;
+      tile_taps(t, (int64_t)r, [&](int64_t, int64_t off) {
+        const T* v = x + off;
+        T* d = g + off;
+        for (int64_t c = 0; c < t.C; ++c) d[c] = cr[c] * ((v[c] == m[c] ? T(1) : T(0)) / cnt[c]);
+      });
+    }
+  });
+}
+
+}  // namespace
+
+void TileMax::eval_cpu(const std::vector<array>& in, array& out) {
+  alloc_out(out);
+  if (out.size() == 0) return;
+  array x = ensure_row_contiguous(in[0]);
+  Tiles t = make_tiles(x.shape(), kernel_);
+  if (x.dtype() == float64) tile_max_fwd<double>(t, x.data<double>(), out.data<double>());
+  else tile_max_fwd<float>(t, x.data<float>(), out.data<float>());
+}
+
+void TileMaxGrad::eval_cpu(const std::vector<array>& in, array& out) {
+  alloc_out(out);
+  if (out.size() == 0) return;
+  array x = ensure_row_contiguous(in[0]), c = ensure_row_contiguous(in[1]);
+  Tiles t = make_tiles(x.shape(), kernel_);
+  if (x.dtype() == float64) tile_max_bwd<double>(t, x.data<double>(), c.data<double>(), out.data<double>());
+  else tile_max_bwd<float>(t, x.data<float>(), c.data<float>(), out.data<float>());
 }
 
 }  // namespace ember
