@@ -1012,32 +1012,35 @@ void tile_max_fwd(const Tiles& t, const T* x, T* out) {
   });
 }
 
-// g = ct * (mask / count) on each tile, mask = (x == tile max), as the max reduction's rule.
+// g = ct * (mask / count) on each tile, mask = (x == tile max), as the max reduction's rule;
+// with q = 1 / count that is ct * q where mask holds and ct * (0 * q) elsewhere (the same
+// values, NaN included, without a division per element).
 template <typename T>
 void tile_max_bwd(const Tiles& t, const T* x, const T* ct, T* g) {
   size_t grain = std::max<size_t>(1, kParallelGrain / std::max<int64_t>(1, t.C * t.nk));
   parallel_for((size_t)t.rows, grain, [&](size_t rb, size_t re) {
-    std::vector<T> m(t.C), cnt(t.C);
+    std::vector<T> m(t.C), q(t.C);
+    std::vector<int64_t> offs(t.nk);
     for (size_t r = rb; r < re; ++r) {
-      tile_taps(t, (int64_t)r, [&](int64_t tap, int64_t off) {
-        const T* v = x + off;
-        if (tap == 0) {
-          for (int64_t c = 0; c < t.C; ++c) m[c] = v[c];
-        } else {
-          for (int64_t c = 0; c < t.C; ++c) m[c] = nan_max(m[c], v[c]);
-        }
-      });
-      std::fill(cnt.begin(), cnt.end(), T(0));
-      tile_taps(t, (int64_t)r, [&](int64_t, int64_t off) {
-        const T* v = x + off;
-        for (int64_t c = 0; c < t.C; ++c) cnt[c] += v[c] == m[c] ? T(1) : T(0);
-      });
+      tile_taps(t, (int64_t)r, [&](int64_t tap, int64_t off) { offs[tap] = off; });
+      const T* v0 = x + offs[0];
+      for (int64_t c = 0; c < t.C; ++c) m[c] = v0[c];
+      for (int64_t k = 1; k < t.nk; ++k) {
+        const T* v = x + offs[k];
+        for (int64_t c = 0; c < t.C; ++c) m[c] = nan_max(m[c], v[c]);
+      }
+      for (int64_t c = 0; c < t.C; ++c) q[c] = v0[c] == m[c] ? T(1) : T(0);
+      for (int64_t k = 1; k < t.nk; ++k) {
+        const T* v = x + offs[k];
+        for (int64_t c = 0; c < t.C; ++c) q[c] += v[c] == m[c] ? T(1) : T(0);
+      }
       const T* cr = ct + r * t.C;
-      tile_taps(t, (int64_t)r, [&](int64_t, int64_t off) {
-        const T* v = x + off;
-        T* d = g + off;
-        for (int64_t c = 0; c < t.C; ++c) d[c] = cr[c] * ((v[c] == m[c] ? T(1) : T(0)) / cnt[c]);
-      });
+      for (int64_t c = 0; c < t.C; ++c) q[c] = T(1) / q[c];
+      for (int64_t k = 0; k < t.nk; ++k) {
+        const T* v = x + offs[k];
+        T* d = g + offs[k];
+        for (int64_t c = 0; c < t.C; ++c) d[c] = cr[c] * (v[c] == m[c] ? q[c] : T(0) * q[c]);
+      }
     }
   });
 }
