@@ -473,3 +473,238 @@ def test_large_single_channel_and_wide_kernel():
     cols = np.stack([xp[:, k:k + 40] for k in range(9)], axis=2)  # (3, 40, 9, 33)
     want = np.einsum("nlkc,okc->nlo", cols.astype(np.float64), w.astype(np.float64))
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+# ---------- the weight gradient as one correlation of patches with the cotangent
+
+def np_conv2d_wgrad(x, ct, wshape, stride, padding, dilation, groups):
+    """d/dw of sum(conv2d(x, w) * ct) in float64, from explicit patches."""
+    N, H, W, C = x.shape
+    cout, kh, kw, cig = wshape
+    cog = cout // groups
+    xp = np.pad(x.astype(np.float64), ((0, 0), (padding[0],) * 2, (padding[1],) * 2, (0, 0)))
+    _, OH, OW, _ = ct.shape
+    dw = np.zeros(wshape)
+    for a in range(kh):
+        for b in range(kw):
+            h0, w0 = a * dilation[0], b * dilation[1]
+            patch = xp[:, h0:h0 + stride[0] * (OH - 1) + 1:stride[0], w0:w0 + stride[1] * (OW - 1) + 1:stride[1]]
+            for g in range(groups):
+                dw[g * cog:(g + 1) * cog, a, b] = np.einsum(
+                    "nhwo,nhwi->oi", ct[..., g * cog:(g + 1) * cog].astype(np.float64),
+                    patch[..., g * cig:(g + 1) * cig])
+    return dw
+
+
+# Shapes that take several row tiles and partial panels (C_out not a multiple of 32, kernel
+# rows not a multiple of the register block), a single input channel, groups, stride and dilation.
+WGRAD_CASES = [
+    ((4, 20, 20, 8), (40, 3, 3, 8), dict(padding=1)),
+    ((6, 28, 28, 1), (32, 3, 3, 1), dict(padding=1)),
+    ((3, 17, 15, 6), (10, 3, 2, 3), dict(stride=(2, 1), padding=(1, 0), dilation=(1, 2), groups=2)),
+    ((2, 14, 14, 32), (64, 3, 3, 32), dict(padding=1)),
+    ((2, 9, 9, 4), (70, 1, 1, 4), {}),
+]
+
+
+@pytest.mark.parametrize("dtype,tol", [("float32", 2e-3), ("float64", 1e-10)])
+@pytest.mark.parametrize("case", WGRAD_CASES, ids=[str(i) for i in range(len(WGRAD_CASES))])
+def test_weight_grad_vs_numpy(case, dtype, tol):
+    xs, ws, kw = case
+    x, w = rnd(xs, 201, np.float64), rnd(ws, 202, np.float64)
+    D = getattr(mx, dtype)
+    out = mx.conv2d(mx.array(x, dtype=D), mx.array(w, dtype=D), **kw)
+    ct = rnd(out.shape, 203, np.float64)
+    f = lambda b: (mx.conv2d(mx.array(x, dtype=D), b, **kw) * mx.array(ct, dtype=D)).sum()
+    gw = mx.grad(f)(mx.array(w, dtype=D))
+    assert gw.dtype == D and gw.shape == w.shape
+    s, p, d = (kw.get(k, v) for k, v in [("stride", 1), ("padding", 0), ("dilation", 1)])
+    pair = lambda v: v if isinstance(v, tuple) else (v, v)
+    want = np_conv2d_wgrad(x, ct, ws, pair(s), pair(p), pair(d), kw.get("groups", 1))
+    scale = np.abs(want).max()
+    np.testing.assert_allclose(np.array(gw), want, rtol=tol, atol=tol * scale)
+
+
+def test_weight_grad_vs_mlx_large(mlx):
+    x, w = rnd((8, 14, 14, 32), 211), rnd((64, 3, 3, 32), 212)
+    ct = rnd((8, 14, 14, 64), 213)
+    gx, gw = grads(mx, "conv2d", x, w, dict(padding=1), ct)
+    hx, hw = grads(mlx, "conv2d", x, w, dict(padding=1), ct)
+    np.testing.assert_allclose(np.array(gw), np.array(hw), rtol=1e-3, atol=1e-3)
+    np.testing.assert_allclose(np.array(gx), np.array(hx), rtol=1e-3, atol=1e-3)
+
+
+def test_weight_grad_flip_dilation_noncontiguous():
+    # flip and input dilation (a transposed convolution's weight gradient) on views.
+    x, w = rnd((3, 10, 9, 6), 221, np.float64), rnd((5, 3, 3, 6), 222, np.float64)
+    kw = dict(stride=1, padding=([2, 1], [1, 2]), input_dilation=(2, 1), flip=True)
+    xv = mx.transpose(mx.array(np.ascontiguousarray(x.transpose(0, 2, 1, 3)), dtype=mx.float64), (0, 2, 1, 3))
+    out_shape = mx.conv_general(xv, mx.array(w, dtype=mx.float64), **kw).shape
+    ct = rnd((out_shape[0], out_shape[2], out_shape[1], out_shape[3]), 223, np.float64)
+    ctv = mx.transpose(mx.array(ct, dtype=mx.float64), (0, 2, 1, 3))
+    f = lambda b: (mx.conv_general(xv, b, **kw) * ctv).sum()
+    gw = np.array(mx.grad(f)(mx.array(w, dtype=mx.float64)))
+    # Adjoint identity: <gw, d> = <ct, conv(x, d)> for random directions d.
+    for seed in (224, 225):
+        d = rnd(w.shape, seed, np.float64)
+        np.testing.assert_allclose((gw * d).sum(), f(mx.array(d, dtype=mx.float64)).item(), rtol=1e-10)
+
+
+@pytest.mark.parametrize("in_axes", [(None, 0), (0, None), (0, 0)])
+def test_vmap_weight_grad(in_axes):
+    B = 3
+    x, w = rnd((B, 2, 9, 9, 4), 231), rnd((B, 6, 3, 3, 2), 232)
+    loss = lambda a, b: (mx.conv2d(a, b, padding=1, groups=2) ** 2).sum()
+    gw_fn = mx.grad(loss, argnums=1)
+    xa, wa = in_axes
+    xb = mx.array(x) if xa is not None else mx.array(x[0])
+    wb = mx.array(w) if wa is not None else mx.array(w[0])
+    got = np.array(mx.vmap(gw_fn, in_axes=in_axes)(xb, wb))
+    for i in range(B):
+        xi = x[i] if xa is not None else x[0]
+        wi = w[i] if wa is not None else w[0]
+        np.testing.assert_allclose(got[i], np.array(gw_fn(mx.array(xi), mx.array(wi))), rtol=1e-4, atol=1e-4)
+
+
+def test_weight_grad_second_order_and_jvp():
+    # The weight gradient's own rules: grad of a function of gw (w.r.t. x and w) against central
+    # differences in float64, and a forward-mode tangent of gw against a difference too.
+    x, w = rnd((2, 6, 5, 3), 241, np.float64), rnd((4, 3, 2, 3), 242, np.float64)
+    A = lambda v: mx.array(v, dtype=mx.float64)
+    kw = dict(stride=(1, 2), padding=1)
+    gw_of = lambda a, b: mx.grad(lambda c: (mx.conv2d(a, c, **kw) ** 2).sum())(b)
+    h = lambda a, b: (mx.sin(gw_of(a, b))).sum()
+    hx, hwt = mx.grad(h, argnums=(0, 1))(A(x), A(w))
+    eps = 1e-6
+    for arr, g, which in [(x, hx, 0), (w, hwt, 1)]:
+        d = rnd(arr.shape, 243 + which, np.float64)
+        plus = [A(x), A(w)]
+        minus = [A(x), A(w)]
+        plus[which] = A(arr + eps * d)
+        minus[which] = A(arr - eps * d)
+        fd = (h(*plus).item() - h(*minus).item()) / (2 * eps)
+        np.testing.assert_allclose((np.array(g) * d).sum(), fd, rtol=1e-6, atol=1e-8)
+    tx = rnd(x.shape, 246, np.float64)
+    _, (t,) = mx.jvp(lambda a: gw_of(a, A(w)), [A(x)], [A(tx)])
+    fd = (np.array(gw_of(A(x + eps * tx), A(w))) - np.array(gw_of(A(x - eps * tx), A(w)))) / (2 * eps)
+    np.testing.assert_allclose(np.array(t), fd, rtol=1e-6, atol=1e-8)
+
+
+def test_weight_grad_compiled_shapeless():
+    w = mx.array(rnd((8, 3, 3, 4), 251))
+    gw = mx.grad(lambda b, a: (mx.conv2d(a, b, padding=1) ** 2).sum())
+    cg = mx.compile(gw, shapeless=True)
+    for shape in [(2, 10, 9, 4), (3, 7, 12, 4)]:
+        x = mx.array(rnd(shape, 252))
+        np.testing.assert_allclose(np.array(cg(w, x)), np.array(gw(w, x)), rtol=1e-4, atol=1e-4)
+
+
+# Few input channels (the line kernel for first layers): 1 and 3 channels, up to 64 outputs,
+# strides and dilation, against MLX; and a non-contiguous input.
+LINE_CASES = [
+    ((4, 28, 28, 1), (32, 3, 3, 1), dict(padding=1)),
+    ((3, 20, 17, 3), (40, 3, 3, 3), dict(stride=(1, 2), dilation=2, padding=(2, 1))),
+    ((2, 15, 13, 2), (64, 5, 3, 2), dict(stride=2)),
+    ((2, 9, 30, 1), (7, 1, 7, 1), dict(padding=(0, 3))),
+]
+
+
+@pytest.mark.parametrize("case", LINE_CASES, ids=[str(i) for i in range(len(LINE_CASES))])
+def test_few_channel_forward_vs_mlx(mlx, case):
+    xs, ws, kw = case
+    x, w = rnd(xs, 261), rnd(ws, 262)
+    got = mx.conv2d(mx.array(x), mx.array(w), **kw)
+    want = mlx.conv2d(mlx.array(x), mlx.array(w), **kw)
+    np.testing.assert_allclose(np.array(got), np.array(want), rtol=1e-4, atol=1e-4)
+    xv = mx.transpose(mx.array(np.ascontiguousarray(x.transpose(0, 2, 1, 3))), (0, 2, 1, 3))
+    np.testing.assert_allclose(np.array(mx.conv2d(xv, mx.array(w), **kw)), np.array(want), rtol=1e-4, atol=1e-4)
+
+
+# ---------- tile max pooling (nn.MaxPool*d with stride == kernel and no padding)
+
+def generic_tile_max(x, k):
+    """The same pooling as one max reduction over reshaped tiles (the general-purpose rule)."""
+    sp = x.ndim - 2
+    crop = tuple((d // kk) * kk for d, kk in zip(x.shape[1:-1], k))
+    x = x[(slice(None),) + tuple(slice(0, c) for c in crop)]
+    shape = [x.shape[0]]
+    for d, kk in zip(crop, k):
+        shape += [d // kk, kk]
+    return mx.max(x.reshape(shape + [x.shape[-1]]), axis=tuple(2 + 2 * i for i in range(sp)))
+
+
+POOL_CASES = [((2, 9, 3), (2,)), ((2, 8, 7, 5), (2, 2)), ((3, 9, 6, 4), (3, 2)), ((1, 4, 6, 5, 3), (2, 3, 2))]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("case", POOL_CASES, ids=[str(i) for i in range(len(POOL_CASES))])
+def test_tile_max_vs_generic_with_ties(case, dtype):
+    shape, k = case
+    D = getattr(mx, dtype)
+    x = np.round(rnd(shape, 271, np.float64), 0)  # many ties
+    x.flat[::7] = -np.inf
+    import ember.nn as enn
+    pool = getattr(enn, f"MaxPool{len(k)}d")(k)
+    got, want = pool(mx.array(x, dtype=D)), generic_tile_max(mx.array(x, dtype=D), k)
+    assert got.dtype == D
+    np.testing.assert_array_equal(np.array(got), np.array(want))
+    w = rnd(got.shape, 272, np.float64)
+    ge = mx.grad(lambda a: (pool(a) * mx.array(w, dtype=D)).sum())(mx.array(x, dtype=D))
+    gg = mx.grad(lambda a: (generic_tile_max(a, k) * mx.array(w, dtype=D)).sum())(mx.array(x, dtype=D))
+    np.testing.assert_allclose(np.array(ge), np.array(gg), rtol=1e-6, atol=1e-12)
+    # Forward mode, and the adjoint of the gradient in the cotangent (second order).
+    t = rnd(x.shape, 273, np.float64)
+    _, (te,) = mx.jvp(pool, [mx.array(x, dtype=D)], [mx.array(t, dtype=D)])
+    _, (tg,) = mx.jvp(lambda a: generic_tile_max(a, k), [mx.array(x, dtype=D)], [mx.array(t, dtype=D)])
+    np.testing.assert_allclose(np.array(te), np.array(tg), rtol=1e-6, atol=1e-12)
+    back = lambda f: mx.grad(lambda c: (mx.vjp(f, [mx.array(x, dtype=D)], [c])[1][0] * mx.array(t, dtype=D)).sum())
+    np.testing.assert_allclose(np.array(back(pool)(mx.array(w, dtype=D))),
+                               np.array(back(lambda a: generic_tile_max(a, k))(mx.array(w, dtype=D))),
+                               rtol=1e-6, atol=1e-12)
+
+
+def test_tile_max_nan_noncontiguous_vmap_compile():
+    import ember.nn as enn
+    x = np.round(rnd((3, 2, 6, 4, 5), 281), 0)
+    x[0, 1, 2, 3, 1] = np.nan
+    pool = enn.MaxPool2d(2)
+    f = lambda a: pool(a)
+    g = lambda a: generic_tile_max(a, (2, 2))
+    xs = mx.array(x)
+    np.testing.assert_array_equal(np.array(mx.vmap(f)(xs)), np.array(mx.vmap(g)(xs)))
+    w = mx.array(rnd((3, 2, 3, 2, 5), 282))
+    ge = mx.grad(lambda a: (mx.vmap(f)(a) * w).sum())(xs)
+    gg = mx.grad(lambda a: (mx.vmap(g)(a) * w).sum())(xs)
+    np.testing.assert_array_equal(np.isnan(np.array(ge)), np.isnan(np.array(gg)))
+    np.testing.assert_allclose(np.array(ge), np.array(gg), rtol=1e-6)
+    # vmap over another axis, of the gradient too (the cotangent batched, x not).
+    xt = mx.array(np.ascontiguousarray(np.moveaxis(x[1:], 0, 3)))  # (2, 6, 4, 2, 5), batch on axis 3
+    np.testing.assert_array_equal(np.array(mx.vmap(f, in_axes=3)(xt)), np.array(mx.vmap(g, in_axes=3)(xt)))
+    x0 = mx.array(x[1])
+    vg = lambda h: mx.vmap(lambda c: mx.vjp(h, [x0], [c])[1][0])(w[1:])
+    np.testing.assert_allclose(np.array(vg(f)), np.array(vg(g)), rtol=1e-6)
+    # A transposed view, compiled (shapeless too).
+    xv = mx.transpose(mx.array(np.ascontiguousarray(x[1].transpose(0, 2, 1, 3))), (0, 2, 1, 3))
+    np.testing.assert_array_equal(np.array(f(xv)), np.array(g(x0)))
+    cf = mx.compile(mx.grad(lambda a: (f(a) ** 2).sum()), shapeless=True)
+    for shape in [(2, 6, 4, 5), (3, 4, 8, 5)]:
+        xi = mx.array(np.round(rnd(shape, 283), 0))
+        np.testing.assert_allclose(np.array(cf(xi)), np.array(mx.grad(lambda a: (g(a) ** 2).sum())(xi)),
+                                   rtol=1e-6)
+
+
+def test_tile_max_vs_mlx_and_errors(mlx):
+    import ember.nn as enn
+    import mlx.nn as mnn
+    x = np.round(rnd((2, 13, 11, 3), 291), 0)
+    e, r = enn.MaxPool2d((3, 2)), mnn.MaxPool2d((3, 2))
+    np.testing.assert_array_equal(np.array(e(mx.array(x))), np.array(r(mlx.array(x))))
+    w = rnd(e(mx.array(x)).shape, 292)
+    ge = mx.grad(lambda a: (e(a) * mx.array(w)).sum())(mx.array(x))
+    gr = mlx.grad(lambda a: (r(a) * mlx.array(w)).sum())(mlx.array(x))
+    np.testing.assert_allclose(np.array(ge), np.array(gr), rtol=1e-6, atol=1e-7)
+    for args in [(mx.ones((2, 5, 3)), [2]), (mx.ones((2, 4, 3)), [2, 2]), (mx.ones((2, 4, 3), mx.int32), [2]),
+                 (mx.ones((4, 3)), [2]), (mx.ones((2, 4, 3)), [0])]:
+        with pytest.raises(ValueError, match="tile_max"):
+            mx._tile_max(*args)
+    assert mx._tile_max(mx.ones((2, 4, 3)), [2]).shape == (2, 2, 3)

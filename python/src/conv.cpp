@@ -3,6 +3,8 @@
 
 #include "utils.h"
 
+#include "ember/primitives/conv_grad.h"
+
 using namespace pybind11::literals;
 
 namespace {
@@ -61,6 +63,12 @@ std::vector<int> general_ints(py::handle o, int spatial, const char* name) {
 
 void init_conv(py::module_& m) {
   auto none = py::none();
+  // Max pooling over non-overlapping tiles, for nn.MaxPool*d (not an MLX function).
+  m.def("_tile_max",
+        [](const py::object& x, const std::vector<int>& kernel, const py::object& s) {
+          return tile_max(to_array(x), kernel, sd(s));
+        },
+        "x"_a, "kernel"_a, py::kw_only(), "stream"_a = none);
   m.def("conv1d",
         [](const py::object& in, const py::object& w, const py::object& stride, const py::object& padding,
            const py::object& dilation, const py::object& groups, const py::object& s) {

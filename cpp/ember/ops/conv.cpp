@@ -2,7 +2,7 @@
 #include "ember/ops/conv.h"
 
 #include "ember/ops/common.h"
-#include "ember/primitives/conv.h"
+#include "ember/primitives/conv_grad.h"
 
 namespace ember {
 
@@ -42,6 +42,34 @@ Shape ConvParams::output_shape(const Shape& in, const Shape& w) const {
 array conv_node(const array& input, const array& weight, const ConvParams& p, S s) {
   Shape out = p.output_shape(input.shape(), weight.shape());
   return make_node<Convolution>(std::move(out), input.dtype(), {input, weight}, s, p);
+}
+
+array conv_weight_grad(const array& x, const array& ct, const ConvParams& p,
+                       const std::vector<int>& kernel, S s) {
+  auto prim = std::make_shared<ConvWeightGrad>(to_stream(s), p, kernel);
+  Shape out = prim->weight_shape(x.shape(), ct.shape());
+  return array(std::move(out), x.dtype(), std::move(prim), {x, ct});
+}
+
+array tile_max(const array& x, const std::vector<int>& kernel, S s) {
+  int nd = x.ndim();
+  if (nd < 3 || nd > 5 || (int)kernel.size() != nd - 2)
+    op_error("tile_max", "Expected an input (N, spatial..., C) with 1 to 3 spatial axes and one "
+                         "kernel size per spatial axis; got shape " + shape_str(x.shape()) + ".");
+  if (x.dtype() != float32 && x.dtype() != float64)
+    op_error("tile_max", "Only float32 and float64 inputs are supported.");
+  Shape out = x.shape();
+  for (int i = 0; i < nd - 2; ++i) {
+    if (kernel[i] <= 0 || x.shape(i + 1) % kernel[i] != 0)
+      op_error("tile_max", "Every spatial size must be a positive multiple of its kernel size; got "
+                           "shape " + shape_str(x.shape()) + " and kernel " + tuple_str(kernel) + ".");
+    out[i + 1] = x.shape(i + 1) / kernel[i];
+  }
+  return make_node<TileMax>(std::move(out), x.dtype(), {x}, s, kernel);
+}
+
+array tile_max_grad(const array& x, const array& ct, const std::vector<int>& kernel, S s) {
+  return make_node<TileMaxGrad>(x.shape(), x.dtype(), {x, astype(ct, x.dtype(), s)}, s, kernel);
 }
 
 array conv_general(const array& input, const array& weight, std::vector<int> stride,

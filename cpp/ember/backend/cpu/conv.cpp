@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "ember/backend/cpu/kernels.h"
-#include "ember/primitives/conv.h"
+#include "ember/primitives/conv_grad.h"
 
 namespace ember {
 
@@ -33,22 +33,23 @@ struct Geom {
   int64_t nk = 1, no = 1, KC = 0, rows = 0;
 };
 
-Geom make_geom(const array& x, const array& w, const array& out, const ConvParams& p) {
+// x, w and out are the shapes of the convolution's input, kernel and output.
+Geom make_geom(const Shape& x, const Shape& w, const Shape& out, const ConvParams& p) {
   Geom g;
-  int sp = x.ndim() - 2;
-  g.N = x.shape(0);
-  g.cin = x.shape().back();
-  g.cout = w.shape(0);
+  int sp = (int)x.size() - 2;
+  g.N = x[0];
+  g.cin = x.back();
+  g.cout = w[0];
   g.G = p.groups;
-  g.cig = w.shape().back();
+  g.cig = w.back();
   g.cog = g.cout / g.G;
   // The real axes are the last ones (the innermost is the one with contiguous runs).
   for (int i = 0; i < kSp; ++i) {
     int j = i - (kSp - sp);
     bool real = j >= 0;
-    g.L[i] = real ? x.shape(j + 1) : 1;
-    g.K[i] = real ? w.shape(j + 1) : 1;
-    g.O[i] = real ? out.shape(j + 1) : 1;
+    g.L[i] = real ? x[j + 1] : 1;
+    g.K[i] = real ? w[j + 1] : 1;
+    g.O[i] = real ? out[j + 1] : 1;
     g.st[i] = real ? p.stride[j] : 1;
     g.lo[i] = real ? p.pad_lo[j] : 0;
     g.kd[i] = real ? p.kernel_dilation[j] : 1;
@@ -171,6 +172,25 @@ void conv_single_channel(const Geom& g, const T* x, const T* w, T* out) {
   });
 }
 
+// Short runs (a few channels) copy in a plain loop; a library call costs more than the data.
+template <typename T>
+inline void copy_run(T* dst, const T* src, int64_t n) {
+  if (n <= 16) {
+    for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
+  } else {
+    std::memcpy(dst, src, n * sizeof(T));
+  }
+}
+
+template <typename T>
+inline void fill_zero(T* dst, int64_t n) {
+  if (n <= 16) {
+    for (int64_t i = 0; i < n; ++i) dst[i] = T(0);
+  } else {
+    std::memset(dst, 0, n * sizeof(T));
+  }
+}
+
 // One im2col row (layout [group][kernel position][channel]) for output row r. Along the
 // innermost axis, undilated taps of one input row are one contiguous run.
 template <typename T>
@@ -200,13 +220,13 @@ void im2col_row(const Geom& g, const T* x, int64_t r, T* dst) {
       int64_t p1 = o1 * g.st[1] + k1 * g.kd[1] - g.lo[1];
       bool v = v0 && p1 >= 0 && p1 < g.Ld[1] && p1 % g.id[1] == 0 && k2b > k2a;
       if (!v) {
-        std::memset(dst, 0, run * sizeof(T));
+        fill_zero(dst, run);
         continue;
       }
       const T* src = x + (((n * g.L[0] + p0 / g.id[0]) * g.L[1] + p1 / g.id[1]) * g.L[2] + base2 + k2a) * g.cin;
-      if (k2a > 0) std::memset(dst, 0, k2a * cig * sizeof(T));
-      std::memcpy(dst + k2a * cig, src, (k2b - k2a) * cig * sizeof(T));
-      if (k2b < g.K[2]) std::memset(dst + k2b * cig, 0, (g.K[2] - k2b) * cig * sizeof(T));
+      if (k2a > 0) fill_zero(dst, k2a * cig);
+      copy_run(dst + k2a * cig, src, (k2b - k2a) * cig);
+      if (k2b < g.K[2]) fill_zero(dst + k2b * cig, (g.K[2] - k2b) * cig);
     }
   }
 }
@@ -439,6 +459,295 @@ void conv_gemm_phases(const Geom& g, const float* x, const float* w, float* out)
       }
 }
 
+
+// ---------- float32 GEMM with AVX-512: a 12x32 register block (24 accumulators).
+//
+// A is read as A(i, k) = A[k * aks + i]: im2col tiles are either packed into 12-row blocks
+// (aks = 12) or, for the weight gradient, read in place with rows as k (aks = row length).
+// B comes packed as column panels of 32: Bp[k][32].
+
+constexpr int kMR5 = 12, kNR5 = 32;
+
+bool have_avx512() {
+  static const bool ok = __builtin_cpu_supports("avx512f");
+  return ok;
+}
+
+__attribute__((target("avx512f"))) void micro_12x32(int64_t K, const float* A, int64_t aks, int mr,
+                                                   const float* Bp, float* C, int64_t ldc, int nr,
+                                                   bool accumulate) {
+  __m512 c0[kMR5], c1[kMR5];
+#pragma GCC unroll 12
+  for (int i = 0; i < kMR5; ++i) c0[i] = c1[i] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < K; ++k) {
+    __m512 b0 = _mm512_loadu_ps(Bp + k * kNR5), b1 = _mm512_loadu_ps(Bp + k * kNR5 + 16);
+    const float* a = A + k * aks;
+#pragma GCC unroll 12
+    for (int i = 0; i < kMR5; ++i) {
+      __m512 av = _mm512_set1_ps(a[i]);
+      c0[i] = _mm512_fmadd_ps(av, b0, c0[i]);
+      c1[i] = _mm512_fmadd_ps(av, b1, c1[i]);
+    }
+  }
+  __mmask16 m0 = nr >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nr) - 1);
+  __mmask16 m1 = nr >= 32 ? (__mmask16)0xFFFF : nr > 16 ? (__mmask16)((1u << (nr - 16)) - 1) : (__mmask16)0;
+#pragma GCC unroll 12
+  for (int i = 0; i < kMR5; ++i) {
+    if (i >= mr) break;
+    float* c = C + i * ldc;
+    __m512 v0 = c0[i], v1 = c1[i];
+    if (accumulate) {
+      v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, c));
+      v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, c + 16));
+    }
+    _mm512_mask_storeu_ps(c, m0, v0);
+    _mm512_mask_storeu_ps(c + 16, m1, v1);
+  }
+}
+
+// C (mr x 16*NV) = A (mr x K, row-major, lda) * B, B as NV/2 adjacent packed panels of 32
+// (panel stride bps): six rows of A broadcast against 16*NV columns (6*NV accumulators).
+template <int NV>
+__attribute__((target("avx512f"))) void micro_6xn(int64_t K, const float* A, int64_t lda, int mr,
+                                                 const float* Bp, int64_t bps, float* C, int64_t ldc,
+                                                 int nr, bool accumulate) {
+  const float* a0 = A;
+  const float* a1 = mr > 1 ? A + lda : A;
+  const float* a2 = mr > 2 ? A + 2 * lda : A;
+  const float* a3 = mr > 3 ? A + 3 * lda : A;
+  const float* a4 = mr > 4 ? A + 4 * lda : A;
+  const float* a5 = mr > 5 ? A + 5 * lda : A;
+  __m512 c[6][NV];
+#pragma GCC unroll 6
+  for (int i = 0; i < 6; ++i)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) c[i][v] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < K; ++k) {
+    __m512 b[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) b[v] = _mm512_loadu_ps(Bp + (v / 2) * bps + k * kNR5 + (v % 2) * 16);
+    __m512 av = _mm512_set1_ps(a0[k]);
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) c[0][v] = _mm512_fmadd_ps(av, b[v], c[0][v]);
+    av = _mm512_set1_ps(a1[k]);
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) c[1][v] = _mm512_fmadd_ps(av, b[v], c[1][v]);
+    av = _mm512_set1_ps(a2[k]);
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) c[2][v] = _mm512_fmadd_ps(av, b[v], c[2][v]);
+    av = _mm512_set1_ps(a3[k]);
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) c[3][v] = _mm512_fmadd_ps(av, b[v], c[3][v]);
+    av = _mm512_set1_ps(a4[k]);
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) c[4][v] = _mm512_fmadd_ps(av, b[v], c[4][v]);
+    av = _mm512_set1_ps(a5[k]);
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) c[5][v] = _mm512_fmadd_ps(av, b[v], c[5][v]);
+  }
+  __mmask16 m[NV];
+#pragma GCC unroll 4
+  for (int v = 0; v < NV; ++v) {
+    int left = nr - 16 * v;
+    m[v] = left >= 16 ? (__mmask16)0xFFFF : left > 0 ? (__mmask16)((1u << left) - 1) : (__mmask16)0;
+  }
+#pragma GCC unroll 6
+  for (int i = 0; i < 6; ++i) {
+    if (i >= mr) break;
+    float* cr = C + i * ldc;
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) {
+      __m512 r = c[i][v];
+      if (accumulate) r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(m[v], cr + 16 * v));
+      _mm512_mask_storeu_ps(cr + 16 * v, m[v], r);
+    }
+  }
+}
+
+// Packs N x K (row stride ldb) into ceil(N / 32) panels of K x 32, zero-padded.
+void pack_b32(const float* B, int64_t N, int64_t K, int64_t ldb, float* Bp) {
+  int64_t panels = (N + kNR5 - 1) / kNR5;
+  for (int64_t p = 0; p < panels; ++p) {
+    float* dst = Bp + p * K * kNR5;
+    int64_t n = std::min<int64_t>(kNR5, N - p * kNR5);
+    for (int64_t k = 0; k < K; ++k) {
+      float* d = dst + k * kNR5;
+      for (int64_t j = 0; j < n; ++j) d[j] = B[(p * kNR5 + j) * ldb + k];
+      for (int64_t j = n; j < kNR5; ++j) d[j] = 0.0f;
+    }
+  }
+}
+
+// One output line of conv_lines512: buf holds the nt live input rows (padded, `width`
+// pixels each), taps their kernel rows; wp is the kernel as [tap][channel][NV * 16].
+template <int NV>
+__attribute__((target("avx512f"))) void conv_line512(const Geom& g, const float* bufp, int64_t width,
+                                                    const int64_t* taps, int nt, const float* wpp,
+                                                    float* dst) {
+  constexpr int NW = NV * 16;
+  int64_t cig = g.cig, K2 = g.K[2], O2 = g.O[2], st2 = g.st[2];
+  __mmask16 m[NV];
+  for (int v = 0; v < NV; ++v) {
+    int64_t left = g.cout - 16 * v;
+    m[v] = left >= 16 ? (__mmask16)0xFFFF : left > 0 ? (__mmask16)((1u << left) - 1) : (__mmask16)0;
+  }
+  for (int64_t ob = 0; ob < O2; ob += 6) {
+    __m512 acc[6][NV];
+    for (int r = 0; r < 6; ++r)
+      for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_ps();
+    for (int t = 0; t < nt; ++t) {
+      const float* row = bufp + t * width * cig;
+      for (int64_t k2 = 0; k2 < K2; ++k2) {
+        const float* base = row + (ob * st2 + k2 * g.kd[2]) * cig;
+        const float* wk = wpp + (taps[t] * K2 + k2) * cig * NW;
+        for (int64_t i = 0; i < cig; ++i) {
+          __m512 b[NV];
+          for (int v = 0; v < NV; ++v) b[v] = _mm512_loadu_ps(wk + i * NW + 16 * v);
+#pragma GCC unroll 6
+          for (int r = 0; r < 6; ++r) {
+            __m512 a = _mm512_set1_ps(base[r * st2 * cig + i]);
+            for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(a, b[v], acc[r][v]);
+          }
+        }
+      }
+    }
+    int64_t rows = std::min<int64_t>(6, O2 - ob);
+    for (int r = 0; r < rows; ++r)
+      for (int v = 0; v < NV; ++v) _mm512_mask_storeu_ps(dst + (ob + r) * g.cout + 16 * v, m[v], acc[r][v]);
+  }
+}
+
+// Few input channels (a first layer): im2col would cost more than the products. Each output
+// line (n, o0, o1) copies its live input rows once, zero-padded along the innermost axis, and
+// six outputs at a time accumulate every tap in registers: out[o][:] += x[tap] * w[tap][:].
+// Ungrouped, no input dilation, at most 64 output channels.
+template <int NV>
+void conv_lines512(const Geom& g, const float* x, const float* w, float* out) {
+  constexpr int NW = NV * 16;
+  int64_t cig = g.cig, KC = g.KC, K1 = g.K[1], K2 = g.K[2], O2 = g.O[2], st2 = g.st[2];
+  std::vector<float> wp(KC * NW, 0.0f);
+  for (int64_t c = 0; c < g.cout; ++c)
+    for (int64_t j = 0; j < KC; ++j) wp[j * NW + c] = w[c * KC + j];
+  int64_t blocks = (O2 + 5) / 6;
+  int64_t width = ((blocks * 6 - 1) * st2 + (K2 - 1) * g.kd[2] + 1);  // padded row, in pixels
+  int64_t lines = g.N * g.O[0] * g.O[1];
+  size_t grain = std::max<size_t>(1, kParallelGrain / std::max<int64_t>(1, O2 * KC * g.cout));
+  parallel_for((size_t)lines, grain, [&](size_t lb, size_t le) {
+    std::vector<float> buf(g.K[0] * K1 * width * cig);
+    std::vector<int64_t> taps(g.K[0] * K1);
+    for (size_t line = lb; line < le; ++line) {
+      int64_t o1 = (int64_t)line % g.O[1], o0 = ((int64_t)line / g.O[1]) % g.O[0];
+      int64_t n = (int64_t)line / (g.O[1] * g.O[0]);
+      int nt = 0;
+      for (int64_t k0 = 0; k0 < g.K[0]; ++k0) {
+        int64_t p0 = o0 * g.st[0] + k0 * g.kd[0] - g.lo[0];
+        if (p0 < 0 || p0 >= g.L[0]) continue;
+        for (int64_t k1 = 0; k1 < K1; ++k1) {
+          int64_t p1 = o1 * g.st[1] + k1 * g.kd[1] - g.lo[1];
+          if (p1 < 0 || p1 >= g.L[1]) continue;
+          const float* src = x + ((n * g.L[0] + p0) * g.L[1] + p1) * g.L[2] * g.cin;
+          float* d = buf.data() + nt * width * cig;
+          for (int64_t q = 0; q < width; ++q) {
+            int64_t p2 = q - g.lo[2];
+            for (int64_t i = 0; i < cig; ++i) d[q * cig + i] = p2 >= 0 && p2 < g.L[2] ? src[p2 * g.cin + i] : 0.0f;
+          }
+          taps[nt++] = k0 * K1 + k1;
+        }
+      }
+      conv_line512<NV>(g, buf.data(), width, taps.data(), nt, wp.data(), out + (int64_t)line * O2 * g.cout);
+    }
+  });
+}
+
+// The forward convolution in row tiles (as conv_gemm_tiles) with the AVX-512 blocks: six rows
+// of the tile against 64 (or 32) packed kernel columns.
+void conv_gemm_tiles512(const Geom& g, const float* x, const float* w, float* out) {
+  int64_t G = g.G, KC = g.KC, row_len = G * KC, cog = g.cog;
+  int64_t panels = (cog + kNR5 - 1) / kNR5, gstride = panels * kNR5 * KC;
+  auto packed = alloc_bytes((size_t)(G * gstride) * sizeof(float));
+  float* Bp = static_cast<float*>(packed->ptr);
+  parallel_for((size_t)G, 1, [&](size_t gb, size_t ge) {
+    for (size_t gg = gb; gg < ge; ++gg) pack_b32(w + gg * cog * KC, cog, KC, KC, Bp + gg * gstride);
+  });
+  int64_t rl = std::max<int64_t>(row_len, 1), threads = std::max(1, num_threads());
+  int64_t tile = std::max((int64_t(1) << 16) / rl, std::min(4 * panels * kNR5, (int64_t(1) << 23) / rl));
+  tile = std::max<int64_t>(tile, 6);
+  int64_t tiles = (g.rows + tile - 1) / tile;
+  tiles = (tiles + threads - 1) / threads * threads;
+  tile = (g.rows + tiles - 1) / tiles;
+  tile = std::max<int64_t>(6, (tile + 5) / 6 * 6);
+  tiles = (g.rows + tile - 1) / tile;
+  constexpr int64_t kKB5 = 768;
+  parallel_for((size_t)tiles, 1, [&](size_t tb, size_t te) {
+    auto buf = alloc_bytes((size_t)(tile * row_len) * sizeof(float));
+    float* col = static_cast<float*>(buf->ptr);
+    for (size_t t = tb; t < te; ++t) {
+      int64_t r0 = (int64_t)t * tile, r1 = std::min(g.rows, r0 + tile), m = r1 - r0;
+      for (int64_t r = r0; r < r1; ++r) im2col_row<float>(g, x, r, col + (r - r0) * row_len);
+      for (int64_t gg = 0; gg < G; ++gg) {
+        const float* bg = Bp + gg * gstride;
+        for (int64_t k0 = 0; k0 < KC; k0 += kKB5) {
+          int64_t kb = std::min(kKB5, KC - k0);
+          for (int64_t i = 0; i < m; i += 6) {
+            int mr = (int)std::min<int64_t>(6, m - i);
+            const float* a = col + i * row_len + gg * KC + k0;
+            float* c = out + (r0 + i) * g.cout + gg * cog;
+            for (int64_t p = 0; p < panels;) {
+              int nr = (int)std::min<int64_t>(2 * kNR5, cog - p * kNR5);
+              const float* b = bg + p * kNR5 * KC + k0 * kNR5;
+              if (nr > kNR5) {
+                micro_6xn<4>(kb, a, row_len, mr, b, kNR5 * KC, c + p * kNR5, g.cout, nr, k0 > 0);
+                p += 2;
+              } else {
+                micro_6xn<2>(kb, a, row_len, mr, b, kNR5 * KC, c + p * kNR5, g.cout, nr, k0 > 0);
+                p += 1;
+              }
+            }
+          }
+        }
+      }
+    }
+  });
+}
+
+// The weight gradient: dw^T (per group, K*C_in/G x C_out/G) = im2col^T @ ct, reduced over
+// every output row. Row tiles go to the workers, each with its own accumulator; the
+// accumulators are summed at the end. `acc` holds parts * G * KC * cog_pad floats.
+void conv_wgrad512(const Geom& g, const float* x, const float* ct, float* acc, int64_t parts,
+                   int64_t tile, int64_t cog_pad) {
+  int64_t G = g.G, KC = g.KC, row_len = G * KC, cog = g.cog, panels = cog_pad / kNR5;
+  int64_t tiles = (g.rows + tile - 1) / tile;
+  parallel_for((size_t)parts, 1, [&](size_t pb, size_t pe) {
+    auto buf = alloc_bytes((size_t)(tile * row_len + tile * G * cog_pad + 64) * sizeof(float));
+    float* col = static_cast<float*>(buf->ptr);
+    float* bp = col + tile * row_len + 32;  // past the reads of the last row's partial block
+    for (size_t part = pb; part < pe; ++part) {
+      float* C = acc + part * G * KC * cog_pad;
+      for (int64_t t = (int64_t)part * tiles / parts; t < ((int64_t)part + 1) * tiles / parts; ++t) {
+        int64_t r0 = t * tile, r1 = std::min(g.rows, r0 + tile), m = r1 - r0;
+        for (int64_t r = r0; r < r1; ++r) im2col_row<float>(g, x, r, col + (r - r0) * row_len);
+        // ct rows as panels of 32 columns: bp[gg][p][r][32].
+        for (int64_t gg = 0; gg < G; ++gg)
+          for (int64_t p = 0; p < panels; ++p) {
+            float* d = bp + (gg * panels + p) * tile * kNR5;
+            int64_t n = std::min<int64_t>(kNR5, cog - p * kNR5);
+            for (int64_t r = 0; r < m; ++r) {
+              const float* src = ct + (r0 + r) * g.cout + gg * cog + p * kNR5;
+              std::memcpy(d + r * kNR5, src, n * sizeof(float));
+              if (n < kNR5) std::memset(d + r * kNR5 + n, 0, (kNR5 - n) * sizeof(float));
+            }
+          }
+        for (int64_t gg = 0; gg < G; ++gg)
+          for (int64_t i = 0; i < KC; i += kMR5)
+            for (int64_t p = 0; p < panels; ++p)
+              micro_12x32(m, col + gg * KC + i, row_len, (int)std::min<int64_t>(kMR5, KC - i),
+                          bp + (gg * panels + p) * tile * kNR5, C + (gg * KC + i) * cog_pad + p * kNR5,
+                          cog_pad, kNR5, true);
+      }
+    }
+  });
+}
+
 #endif  // EMBER_CONV_AVX2
 
 // Without AVX2 (and for float64): im2col tiles filled in parallel, then BLAS (threaded).
@@ -466,8 +775,14 @@ template <typename T>
 void conv_gemm(const Geom& g, const T* x, const T* w, T* out) {
 #ifdef EMBER_CONV_AVX2
   if constexpr (std::is_same_v<T, float>) {
+    bool dilated = g.id[0] > 1 || g.id[1] > 1 || g.id[2] > 1;
+    if (!dilated && have_avx512()) {
+      if (g.G == 1 && g.KC <= 32 && g.cout <= 64)
+        return g.cout > 32 ? conv_lines512<4>(g, x, w, out) : conv_lines512<2>(g, x, w, out);
+      return conv_gemm_tiles512(g, x, w, out);
+    }
     if (have_avx2()) {
-      if (g.id[0] > 1 || g.id[1] > 1 || g.id[2] > 1) return conv_gemm_phases(g, x, w, out);
+      if (dilated) return conv_gemm_phases(g, x, w, out);
       return conv_gemm_tiles(g, x, w, out);
     }
   }
@@ -509,6 +824,106 @@ void conv_typed(const Geom& g, const ConvParams& p, const array& x, const array&
   }
 }
 
+
+// The weight gradient, dw[g*cog + c, k, i] = sum_r col[r, g*KC + k*cig + i] * ct[r, g*cog + c]
+// over every output row r (col: the forward im2col), accumulated as (KC x cog) per group in
+// `parts` partial sums (one per worker), then summed into dw's layout (kernel reversed when
+// the convolution flips it).
+template <typename T>
+void conv_wgrad(const Geom& g, const T* x, const T* ct, T* dw, bool flip) {
+  int64_t G = g.G, KC = g.KC, cog = g.cog, cig = g.cig, nk = g.nk, row_len = G * KC;
+  int64_t threads = std::max(1, num_threads());
+  int64_t cog_pad = cog, parts = 1;
+  std::shared_ptr<Data> acc_buf;
+  T* acc = nullptr;
+#ifdef EMBER_CONV_AVX2
+  if constexpr (std::is_same_v<T, float>) {
+    if (have_avx512()) {
+      cog_pad = (cog + kNR5 - 1) / kNR5 * kNR5;
+      // About 256 KB of im2col (or of packed cotangent) per tile.
+      int64_t tile = std::clamp<int64_t>((int64_t(1) << 16) / std::max(row_len, G * cog_pad), 64, 2048);
+      int64_t tiles = (g.rows + tile - 1) / tile;
+      parts = std::max<int64_t>(1, std::min(threads, tiles));
+      acc_buf = alloc_bytes((size_t)(parts * G * KC * cog_pad) * sizeof(float));
+      acc = static_cast<T*>(acc_buf->ptr);
+      std::memset(acc, 0, (size_t)(parts * G * KC * cog_pad) * sizeof(float));
+      conv_wgrad512(g, x, ct, acc, parts, tile, cog_pad);
+    }
+  }
+#endif
+  if (!acc) {
+    // BLAS (threaded itself) on im2col tiles filled in parallel.
+    acc_buf = alloc_bytes((size_t)(G * KC * cog) * sizeof(T));
+    acc = static_cast<T*>(acc_buf->ptr);
+    int64_t tile = std::clamp<int64_t>((int64_t(1) << 20) / std::max<int64_t>(row_len, 1), 64, 1 << 16);
+    tile = std::min(tile, g.rows);
+    auto buf = alloc_bytes((size_t)(tile * row_len) * sizeof(T));
+    T* col = static_cast<T*>(buf->ptr);
+    for (int64_t r0 = 0; r0 < g.rows; r0 += tile) {
+      int64_t r1 = std::min(g.rows, r0 + tile);
+      size_t grain = std::max<size_t>(1, kParallelGrain / std::max<int64_t>(row_len, 1));
+      parallel_for((size_t)(r1 - r0), grain, [&](size_t rb, size_t re) {
+        for (size_t rr = rb; rr < re; ++rr) im2col_row<T>(g, x, r0 + (int64_t)rr, col + rr * row_len);
+      });
+      for (int64_t gg = 0; gg < G; ++gg) {
+        auto tr = CblasTrans, nt = CblasNoTrans;
+        if constexpr (std::is_same_v<T, float>)
+          scipy_cblas_sgemm(CblasRowMajor, tr, nt, (int)KC, (int)cog, (int)(r1 - r0), 1.0f, col + gg * KC,
+                            (int)row_len, ct + r0 * g.cout + gg * cog, (int)g.cout, r0 > 0 ? 1.0f : 0.0f,
+                            acc + gg * KC * cog, (int)cog);
+        else
+          scipy_cblas_dgemm(CblasRowMajor, tr, nt, (int)KC, (int)cog, (int)(r1 - r0), 1.0, col + gg * KC,
+                            (int)row_len, ct + r0 * g.cout + gg * cog, (int)g.cout, r0 > 0 ? 1.0 : 0.0,
+                            acc + gg * KC * cog, (int)cog);
+      }
+    }
+  }
+  // dw[(gg*cog + c) * nk + k][i] = sum over parts of acc[part][gg][k*cig + i][c].
+  int64_t part_size = G * KC * cog_pad;
+  parallel_for((size_t)(G * cog), std::max<size_t>(1, kParallelGrain / std::max<int64_t>(1, KC * parts)),
+               [&](size_t b, size_t e) {
+    for (size_t oc = b; oc < e; ++oc) {
+      int64_t gg = (int64_t)oc / cog, c = (int64_t)oc % cog;
+      for (int64_t k = 0; k < nk; ++k) {
+        T* dst = dw + ((int64_t)oc * nk + (flip ? nk - 1 - k : k)) * cig;
+        for (int64_t i = 0; i < cig; ++i) {
+          const T* a = acc + (gg * KC + k * cig + i) * cog_pad + c;
+          T s = a[0];
+          for (int64_t q = 1; q < parts; ++q) s += a[q * part_size];
+          dst[i] = s;
+        }
+      }
+    }
+  });
+}
+
+}  // namespace
+
+void ConvWeightGrad::eval_cpu(const std::vector<array>& in, array& out) {
+  Dtype dt = out.dtype();
+  if (out.size() == 0 || in[0].size() == 0 || in[1].size() == 0) {
+    alloc_out(out);
+    // No output rows (or no input pixels): every sum is empty.
+    std::memset(out.raw_ptr(), 0, out.nbytes());
+    return;
+  }
+  Dtype ct = dt == float64 ? float64 : float32;
+  auto prepare = [&](const array& a) {
+    if (a.dtype() == ct) return ensure_row_contiguous(a);
+    array c(a.shape(), ct, nullptr, {});
+    copy_to_row_contiguous(a, c);
+    return c;
+  };
+  array x = prepare(in[0]), c = prepare(in[1]);
+  array res = ct == dt ? out : array(out.shape(), ct, nullptr, {});
+  alloc_out(res);
+  Geom g = make_geom(x.shape(), out.shape(), c.shape(), p_);
+  if (ct == float64) conv_wgrad<double>(g, x.data<double>(), c.data<double>(), res.data<double>(), p_.flip);
+  else conv_wgrad<float>(g, x.data<float>(), c.data<float>(), res.data<float>(), p_.flip);
+  if (ct != dt) copy_to_row_contiguous(res, out);
+}
+
+namespace {
 }  // namespace
 
 void Convolution::eval_cpu(const std::vector<array>& in, array& out) {
@@ -529,10 +944,125 @@ void Convolution::eval_cpu(const std::vector<array>& in, array& out) {
   array x = prepare(in[0]), w = prepare(in[1]);
   array res = ct == dt ? out : array(out.shape(), ct, nullptr, {});
   alloc_out(res);
-  Geom g = make_geom(x, w, out, p_);
+  Geom g = make_geom(x.shape(), w.shape(), out.shape(), p_);
   if (ct == float64) conv_typed<double>(g, p_, x, w, res);
   else conv_typed<float>(g, p_, x, w, res);
   if (ct != dt) copy_to_row_contiguous(res, out);
+}
+
+// ---------- Tile max pooling
+
+namespace {
+
+// The tiles of x (N, spatial..., C), spatial axes padded to three: output pixel q covers
+// input pixels q * k + (a, b, c) for a < k0, b < k1, c < k2.
+struct Tiles {
+  int64_t N = 0, C = 0, L[kSp] = {1, 1, 1}, K[kSp] = {1, 1, 1}, O[kSp] = {1, 1, 1}, nk = 1, rows = 0;
+};
+
+Tiles make_tiles(const Shape& x, const std::vector<int>& kernel) {
+  Tiles t;
+  int sp = (int)kernel.size();
+  t.N = x[0];
+  t.C = x.back();
+  for (int j = 0; j < sp; ++j) {
+    int i = j + kSp - sp;
+    t.L[i] = x[j + 1];
+    t.K[i] = kernel[j];
+    t.O[i] = x[j + 1] / kernel[j];
+    t.nk *= kernel[j];
+  }
+  t.rows = t.N * t.O[0] * t.O[1] * t.O[2];
+  return t;
+}
+
+// Calls f(tap, offset) for the nk input pixels (offsets in elements) of output pixel r.
+template <typename F>
+inline void tile_taps(const Tiles& t, int64_t r, F&& f) {
+  int64_t q2 = r % t.O[2], q1 = (r / t.O[2]) % t.O[1], q0 = (r / (t.O[2] * t.O[1])) % t.O[0];
+  int64_t n = r / (t.O[2] * t.O[1] * t.O[0]);
+  int64_t tap = 0;
+  for (int64_t a = 0; a < t.K[0]; ++a)
+    for (int64_t b = 0; b < t.K[1]; ++b)
+      for (int64_t c = 0; c < t.K[2]; ++c, ++tap)
+        f(tap, (((n * t.L[0] + q0 * t.K[0] + a) * t.L[1] + q1 * t.K[1] + b) * t.L[2] + q2 * t.K[2] + c) * t.C);
+}
+
+// A NaN wins (and stays): max(m, v) as a max reduction propagates NaN.
+template <typename T>
+inline T nan_max(T m, T v) {
+  return (v > m || v != v) ? v : m;
+}
+
+template <typename T>
+void tile_max_fwd(const Tiles& t, const T* x, T* out) {
+  size_t grain = std::max<size_t>(1, kParallelGrain / std::max<int64_t>(1, t.C * t.nk));
+  parallel_for((size_t)t.rows, grain, [&](size_t rb, size_t re) {
+    for (size_t r = rb; r < re; ++r) {
+      T* o = out + r * t.C;
+      tile_taps(t, (int64_t)r, [&](int64_t tap, int64_t off) {
+        const T* v = x + off;
+        if (tap == 0) {
+          for (int64_t c = 0; c < t.C; ++c) o[c] = v[c];
+        } else {
+          for (int64_t c = 0; c < t.C; ++c) o[c] = nan_max(o[c], v[c]);
+        }
+      });
+    }
+  });
+}
+
+// g = ct * (mask / count) on each tile, mask = (x == tile max), as the max reduction's rule;
+// with q = 1 / count that is ct * q where mask holds and ct * (0 * q) elsewhere (the same
+// values, NaN included, without a division per element).
+template <typename T>
+void tile_max_bwd(const Tiles& t, const T* x, const T* ct, T* g) {
+  size_t grain = std::max<size_t>(1, kParallelGrain / std::max<int64_t>(1, t.C * t.nk));
+  parallel_for((size_t)t.rows, grain, [&](size_t rb, size_t re) {
+    std::vector<T> m(t.C), q(t.C);
+    std::vector<int64_t> offs(t.nk);
+    for (size_t r = rb; r < re; ++r) {
+      tile_taps(t, (int64_t)r, [&](int64_t tap, int64_t off) { offs[tap] = off; });
+      const T* v0 = x + offs[0];
+      for (int64_t c = 0; c < t.C; ++c) m[c] = v0[c];
+      for (int64_t k = 1; k < t.nk; ++k) {
+        const T* v = x + offs[k];
+        for (int64_t c = 0; c < t.C; ++c) m[c] = nan_max(m[c], v[c]);
+      }
+      for (int64_t c = 0; c < t.C; ++c) q[c] = v0[c] == m[c] ? T(1) : T(0);
+      for (int64_t k = 1; k < t.nk; ++k) {
+        const T* v = x + offs[k];
+        for (int64_t c = 0; c < t.C; ++c) q[c] += v[c] == m[c] ? T(1) : T(0);
+      }
+      const T* cr = ct + r * t.C;
+      for (int64_t c = 0; c < t.C; ++c) q[c] = T(1) / q[c];
+      for (int64_t k = 0; k < t.nk; ++k) {
+        const T* v = x + offs[k];
+        T* d = g + offs[k];
+        for (int64_t c = 0; c < t.C; ++c) d[c] = cr[c] * (v[c] == m[c] ? q[c] : T(0) * q[c]);
+      }
+    }
+  });
+}
+
+}  // namespace
+
+void TileMax::eval_cpu(const std::vector<array>& in, array& out) {
+  alloc_out(out);
+  if (out.size() == 0) return;
+  array x = ensure_row_contiguous(in[0]);
+  Tiles t = make_tiles(x.shape(), kernel_);
+  if (x.dtype() == float64) tile_max_fwd<double>(t, x.data<double>(), out.data<double>());
+  else tile_max_fwd<float>(t, x.data<float>(), out.data<float>());
+}
+
+void TileMaxGrad::eval_cpu(const std::vector<array>& in, array& out) {
+  alloc_out(out);
+  if (out.size() == 0) return;
+  array x = ensure_row_contiguous(in[0]), c = ensure_row_contiguous(in[1]);
+  Tiles t = make_tiles(x.shape(), kernel_);
+  if (x.dtype() == float64) tile_max_bwd<double>(t, x.data<double>(), c.data<double>(), out.data<double>());
+  else tile_max_bwd<float>(t, x.data<float>(), c.data<float>(), out.data<float>());
 }
 
 }  // namespace ember

@@ -92,6 +92,13 @@ class _MaxPool(_Pool):
     def __call__(self, x):
         tiles = self._tiles(x)
         if tiles is not None:
+            if x.dtype in (mx.float32, mx.float64):
+                # One pooling node with a one-pass gradient, shared among tied maxima as the
+                # max reduction below shares it. The input is cropped to whole tiles.
+                crop = tuple(o * k for o, k in zip(tiles[0].shape[1:-1:2], self._kernel_size))
+                if crop != tuple(x.shape[1:-1]):
+                    x = x[(slice(None),) + tuple(slice(0, c) for c in crop)]
+                return mx._tile_max(x, list(self._kernel_size))
             # One reduction: its gradient is a single pass, where chained maximums of shifted
             # slices would each scatter back into a full-size array.
             return mx.max(tiles[0], axis=tiles[1])
