@@ -41,4 +41,5 @@ PYBIND11_MODULE(core, m) {
   init_fast(m);
   init_quantized(m);
   init_conv(m);
+  init_export(m);
 }

@@ -75,3 +75,4 @@ void init_scatter(py::module_& m);
 py::object array_tolist(array& a);
 std::string array_repr(array& a);
 void init_quantized(py::module_& m);
+void init_export(py::module_& m);
