@@ -267,7 +267,26 @@ struct In {
     std::string s(p, n);
     p += n;
     left -= n;
+    if (!valid_utf8(s)) corrupt("a string is not valid UTF-8");
     return s;
+  }
+  static bool valid_utf8(const std::string& s) {
+    size_t i = 0, n = s.size();
+    while (i < n) {
+      uint8_t c = (uint8_t)s[i];
+      int len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+      if (len == 0 || (len == 2 && c < 0xc2) || i + len > n) return false;
+      uint32_t cp = len == 1 ? c : c & (0x7f >> len);
+      for (int k = 1; k < len; ++k) {
+        uint8_t d = (uint8_t)s[i + k];
+        if ((d & 0xc0) != 0x80) return false;
+        cp = (cp << 6) | (d & 0x3f);
+      }
+      if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+        return false;
+      i += len;
+    }
+    return true;
   }
   Dtype dtype() {
     uint8_t c = u8();

@@ -111,10 +111,10 @@ class Reader {
   }
   template <typename T>
   T narrow(int64_t v) {
-    if (v < (int64_t)std::numeric_limits<T>::min() ||
-        (uint64_t)v > (uint64_t)std::numeric_limits<T>::max() ||
-        (std::is_unsigned_v<T> && v < 0))
-      fail("an integer parameter is out of range");
+    bool ok = std::is_unsigned_v<T> ? v >= 0 && (uint64_t)v <= (uint64_t)std::numeric_limits<T>::max()
+                                    : v >= (int64_t)std::numeric_limits<T>::min() &&
+                                          v <= (int64_t)std::numeric_limits<T>::max();
+    if (!ok) fail("an integer parameter is out of range");
     return (T)v;
   }
   const std::vector<ExportField>& fields_;
