@@ -76,6 +76,31 @@ FUNCTIONS = {
                   [(3, 64)]),
     "dtype_views": (lambda x: (x.astype(mx.float16), mx.view(x, mx.int32), mx.isnan(x / 0) | mx.isinf(x / 0),
                                mx.stop_gradient(x), mx.real(x.astype(mx.complex64) * 1j)), [(2, 3)]),
+    "unary_family": (lambda x: [op(mx.abs(x) + 1.5) for op in (
+        mx.negative, mx.sign, mx.square, mx.rsqrt, mx.reciprocal, mx.expm1, mx.log, mx.log1p, mx.log2, mx.log10,
+        mx.cos, mx.tan, mx.arctan, mx.sinh, mx.cosh, mx.arcsinh, mx.arccosh, mx.sigmoid, mx.erf, mx.floor,
+        mx.ceil, mx.round, mx.logical_not, lambda v: mx.conjugate(v.astype(mx.complex64)), lambda v: mx.arcsin(1 / v), lambda v: mx.arccos(1 / v),
+        lambda v: mx.arctanh(1 / v), lambda v: mx.erfinv(1 / v), lambda v: mx.imag(v.astype(mx.complex64)),
+        lambda v: mx.isposinf(v / 0), lambda v: mx.isneginf(-v / 0),
+        lambda v: mx.bitwise_invert(v.astype(mx.int32)))], [(7,)]),
+    "binary_family": (lambda x, y: [op(mx.abs(x) + 0.5, mx.abs(y) + 0.5) for op in (
+        mx.power, mx.minimum, mx.arctan2, mx.logaddexp, mx.equal, mx.not_equal, mx.less, mx.less_equal,
+        mx.greater_equal, mx.logical_and, mx.logical_or, mx.remainder,
+        lambda a, b: mx.isclose(a, b, equal_nan=True),
+        lambda a, b: (a * 9).astype(mx.uint8) ^ (b * 3).astype(mx.uint8),
+        lambda a, b: (a * 90).astype(mx.int32) >> (b * 3).astype(mx.int32))], [(7,), (7,)]),
+    "grads_of_fast_ops": (lambda x, w, q: mx.grad(lambda x, w, q: (
+        mx.fast.layer_norm(x, w, w, 1e-5).sum() + mx.fast.rms_norm(x, w, 1e-5).sum()
+        + mx.fast.scaled_dot_product_attention(q, q, q, scale=0.3).sum()), argnums=(0, 1, 2))(x, w, q),
+        [(3, 8), (8,), (1, 2, 3, 8)]),
+    "quantize_fp8_losses": (lambda w, x, t: (mx.dequantize(*mx.quantize(w, 32, 4), 32, 4),
+                                             mx.from_fp8(mx.to_fp8(x), mx.float32),
+                                             mx.fast.cross_entropy(x, (mx.abs(t) * 2).astype(mx.int32))),
+                            [(4, 64), (3, 5), (3,)]),
+    "scatter_axis_strided_search": (lambda x, v: (mx.put_along_axis(x, mx.argsort(x, 1)[:, :2], v[:, :2], 1),
+                                                  mx.as_strided(x, (3, 2), (1, 2), 1),
+                                                  mx.searchsorted(mx.sort(x[0]), v[0]), mx.depends(x, v)),
+                                    [(3, 5), (3, 5)]),
     "constants_inside": (lambda x: x + mx.arange(4.0) * mx.array(W[:4, 0]) + mx.ones((4,)), [(3, 4)]),
 }
 
