@@ -288,6 +288,27 @@ def test_shapeless(tmp_path, rng):
     assert f(mx.ones((1, 2, 3)))[0].shape == (1, 2)
 
 
+def test_shapeless_model_takes_any_batch(tmp_path, rng):
+    model = nn.Sequential(nn.Linear(6, 16), nn.GELU(), nn.LayerNorm(16), nn.Linear(16, 3))
+    mx.eval(model.parameters())
+    path = str(tmp_path / "model.emfn")
+    mx.export_function(path, lambda x: mx.softmax(model(x), -1), mx.zeros((2, 6)), shapeless=True)
+    f = mx.import_function(path)
+    for batch in (1, 2, 9):
+        x = _rand(rng, (batch, 6))
+        np.testing.assert_allclose(np.array(f(x)[0]), np.array(mx.softmax(model(x), -1)), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError):
+        f(mx.zeros((2, 5)))  # the weights fix the feature size
+    # The same check in a shapeless compiled function (the replay machinery is shared).
+    w = mx.ones((6, 4))
+    g = mx.compile(lambda x: x @ w, shapeless=True)
+    assert g(mx.ones((2, 6))).tolist() == [[6.0] * 4] * 2
+    with pytest.raises(ValueError, match="matmul"):
+        g(mx.ones((2, 5)))
+    with pytest.raises(ValueError, match="matmul"):
+        g(mx.ones((2, 7)))
+
+
 def test_metadata(tmp_path):
     path = str(tmp_path / "md.emfn")
     mx.export_function(path, lambda x: x + 1, mx.ones(2), metadata='{"layers": 3}')
