@@ -303,9 +303,9 @@ def test_shapeless_model_takes_any_batch(tmp_path, rng):
     w = mx.ones((6, 4))
     g = mx.compile(lambda x: x @ w, shapeless=True)
     assert g(mx.ones((2, 6))).tolist() == [[6.0] * 4] * 2
-    with pytest.raises(ValueError, match="matmul"):
+    with pytest.raises(ValueError, match="Matmul"):
         g(mx.ones((2, 5)))
-    with pytest.raises(ValueError, match="matmul"):
+    with pytest.raises(ValueError, match="Matmul"):
         g(mx.ones((2, 7)))
 
 
