@@ -484,6 +484,10 @@ def test_same_errors_and_outputs_as_mlx(tmp_path):
             "dup": lambda: _dup(lib, tmp_path / f"{name}.dup"),
             "callback_metadata": lambda: lib.export_function(lambda d: None, fun_of(lib), x, y, metadata="m"),
             "bad_output": lambda: lib.export_function(path, lambda x: {"a": x}, x),
+            "nested_input": lambda: lib.export_function(path, lambda a, b: a, (x, (y,))),
+            "list_input": lambda: lib.export_function(path, lambda a, b: a * b, [x, y]),
+            "dict_key": lambda: lib.export_function(path, lambda a: a, (x,), {1: y}),
+            "nested_output": lambda: lib.export_function(path, lambda a: [a, (a,)], x),
         }
         for k, call in calls.items():
             try:
