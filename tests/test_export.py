@@ -423,6 +423,15 @@ def test_file_errors(tmp_path):
     open(bad, "wb").write(bytes(flipped))
     with pytest.raises(RuntimeError, match="checksum"):
         mx.import_function(bad)
+    # A file MLX wrote is another format.
+    try:
+        import mlx.core as mlx
+    except ImportError:
+        mlx = None
+    if mlx is not None:
+        mlx.export_function(bad, lambda x: x + 1, mlx.ones(2))
+        with pytest.raises(RuntimeError, match="not an exported Ember function"):
+            mx.import_function(bad)
     # The good file still imports and runs.
     out = mx.import_function(path)(mx.ones((3, 2)))
     assert out[0].shape == (3,) and out[1].tolist() == [1.0] * 3
