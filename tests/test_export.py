@@ -179,6 +179,21 @@ def test_outputs_that_are_inputs_or_constants_and_no_inputs(tmp_path):
     assert mx.import_function(path)()[0].tolist() == [0, 2, 4]
 
 
+def test_constants_and_inputs_of_every_dtype(tmp_path):
+    path = str(tmp_path / "d.emfn")
+    base = np.array([[0, 1, 2], [3, 250, 7]])
+    for t in (mx.bool_, mx.uint8, mx.uint16, mx.uint32, mx.uint64, mx.int8, mx.int16, mx.int32, mx.int64,
+              mx.float16, mx.bfloat16, mx.float32, mx.float64, mx.complex64):
+        c = mx.array(base).astype(t).T  # a transposed view: written row-major
+        mx.export_function(path, lambda x: (c, x, mx.vmap(lambda r: r * 2)(x.astype(mx.float32))),
+                           mx.zeros((3, 2), dtype=t))
+        x = mx.array(base[::-1]).astype(t).T
+        got_c, got_x, doubled = mx.import_function(path)(x)
+        assert got_c.dtype == t and got_x.dtype == t
+        assert got_c.tolist() == c.tolist() and got_x.tolist() == x.tolist()
+        assert doubled.tolist() == (x.astype(mx.float32) * 2).tolist()
+
+
 def test_transforms_of_an_imported_function(tmp_path, rng):
     path = str(tmp_path / "t.emfn")
     mx.export_function(path, lambda x, y: mx.sin(x) * y, mx.zeros((3,)), mx.zeros((3,)))
