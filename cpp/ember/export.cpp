@@ -754,11 +754,9 @@ void export_function(const ExportCallback& callback, const KwargsFn& fun, const 
   std::unordered_map<const void*, uint64_t> ids;
   TraceRec t = record(tr, shapeless, f, ids);
   // Names: inputs first, then outputs (as the caller reads them first), constants, nodes.
-  std::vector<std::string> value_names(t.inputs.size() + [&] {
-    size_t n = 0;
-    for (auto& node : t.nodes) n += node.outputs.size();
-    return n;
-  }(), "");
+  std::vector<ValueType> types = t.inputs;
+  for (auto& node : t.nodes) types.insert(types.end(), node.outputs.begin(), node.outputs.end());
+  std::vector<std::string> value_names(types.size());
   std::vector<std::string> const_names(f.constants.size());
   size_t next = 0;
   auto name_of = [&](const Ref& r) -> std::string& {
@@ -771,8 +769,6 @@ void export_function(const ExportCallback& callback, const KwargsFn& fun, const 
     g.inputs.push_back({name_of(Ref{1, i}), t.inputs[i].shape, t.inputs[i].dtype});
   for (size_t i = 0; i < t.keywords.size(); ++i)
     g.keywords.emplace_back(t.keywords[i], g.inputs[t.n_args + i].name);
-  std::vector<ValueType> types = t.inputs;
-  for (auto& node : t.nodes) types.insert(types.end(), node.outputs.begin(), node.outputs.end());
   auto value = [&](const Ref& r) {
     if (r.kind == 0) return ExportedValue{name_of(r), f.constants[r.index].shape(), f.constants[r.index].dtype()};
     return ExportedValue{name_of(r), types[r.index].shape, types[r.index].dtype};
