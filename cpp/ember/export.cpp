@@ -14,6 +14,11 @@
 //   A string is a u64 length and its bytes; a dtype one byte; a shape a u32 rank and i64
 //   sizes; a reference a u8 kind (0: constant, 1: value of the trace: its inputs, then
 //   every node output in order) and a u64 index; a parameter a u8 tag and its value.
+//
+// Reading checks the magic, the version, the size and the hash before parsing, and every
+// count, rank, dimension, reference, dtype and parameter while parsing, so a damaged file
+// raises. A file altered on purpose with its hash recomputed is trusted as written (its
+// shapes and parameters are not checked against the kernels' expectations).
 #include "ember/export.h"
 
 #include <algorithm>
