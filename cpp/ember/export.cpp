@@ -17,8 +17,10 @@
 //
 // Reading checks the magic, the version, the size and the hash before parsing, and every
 // count, rank, dimension, reference, dtype and parameter while parsing, so a damaged file
-// raises. A file altered on purpose with its hash recomputed is trusted as written (its
-// shapes and parameters are not checked against the kernels' expectations).
+// raises. Building the graph then checks every node against its primitive (export_check.cpp):
+// input counts and dtypes, parameters against the input shapes, and the output shapes and
+// dtypes the file gives, so that a file altered on purpose with its hash recomputed raises
+// too rather than handing a kernel buffers of the wrong size.
 #include "ember/export.h"
 
 #include <algorithm>
@@ -36,6 +38,8 @@
 namespace ember {
 
 void register_builtin_primitive_exports();  // export_registry.cpp
+void check_imported_node(const std::string& key, Primitive& prim, const std::vector<array>& ins,
+                         const std::vector<Shape>& shapes, const std::vector<Dtype>& dtypes);  // export_check.cpp
 
 namespace {
 
@@ -584,7 +588,9 @@ ImportedTrace build(const std::string& file, const TraceRec& t, const Arrays& co
   it.graph.inputs = values;
   auto get = [&](const Ref& r) { return r.kind == 0 ? constants[r.index] : values[r.index]; };
   Stream s = default_stream(Device(Device::cpu));
+  size_t node_index = 0;
   for (auto& n : t.nodes) {
+    ++node_index;
     auto e = entry_of(n.key);
     if (!e)
       throw std::runtime_error("[import_function] " + file + " uses the primitive " + n.key +
@@ -603,6 +609,12 @@ ImportedTrace build(const std::string& file, const TraceRec& t, const Arrays& co
     for (auto& o : n.outputs) {
       shapes.push_back(o.shape);
       dtypes.push_back(o.dtype);
+    }
+    try {
+      check_imported_node(n.key, *prim, ins, shapes, dtypes);
+    } catch (const std::exception& ex) {
+      throw std::runtime_error("[import_function] " + file + " is invalid: node " + std::to_string(node_index) +
+                               " (primitive " + n.key + "): " + ex.what() + ".");
     }
     Arrays outs = array::make_arrays(std::move(shapes), std::move(dtypes), prim, std::move(ins));
     it.graph.tape.push_back(outs[0]);

@@ -1,0 +1,447 @@
+// What importing checks of each node of an exported function before any kernel can run it:
+// the number and dtypes of its inputs, its parameters against its inputs' shapes (axes in
+// range, permutations, slice bounds, element counts, index shapes, matrix sizes), and the
+// shapes and dtypes its outputs must have. A file written by export_function passes; a file
+// whose contents were changed on purpose raises here instead of reaching a kernel with
+// buffers of the wrong size.
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "ember/ops/common.h"
+#include "ember/primitives.h"
+
+namespace ember {
+
+namespace {
+
+using Arrays = std::vector<array>;
+
+struct Check {
+  const Arrays& in;
+  const std::vector<Shape>& stored;  // the outputs' shapes the file gives
+  std::vector<Shape> shapes;  // expected outputs
+  std::vector<Dtype> dtypes;  // expected output dtypes (empty: not checked)
+
+  [[noreturn]] static void fail(const std::string& what) { throw std::invalid_argument(what); }
+  static void need(bool ok, const std::string& what) {
+    if (!ok) fail(what);
+  }
+  void arity(size_t n) const {
+    if (in.size() != n)
+      fail("it takes " + std::to_string(n) + " inputs, the file gives " + std::to_string(in.size()));
+  }
+  void arity_at_least(size_t n) const {
+    if (in.size() < n)
+      fail("it takes at least " + std::to_string(n) + " inputs, the file gives " + std::to_string(in.size()));
+  }
+  void axis(int64_t a, int ndim, const char* what = "axis") const {
+    if (a < 0 || a >= ndim)
+      fail(std::string(what) + " " + std::to_string(a) + " is out of range for an input of rank " +
+           std::to_string(ndim));
+  }
+  void same_dtype(size_t i, size_t j) const {
+    if (in[i].dtype() != in[j].dtype())
+      fail(std::string("inputs of different dtypes ") + dtype_name(in[i].dtype()) + " and " +
+           dtype_name(in[j].dtype()));
+  }
+  void integer_input(size_t i) const {
+    if (!is_integral(in[i].dtype()) || in[i].dtype() == bool_)
+      fail(std::string("index input of dtype ") + dtype_name(in[i].dtype()) + " (integers expected)");
+  }
+  void out(Shape s, Dtype t) {
+    shapes.push_back(std::move(s));
+    dtypes.push_back(t);
+  }
+};
+
+// Number of elements a slice of an axis of size n takes, or an error when it would read
+// outside the axis.
+int64_t slice_count(int64_t start, int64_t stop, int64_t stride, int64_t n) {
+  if (stride == 0) Check::fail("a slice step is zero");
+  int64_t len = stride > 0 ? (stop - start + stride - 1) / stride : (start - stop + (-stride) - 1) / (-stride);
+  if (len <= 0) return 0;
+  int64_t last = start + (len - 1) * stride;
+  if (start < 0 || start >= n || last < 0 || last >= n)
+    Check::fail("slice bounds [" + std::to_string(start) + ", " + std::to_string(stop) + ") step " +
+                std::to_string(stride) + " fall outside an axis of size " + std::to_string(n));
+  return len;
+}
+
+Shape slice_shape(const Shape& x, const Shape& start, const Shape& stop, const Shape& strides) {
+  size_t nd = x.size();
+  if (start.size() != nd || stop.size() != nd || strides.size() != nd)
+    Check::fail("slice parameters do not have one entry per input dimension");
+  Shape s;
+  for (size_t d = 0; d < nd; ++d) s.push_back((int32_t)slice_count(start[d], stop[d], strides[d], x[d]));
+  return s;
+}
+
+bool binary_key(const std::string& k) {
+  static const std::set<std::string> keys = {
+      "Add", "Subtract", "Multiply", "Divide", "FloorDivide", "Remainder", "Power", "Maximum",
+      "Minimum", "ArcTan2", "LogAddExp", "Equal", "NotEqual", "Less", "LessEqual", "Greater",
+      "GreaterEqual", "LogicalAnd", "LogicalOr", "BitwiseAnd", "BitwiseOr", "BitwiseXor",
+      "LeftShift", "RightShift", "EqualNaN"};
+  return keys.count(k) > 0;
+}
+
+void check_elementwise(const std::string& key, Elementwise& p, Check& c) {
+  if (key == "Select") {
+    c.arity(3);
+    Check::need(c.in[0].dtype() == bool_, "its condition is not boolean");
+    c.same_dtype(1, 2);
+  } else if (binary_key(key)) {
+    c.arity(2);
+    c.same_dtype(0, 1);
+  } else {
+    c.arity(1);
+    if (key == "Real" || key == "Imag")
+      Check::need(c.in[0].dtype() == complex64, "its input is not complex");
+  }
+  c.out(p.Elementwise::output_shapes(c.in)[0], p.output_dtype(c.in));
+}
+
+void check_node(const std::string& key, Primitive& prim, Check& c) {
+  const Arrays& in = c.in;
+  if (auto* e = dynamic_cast<Elementwise*>(&prim)) return check_elementwise(key, *e, c);
+  if (key == "Arange") {
+    c.arity(0);
+    // One output of any length: the kernel fills what is allocated.
+    Check::need(c.stored.size() == 1 && c.stored[0].size() == 1, "its output is not one-dimensional");
+    c.shapes = c.stored;
+    return;
+  }
+  if (key == "Copy") {
+    c.arity(1);
+    return c.out(in[0].shape(), in[0].dtype());
+  }
+  if (key == "Reshape") {
+    auto& p = static_cast<Reshape&>(prim);
+    c.arity(1);
+    for (auto d : p.shape_) Check::need(d >= 0, "a negative size in its shape");
+    Check::need(shape_size(p.shape_) == in[0].size(),
+                "its shape " + shape_str(p.shape_) + " does not hold the " + std::to_string(in[0].size()) +
+                    " elements of its input");
+    if (!p.inferred_.empty()) {
+      Check::need(p.inferred_.size() == p.shape_.size(), "its requested shape has the wrong rank");
+      int unknown = 0;
+      for (auto d : p.inferred_) {
+        unknown += d == -1;
+        Check::need(d >= -1, "a negative size in its requested shape");
+      }
+      Check::need(unknown == 1, "its requested shape does not have one -1");
+    }
+    std::vector<int> ax = p.unit_axes_;
+    Check::need(std::is_sorted(ax.begin(), ax.end()) && std::adjacent_find(ax.begin(), ax.end()) == ax.end(),
+                "its unit axes are not sorted and distinct");
+    if (p.units_ == Reshape::Units::Inserted) {
+      Check::need(p.shape_.size() == (size_t)in[0].ndim() + ax.size(), "its inserted axes do not match its shape");
+      for (int a : ax) {
+        c.axis(a, (int)p.shape_.size());
+        Check::need(p.shape_[a] == 1, "an inserted axis is not of size 1");
+      }
+    } else if (p.units_ == Reshape::Units::Removed) {
+      Check::need(p.shape_.size() + ax.size() == (size_t)in[0].ndim(), "its removed axes do not match its shape");
+      for (int a : ax) {
+        c.axis(a, in[0].ndim());
+        Check::need(in[0].shape()[a] == 1, "a removed axis is not of size 1");
+      }
+    }
+    return c.out(p.shape_, in[0].dtype());
+  }
+  if (key == "Transpose") {
+    auto& p = static_cast<Transpose&>(prim);
+    c.arity(1);
+    int nd = in[0].ndim();
+    Check::need((int)p.axes_.size() == nd, "its permutation does not have one entry per dimension");
+    std::vector<bool> seen(nd, false);
+    for (int a : p.axes_) {
+      c.axis(a, nd);
+      Check::need(!seen[a], "its permutation repeats an axis");
+      seen[a] = true;
+    }
+    return c.out(p.output_shapes(in)[0], in[0].dtype());
+  }
+  if (key == "Broadcast") {
+    auto& p = static_cast<Broadcast&>(prim);
+    c.arity_at_least(1);
+    for (auto d : p.shape_) Check::need(d >= 0, "a negative size in its shape");
+    Check::need(in[0].ndim() <= (int)p.shape_.size(), "its input has more dimensions than its shape");
+    Check::need(broadcast_shapes(p.shape_, in[0].shape()) == p.shape_,
+                "its input of shape " + shape_str(in[0].shape()) + " does not broadcast to " + shape_str(p.shape_));
+    return c.out(p.output_shapes(in)[0], in[0].dtype());
+  }
+  if (key == "Slice") {
+    auto& p = static_cast<Slice&>(prim);
+    c.arity(1);
+    return c.out(slice_shape(in[0].shape(), p.start_, p.stop_, p.strides_), in[0].dtype());
+  }
+  if (key == "SliceUpdate") {
+    auto& p = static_cast<SliceUpdate&>(prim);
+    c.arity(2);
+    c.same_dtype(0, 1);
+    Shape s = slice_shape(in[0].shape(), p.start_, p.stop_, p.strides_);
+    Check::need(in[1].shape() == s, "its update of shape " + shape_str(in[1].shape()) +
+                                        " does not match the slice of shape " + shape_str(s));
+    return c.out(in[0].shape(), in[0].dtype());
+  }
+  if (key == "AsStrided") {
+    auto& p = static_cast<AsStrided&>(prim);
+    c.arity(1);
+    Check::need(p.strides_.size() == p.shape_.size(), "its strides do not match its shape");
+    int64_t lo = (int64_t)p.offset_, hi = (int64_t)p.offset_;
+    bool empty = false;
+    for (size_t d = 0; d < p.shape_.size(); ++d) {
+      Check::need(p.shape_[d] >= 0, "a negative size in its shape");
+      empty |= p.shape_[d] == 0;
+      int64_t span = (int64_t)p.strides_[d] * (p.shape_[d] - 1);
+      Check::need(std::abs((int64_t)p.strides_[d]) <= (int64_t)1 << 31, "a stride is out of range");
+      (span < 0 ? lo : hi) += span;
+    }
+    Check::need(p.offset_ <= (size_t)std::numeric_limits<int32_t>::max(), "its offset is out of range");
+    if (!empty)
+      Check::need(lo >= 0 && hi < (int64_t)in[0].size(), "it reads outside its input of " +
+                                                               std::to_string(in[0].size()) + " elements");
+    return c.out(p.shape_, in[0].dtype());
+  }
+  if (key == "Concatenate") {
+    auto& p = static_cast<Concatenate&>(prim);
+    c.arity_at_least(1);
+    c.axis(p.axis_, in[0].ndim());
+    for (size_t k = 1; k < in.size(); ++k) {
+      c.same_dtype(0, k);
+      Check::need(in[k].ndim() == in[0].ndim(), "inputs of different ranks");
+      for (int d = 0; d < in[0].ndim(); ++d)
+        Check::need(d == p.axis_ || in[k].shape()[d] == in[0].shape()[d],
+                    "inputs of shapes " + shape_str(in[0].shape()) + " and " + shape_str(in[k].shape()) +
+                        " differ outside the concatenation axis");
+    }
+    int64_t total = 0;
+    for (auto& x : in) total += x.shape()[p.axis_];
+    Check::need(total <= std::numeric_limits<int32_t>::max(), "its output is too large");
+    return c.out(p.output_shapes(in)[0], in[0].dtype());
+  }
+  if (key == "Reduce") {
+    auto& p = static_cast<Reduce&>(prim);
+    c.arity(1);
+    Shape s = in[0].shape();
+    for (size_t k = 0; k < p.axes_.size(); ++k) {
+      c.axis(p.axes_[k], in[0].ndim());
+      Check::need(k == 0 || p.axes_[k] > p.axes_[k - 1], "its axes are not sorted and distinct");
+      s[p.axes_[k]] = 1;
+    }
+    return c.out(s, in[0].dtype());
+  }
+  if (key == "ArgReduce") {
+    auto& p = static_cast<ArgReduce&>(prim);
+    c.arity(1);
+    c.axis(p.axis_, in[0].ndim());
+    return c.out(p.output_shapes(in)[0], uint32);
+  }
+  if (key == "Scan") {
+    auto& p = static_cast<Scan&>(prim);
+    c.arity(1);
+    c.axis(p.axis_, in[0].ndim());
+    return c.out(in[0].shape(), in[0].dtype());
+  }
+  if (key == "Softmax") {
+    c.arity(1);
+    Check::need(in[0].ndim() >= 1, "its input is a scalar");
+    return c.out(in[0].shape(), in[0].dtype());
+  }
+  if (key == "LogSumExp") {
+    c.arity(1);
+    Check::need(in[0].ndim() >= 1, "its input is a scalar");
+    return c.out(prim.output_shapes(in)[0], in[0].dtype());
+  }
+  if (key == "Gather") {
+    auto& p = static_cast<Gather&>(prim);
+    c.arity_at_least(1);
+    const Shape& x = in[0].shape();
+    Check::need(in.size() == p.axes_.size() + 1, "its number of index inputs does not match its axes");
+    Check::need(p.slice_sizes_.size() == x.size(), "its slice sizes do not have one entry per dimension");
+    std::vector<bool> seen(x.size(), false);
+    for (int a : p.axes_) {
+      c.axis(a, (int)x.size());
+      Check::need(!seen[a], "its axes repeat");
+      seen[a] = true;
+    }
+    for (size_t d = 0; d < x.size(); ++d)
+      Check::need(p.slice_sizes_[d] >= 0 && p.slice_sizes_[d] <= x[d], "a slice size is outside [0, size of its axis]");
+    Shape s = in.size() > 1 ? in[1].shape() : Shape{};
+    for (size_t k = 1; k < in.size(); ++k) {
+      c.integer_input(k);
+      Check::need(in[k].shape() == in[1].shape(), "its index inputs have different shapes");
+    }
+    for (size_t k = 0; k < p.axes_.size(); ++k)
+      Check::need(x[p.axes_[k]] > 0 || in[1].size() == 0, "it indexes into an empty axis");
+    s.insert(s.end(), p.slice_sizes_.begin(), p.slice_sizes_.end());
+    return c.out(s, in[0].dtype());
+  }
+  if (key == "Scatter") {
+    auto& p = static_cast<Scatter&>(prim);
+    c.arity_at_least(2);
+    const Shape& x = in[0].shape();
+    size_t ni = in.size() - 2;
+    Check::need(ni == p.axes_.size(), "its number of index inputs does not match its axes");
+    std::vector<bool> seen(x.size(), false);
+    for (int a : p.axes_) {
+      c.axis(a, (int)x.size());
+      Check::need(!seen[a], "its axes repeat");
+      seen[a] = true;
+    }
+    Shape u = ni ? in[1].shape() : Shape{};
+    for (size_t k = 1; k <= ni; ++k) {
+      c.integer_input(k);
+      Check::need(in[k].shape() == in[1].shape(), "its index inputs have different shapes");
+    }
+    for (int a : p.axes_) Check::need(x[a] > 0 || in[1].size() == 0, "it indexes into an empty axis");
+    Shape sl = x;
+    for (int a : p.axes_) sl[a] = 1;
+    u.insert(u.end(), sl.begin(), sl.end());
+    c.same_dtype(0, in.size() - 1);
+    Check::need(in.back().shape() == u, "its updates of shape " + shape_str(in.back().shape()) +
+                                            " do not match the indexed shape " + shape_str(u));
+    return c.out(x, in[0].dtype());
+  }
+  if (key == "GatherAxis" || key == "ScatterAxis") {
+    bool gather = key == "GatherAxis";
+    int axis = gather ? static_cast<GatherAxis&>(prim).axis_ : static_cast<ScatterAxis&>(prim).axis_;
+    c.arity(gather ? 2 : 3);
+    const Shape& x = in[0].shape();
+    const Shape& i = in[1].shape();
+    c.axis(axis, (int)x.size());
+    c.integer_input(1);
+    Check::need(i.size() == x.size(), "its indices and input have different ranks");
+    for (size_t d = 0; d < x.size(); ++d)
+      Check::need((int)d == axis || i[d] == x[d], "its indices of shape " + shape_str(i) +
+                                                     " do not match its input of shape " + shape_str(x));
+    Check::need(x[axis] > 0 || in[1].size() == 0, "it indexes into an empty axis");
+    if (gather) return c.out(i, in[0].dtype());
+    c.same_dtype(0, 2);
+    Check::need(in[2].shape() == i, "its updates and indices have different shapes");
+    return c.out(x, in[0].dtype());
+  }
+  if (key == "Matmul") {
+    Check::need(in.size() == 2 || in.size() == 3, "it takes 2 or 3 inputs");
+    c.same_dtype(0, 1);
+    Shape s = prim.output_shapes(in)[0];
+    if (in.size() == 3) {
+      c.same_dtype(0, 2);
+      Check::need(in[2].ndim() <= (int)s.size() && broadcast_shapes(s, in[2].shape()) == s,
+                  "its addend does not broadcast to the output's shape");
+    }
+    return c.out(s, in[0].dtype());
+  }
+  if (key == "RandomBits") {
+    auto& p = static_cast<RandomBits&>(prim);
+    c.arity(1);
+    Check::need(p.width_ == 1 || p.width_ == 2 || p.width_ == 4 || p.width_ == 8, "its bit width is invalid");
+    Check::need(in[0].dtype() == uint32 && in[0].shape() == Shape{2}, "its key is not a (2,) uint32 array");
+    for (auto d : p.shape_) Check::need(d >= 0, "a negative size in its shape");
+    Dtype t = p.width_ == 1 ? uint8 : p.width_ == 2 ? uint16 : p.width_ == 4 ? uint32 : uint64;
+    return c.out(p.shape_, t);
+  }
+  if (key == "View") {
+    auto& p = static_cast<View&>(prim);
+    c.arity(1);
+    Check::need(in[0].ndim() >= 1 || size_of(in[0].dtype()) == size_of(p.dtype_),
+                "a scalar viewed as a dtype of another size");
+    return c.out(p.output_shapes(in)[0], p.dtype_);
+  }
+  if (key == "Depends") {
+    auto& p = static_cast<Depends&>(prim);
+    Check::need(p.n_ >= 1 && p.n_ <= (int)in.size(), "its count of outputs is out of range");
+    for (int i = 0; i < p.n_; ++i) c.out(in[i].shape(), in[i].dtype());
+    return;
+  }
+  if (key == "Sort") {
+    auto& p = static_cast<Sort&>(prim);
+    c.arity(1);
+    c.axis(p.axis_, in[0].ndim());
+    return c.out(in[0].shape(), p.arg_ ? uint32 : in[0].dtype());
+  }
+  if (key == "Partition") {
+    auto& p = static_cast<Partition&>(prim);
+    c.arity(1);
+    c.axis(p.axis_, in[0].ndim());
+    int n = in[0].shape()[p.axis_];
+    Check::need(n == 0 ? p.kth_ == 0 : (p.kth_ >= 0 && p.kth_ < n), "its kth is out of range");
+    return c.out(in[0].shape(), p.arg_ ? uint32 : in[0].dtype());
+  }
+  if (key == "TopK") {
+    auto& p = static_cast<TopK&>(prim);
+    c.arity(1);
+    c.axis(p.axis_, in[0].ndim());
+    Check::need(p.k_ >= 0 && p.k_ <= in[0].shape()[p.axis_], "its k is out of range");
+    return c.out(prim.output_shapes(in)[0], p.arg_ ? uint32 : in[0].dtype());
+  }
+  if (key == "Diagonal") {
+    auto& p = static_cast<Diagonal&>(prim);
+    c.arity(1);
+    c.axis(p.axis1_, in[0].ndim(), "axis1");
+    c.axis(p.axis2_, in[0].ndim(), "axis2");
+    Check::need(p.axis1_ != p.axis2_, "its two axes are the same");
+    return c.out(prim.output_shapes(in)[0], in[0].dtype());
+  }
+  if (key == "SearchSorted") {
+    c.arity(2);
+    c.same_dtype(0, 1);
+    Check::need(in[0].ndim() == 1, "its sorted input is not one-dimensional");
+    return c.out(in[1].shape(), uint32);
+  }
+  if (key == "Convolution") {
+    auto& p = static_cast<Convolution&>(prim).p_;
+    c.arity(2);
+    c.same_dtype(0, 1);
+    size_t n = p.stride.size();
+    Check::need(in[0].ndim() == (int)n + 2 && in[1].ndim() == (int)n + 2, "its inputs' ranks do not match its parameters");
+    for (size_t d = 0; d < n; ++d)
+      Check::need(p.stride[d] > 0 && p.kernel_dilation[d] > 0 && p.input_dilation[d] > 0 && p.pad_lo[d] >= 0 &&
+                      p.pad_hi[d] >= 0,
+                  "a stride, dilation or padding is out of range");
+    int cin = in[0].shape().back(), wc = in[1].shape().back(), cout = in[1].shape()[0];
+    Check::need(p.groups > 0 && wc * p.groups == cin && cout % p.groups == 0, "its channels do not match its groups");
+    Shape s = prim.output_shapes(in)[0];
+    for (auto d : s) Check::need(d >= 0, "its output would have a negative size");
+    return c.out(s, in[0].dtype());
+  }
+  // The other primitives (normalisations, attention, quantization, losses): their inputs
+  // are checked by their output_shapes.
+  static const std::map<std::string, std::pair<size_t, size_t>> counts = {
+      {"RMSNorm", {1, 2}}, {"RMSNormVJP", {2, 3}}, {"LayerNorm", {1, 3}}, {"LayerNormVJP", {2, 4}},
+      {"RoPE", {1, 3}}, {"ScaledDotProductAttention", {3, 5}}, {"ScaledDotProductAttentionVJP", {4, 7}},
+      {"FP8Cast", {1, 1}}, {"Quantize", {1, 1}}, {"Dequantize", {2, 3}}, {"QuantizedMatmul", {3, 4}},
+      {"CovarianceRoot", {1, 1}}, {"CrossEntropy", {2, 2}}};
+  auto it = counts.find(key);
+  if (it != counts.end()) {
+    Check::need(in.size() >= it->second.first && in.size() <= it->second.second,
+                "it takes " + std::to_string(it->second.first) + " to " + std::to_string(it->second.second) +
+                    " inputs, the file gives " + std::to_string(in.size()));
+    Check::need(in[0].ndim() >= 1, "its first input is a scalar");
+  }
+  c.shapes = prim.output_shapes(in);
+}
+
+}  // namespace
+
+// Raises std::invalid_argument naming the problem.
+void check_imported_node(const std::string& key, Primitive& prim, const std::vector<array>& ins,
+                         const std::vector<Shape>& shapes, const std::vector<Dtype>& dtypes) {
+  Check c{ins, shapes, {}, {}};
+  check_node(key, prim, c);
+  if (c.shapes.size() != shapes.size())
+    Check::fail("it has " + std::to_string(c.shapes.size()) + " outputs, the file gives " +
+                std::to_string(shapes.size()));
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    if (c.shapes[i] != shapes[i])
+      Check::fail("its output " + std::to_string(i) + " has shape " + shape_str(c.shapes[i]) +
+                  ", the file gives " + shape_str(shapes[i]));
+    if (i < c.dtypes.size() && c.dtypes[i] != dtypes[i])
+      Check::fail("its output " + std::to_string(i) + " has dtype " + dtype_name(c.dtypes[i]) +
+                  ", the file gives " + dtype_name(dtypes[i]));
+  }
+}
+
+}  // namespace ember
