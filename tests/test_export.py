@@ -482,6 +482,268 @@ def test_fuzzed_files_raise_cleanly(tmp_path):
             pass
 
 
+# ---------- files altered on purpose, checksum recomputed
+
+class _Payload:
+    """Reads a payload as the importer does, noting where each mutable item lies."""
+
+    def __init__(self, data):
+        self.d, self.p = data, 0
+        self.params, self.dims, self.dtypes, self.inputs = [], [], [], []
+        self.graph_start = None
+        self.str(), self.str()
+        for _ in range(self.u("<Q")):
+            self.dtype(), self.shape()
+            n = self.u("<Q")
+            self.p += n
+        self.graph_start = self.p
+        for _ in range(self.u("<Q")):
+            self.p += 1
+            n_args = self.u("<Q")
+            keywords = [self.str() for _ in range(self.u("<Q"))]
+            types = [(self.dtype(), self.shape()) for _ in range(self.u("<Q"))]
+            self.inputs.append((n_args, keywords, types))
+            for _ in range(self.u("<Q")):
+                key = self.str()
+                for _ in range(self.u("<Q")):
+                    self.field(key)
+                n = self.u("<Q")
+                self.p += 9 * n
+                for _ in range(self.u("<Q")):
+                    self.dtype(), self.shape()
+            n = self.u("<Q")
+            self.p += 9 * n
+        assert self.p == len(data)
+
+    def u(self, fmt):
+        v, = struct.unpack_from(fmt, self.d, self.p)
+        self.p += struct.calcsize(fmt)
+        return v
+
+    def str(self):
+        n = self.u("<Q")
+        self.p += n
+        return self.d[self.p - n:self.p].decode()
+
+    def dtype(self):
+        if self.graph_start is not None:
+            self.dtypes.append(self.p)
+        return self.u("<B")
+
+    def shape(self):
+        nd = self.u("<I")
+        dims = []
+        for _ in range(nd):
+            if self.graph_start is not None:
+                self.dims.append(self.p)
+            dims.append(self.u("<q"))
+        return dims
+
+    def field(self, key):
+        tag = self.u("<B")
+        at = self.p
+        if tag == 0:
+            self.params.append((key, "bool", at))
+            self.p += 1
+        elif tag in (1, 2):
+            self.params.append((key, "i64" if tag == 1 else "f64", at))
+            self.p += 8
+        elif tag == 3:
+            self.str()
+        elif tag in (4, 5):
+            for _ in range(self.u("<Q")):
+                self.params.append((key, "i64" if tag == 4 else "f64", self.p))
+                self.p += 8
+        else:
+            self.params.append((key, "dtype", at))
+            self.p += 1
+
+
+_DTYPE_CODES = ["bool_", "uint8", "uint16", "uint32", "uint64", "int8", "int16", "int32", "int64",
+                "float16", "bfloat16", "float32", "float64", "complex64"]
+
+_FUZZ_CHILD = r"""
+import json, resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (8 << 30, 8 << 30))
+import numpy as np
+import ember.core as mx
+cases = json.load(open(sys.argv[1]))
+CLEAN = (RuntimeError, ValueError, TypeError, IndexError, OverflowError, MemoryError)
+for i, case in enumerate(cases):
+    print("start", i, flush=True)
+    try:
+        f = mx.import_function(case["file"])
+        for n_args, keywords, types in case["calls"]:
+            if any(int(np.prod(s)) > (1 << 20) for _, s in types):
+                continue
+            arrs = [mx.array(np.ones(s, dtype=np.float32)).astype(getattr(mx, t)) for t, s in types]
+            out = f(*arrs[:n_args], **dict(zip(keywords, arrs[n_args:])))
+            mx.eval(out)
+        print("done", i, "ok", flush=True)
+    except CLEAN as e:
+        print("done", i, type(e).__name__, str(e).splitlines()[0][:200].replace(" ", "_"), flush=True)
+print("finished", flush=True)
+"""
+
+
+def _mutations(payload, rng, n_random, n_targeted):
+    """(description, mutated payload) pairs: byte flips in the graph, then targeted edits of
+    parameters, dimensions and dtypes."""
+    info = _Payload(payload)
+    out = []
+    for _ in range(n_random):
+        b = bytearray(payload)
+        for _ in range(int(rng.integers(1, 4))):
+            i = int(rng.integers(info.graph_start, len(b)))
+            b[i] ^= int(rng.integers(1, 256))
+        out.append(("byte flips", bytes(b)))
+    ints = [-(1 << 63), -(1 << 31), -7, -2, -1, 0, 1, 2, 3, 5, 64, 1 << 20, (1 << 31) - 1, 1 << 40]
+    floats = [0.0, -1.0, 1e30, float("inf"), float("nan"), 3.5]
+    items = [("param", p) for p in info.params] + [("dim", p) for p in info.dims] + \
+            [("dtype", p) for p in info.dtypes]
+    for k in rng.permutation(len(items))[:n_targeted]:
+        kind, item = items[k]
+        b = bytearray(payload)
+        if kind == "param":
+            key, typ, at = item
+            if typ == "i64":
+                old, = struct.unpack_from("<q", b, at)
+                v = int(rng.choice(ints + [old - 1, old + 1, -old - 1]))
+                struct.pack_into("<q", b, at, max(-(1 << 63), min((1 << 63) - 1, v)))
+            elif typ == "f64":
+                struct.pack_into("<d", b, at, float(rng.choice(floats)))
+            elif typ == "bool":
+                b[at] ^= 1
+            else:
+                b[at] = int(rng.integers(0, len(_DTYPE_CODES)))
+            desc = f"{key} parameter {typ} at {at}"
+        elif kind == "dim":
+            old, = struct.unpack_from("<q", b, item)
+            struct.pack_into("<q", b, item, int(rng.choice([0, 1, 2, old + 1, max(0, old - 1), 1 << 16])))
+            desc = f"dimension at {item}"
+        else:
+            b[item] = int(rng.integers(0, len(_DTYPE_CODES)))
+            desc = f"dtype at {item}"
+        out.append((desc, bytes(b)))
+    return out
+
+
+def _calls(payload):
+    try:
+        info = _Payload(payload)
+    except Exception:
+        return []
+    return [[n, kw, [[_DTYPE_CODES[t] if t < len(_DTYPE_CODES) else "float32", s] for t, s in types]]
+            for n, kw, types in info.inputs]
+
+
+FUZZED_SOURCES = ["indexing", "scatter", "shapes", "conv2d", "reductions", "sort_topk", "matmul_addmm",
+                  "einsum_diag", "fast", "scatter_axis_strided_search", "dtype_views", "quantized",
+                  "attention", "quantize_fp8_losses", "constants_inside", "binary_family"]
+
+
+def test_rechecksummed_files_never_crash(tmp_path):
+    rng = np.random.default_rng(7)
+    cases, descs = [], []
+    for name in FUZZED_SOURCES:
+        fun, specs = FUNCTIONS[name]
+        args = [mx.array(np.array([2, 0, 3], dtype=np.int32)) if s == "idx" else _rand(rng, s) for s in specs]
+        for shapeless in (False, True):
+            src = str(tmp_path / f"{name}_{int(shapeless)}.emfn")
+            try:
+                mx.export_function(src, fun, *args, shapeless=shapeless)
+            except ValueError:
+                assert shapeless  # some graphs cannot be traced shapeless
+                continue
+            payload = open(src, "rb").read()[32:]
+            muts = [("unchanged", payload)] + _mutations(payload, rng, 12, 28)
+            for desc, b in muts:
+                path = str(tmp_path / f"case{len(cases)}.emfn")
+                _rewrite(path, b)
+                cases.append({"file": path, "calls": _calls(b)})
+                descs.append(f"{name} shapeless={shapeless}: {desc}")
+    manifest = str(tmp_path / "cases.json")
+    import json
+    json.dump(cases, open(manifest, "w"))
+    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "python"))
+    r = subprocess.run([sys.executable, "-c", _FUZZ_CHILD, manifest], capture_output=True, text=True, env=env,
+                       timeout=300)
+    lines = r.stdout.split("\n")
+    started = [int(l.split()[1]) for l in lines if l.startswith("start")]
+    last = descs[started[-1]] if started else "none"
+    assert r.returncode == 0 and "finished" in lines, \
+        f"the process died (code {r.returncode}) on case {last}:\n{r.stderr[-2000:]}"
+    outcomes = {int(l.split()[1]): l.split()[2:] for l in lines if l.startswith("done")}
+    assert len(outcomes) == len(cases)
+    # The unchanged files all run; the altered ones either run or raise, and many are refused
+    # by the import's checks of the graph (the file, the node and the primitive named).
+    for i, d in enumerate(descs):
+        if d.endswith("unchanged"):
+            assert outcomes[i] == ["ok"], (d, outcomes[i])
+    refused = [o for o in outcomes.values() if o[0] == "RuntimeError" and "is_invalid:_node" in o[1]]
+    assert len(refused) > len(cases) // 5, len(refused)
+    assert all(".emfn_is_invalid:_node_" in o[1] and "(primitive_" in o[1] for o in refused)
+
+
+def _node_params(path):
+    payload = open(path, "rb").read()[32:]
+    return payload, _Payload(payload)
+
+
+@pytest.mark.parametrize("edit", ["transpose_axis", "slice_stop", "reshape_size", "out_dim", "out_dtype",
+                                  "concat_axis", "gather_slice"])
+def test_rechecksummed_file_names_the_node_and_problem(tmp_path, edit):
+    src = str(tmp_path / "src.emfn")
+    idx = mx.array(np.array([1, 0], dtype=np.int32))
+
+    def fun(x):
+        return (mx.transpose(x, (1, 0)), x[1:3, :], x.reshape(2, 6), mx.exp(x),
+                mx.concatenate([x, x], 1), x[idx])
+
+    x = mx.array(np.arange(12, dtype=np.float32).reshape(3, 4))
+    mx.export_function(src, fun, x)
+    payload, info = _node_params(src)
+    b = bytearray(payload)
+    params = {}
+    for key, typ, at in info.params:
+        params.setdefault(key, []).append(at)
+    if edit == "transpose_axis":
+        struct.pack_into("<q", b, params["Transpose"][0], 5)
+        match = "Transpose.*axis 5 is out of range"
+    elif edit == "slice_stop":
+        struct.pack_into("<q", b, params["Slice"][2], 9)  # stop of axis 0
+        struct.pack_into("<q", b, params["Slice"][0], 2)
+        match = "Slice.*outside an axis of size 3"
+    elif edit == "reshape_size":
+        struct.pack_into("<q", b, params["Reshape"][0], 3)
+        match = "Reshape.*does not hold the 12 elements"
+    elif edit == "out_dim":
+        # The Exp node's output (the dims after the Exp name): another size.
+        at = payload.index(b"Exp")
+        dim = min(p for p in info.dims if p > at)
+        struct.pack_into("<q", b, dim, 4)
+        match = r"Exp.*has shape \(3, 4\), the file gives \(4, 4\)"
+    elif edit == "out_dtype":
+        at = payload.index(b"Exp")
+        code = min(p for p in info.dtypes if p > at)
+        b[code] = _DTYPE_CODES.index("float64")
+        match = "Exp.*has dtype float32, the file gives float64"
+    elif edit == "concat_axis":
+        struct.pack_into("<q", b, params["Concatenate"][0], -1)
+        match = "Concatenate.*axis -1 is out of range"
+    else:
+        struct.pack_into("<q", b, params["Gather"][-1], 7)  # slice size of the last axis
+        match = "Gather.*slice size is outside"
+    bad = str(tmp_path / "edited.emfn")
+    _rewrite(bad, bytes(b))
+    with pytest.raises(RuntimeError, match="edited.emfn is invalid: node .*" + match):
+        mx.import_function(bad)
+    # The unedited file still imports and runs.
+    outs = mx.import_function(src)(x)
+    np.testing.assert_array_equal(np.array(outs[2]), np.arange(12).reshape(2, 6))
+    np.testing.assert_array_equal(np.array(outs[5]), np.arange(12).reshape(3, 4)[[1, 0]])
+
+
 # ---------- against MLX
 
 def test_same_errors_and_outputs_as_mlx(tmp_path):

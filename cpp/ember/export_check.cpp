@@ -5,6 +5,7 @@
 // whose contents were changed on purpose raises here instead of reaching a kernel with
 // buffers of the wrong size.
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <set>
 
@@ -107,8 +108,13 @@ void check_node(const std::string& key, Primitive& prim, Check& c) {
   if (auto* e = dynamic_cast<Elementwise*>(&prim)) return check_elementwise(key, *e, c);
   if (key == "Arange") {
     c.arity(0);
-    // One output of any length: the kernel fills what is allocated.
+    auto& p = static_cast<Arange&>(prim);
     Check::need(c.stored.size() == 1 && c.stored[0].size() == 1, "its output is not one-dimensional");
+    Check::need(p.step_ != 0 && std::isfinite(p.start_) && std::isfinite(p.stop_) && std::isfinite(p.step_),
+                "its start, stop or step is zero, infinite or NaN");
+    // An integer range starts from the truncated start, which can shift its length by one.
+    double n = std::max(0.0, std::ceil((p.stop_ - p.start_) / p.step_));
+    Check::need(std::abs(n - c.stored[0][0]) <= 1, "its length does not match its start, stop and step");
     c.shapes = c.stored;
     return;
   }
