@@ -518,6 +518,8 @@ class _Payload:
     def u(self, fmt):
         v, = struct.unpack_from(fmt, self.d, self.p)
         self.p += struct.calcsize(fmt)
+        if fmt == "<Q" and v > len(self.d):
+            raise ValueError("a count beyond the payload")
         return v
 
     def str(self):

@@ -413,6 +413,63 @@ void check_node(const std::string& key, Primitive& prim, Check& c) {
     for (auto d : s) Check::need(d >= 0, "its output would have a negative size");
     return c.out(s, in[0].dtype());
   }
+  if (key == "RMSNorm" || key == "LayerNorm" || key == "RMSNormVJP" || key == "LayerNormVJP") {
+    bool rms = key[0] == 'R', vjp = key.size() > 8 && key.substr(key.size() - 3) == "VJP";
+    bool hw = rms ? (vjp ? static_cast<RMSNormVJP&>(prim).has_weight_ : static_cast<RMSNorm&>(prim).has_weight_)
+                  : (vjp ? static_cast<LayerNormVJP&>(prim).has_weight_ : static_cast<LayerNorm&>(prim).has_weight_);
+    bool hb = !rms && !vjp && static_cast<LayerNorm&>(prim).has_bias_;
+    c.arity(1 + hw + hb + vjp);
+    Check::need(in[0].ndim() >= 1, "its input is a scalar");
+    Check::need(is_floating_point(in[0].dtype()), "its input is not floating point");
+    Shape d{in[0].shape().back()};
+    for (size_t k = 1; k < in.size(); ++k) {
+      c.same_dtype(0, k);
+      bool grad = vjp && k == in.size() - 1;
+      Check::need(in[k].shape() == (grad ? in[0].shape() : d), "an input of shape " + shape_str(in[k].shape()) +
+                                                                  " does not match its input of shape " +
+                                                                  shape_str(in[0].shape()));
+    }
+    for (auto& sh : prim.output_shapes(in)) c.out(sh, in[0].dtype());
+    return;
+  }
+  if (key == "RoPE") {
+    auto& p = static_cast<RoPE&>(prim);
+    c.arity(2 + p.has_freqs_);
+    Check::need(in[0].ndim() >= 1 && is_floating_point(in[0].dtype()), "its input is a scalar or not floating point");
+    Check::need(p.dims_ > 0 && p.dims_ % 2 == 0 && p.dims_ <= in[0].shape().back(), "its dims are out of range");
+    Check::need(in[1].size() == 1 || (in[0].ndim() >= 2 && in[1].ndim() == 1 && in[1].shape()[0] == in[0].shape()[0]),
+                "its offset has the wrong shape");
+    Check::need(is_integral(in[1].dtype()) || is_floating_point(in[1].dtype()), "its offset is not a number");
+    if (p.has_freqs_)
+      Check::need(in[2].shape() == Shape{p.dims_ / 2} && in[2].dtype() == float32,
+                  "its frequencies do not have shape (dims / 2,) and dtype float32");
+    return c.out(in[0].shape(), in[0].dtype());
+  }
+  if (key == "ScaledDotProductAttention") {
+    auto& p = static_cast<ScaledDotProductAttention&>(prim);
+    c.arity(3 + p.has_mask_ + p.has_sinks_);
+    for (int k = 0; k < 3; ++k) {
+      Check::need(in[k].ndim() == 4, "its queries, keys and values are not of rank 4");
+      c.same_dtype(0, k);
+    }
+    Check::need(is_floating_point(in[0].dtype()), "its inputs are not floating point");
+    const Shape &q = in[0].shape(), &k = in[1].shape(), &v = in[2].shape();
+    Check::need(q[3] == k[3] && k[0] == v[0] && k[1] == v[1] && k[2] == v[2] && q[0] == k[0] && k[1] > 0 &&
+                    q[1] % k[1] == 0,
+                "its queries, keys and values have inconsistent shapes");
+    Shape scores{q[0], q[1], q[2], k[2]};
+    size_t at = 3;
+    if (p.has_mask_) {
+      Check::need(in[at].shape() == scores, "its mask does not have the scores' shape");
+      Check::need(in[at].dtype() == (p.bool_mask_ ? bool_ : in[0].dtype()), "its mask has the wrong dtype");
+      ++at;
+    }
+    if (p.has_sinks_)
+      Check::need(in[at].shape() == Shape{q[1]} && is_floating_point(in[at].dtype()), "its sinks have the wrong shape");
+    c.out({q[0], q[1], q[2], v[3]}, in[0].dtype());
+    c.out({q[0], q[1], q[2], 2}, float32);
+    return;
+  }
   // The other primitives (normalisations, attention, quantization, losses): their inputs
   // are checked by their output_shapes.
   static const std::map<std::string, std::pair<size_t, size_t>> counts = {
