@@ -470,6 +470,65 @@ void check_node(const std::string& key, Primitive& prim, Check& c) {
     c.out({q[0], q[1], q[2], 2}, float32);
     return;
   }
+  if (key == "Quantize") {
+    auto& p = static_cast<Quantize&>(prim);
+    Check::need(in.size() == 1 || in.size() == 2, "it takes 1 or 2 inputs");
+    Dtype t = in[0].dtype();
+    Check::need(is_floating_point(t) && t != float64, "its input is not float32, float16 or bfloat16");
+    Check::need(in[0].ndim() >= 2 && in[0].shape().back() % p.q_.group_size == 0,
+                "its input's last axis is not a multiple of the group size");
+    Check::need(in.size() == 1 || in[1].ndim() == 0, "its global scale is not a scalar");
+    auto sh = prim.output_shapes(in);
+    bool affine = p.q_.mode == QuantMode::Affine;
+    Check::need(sh.size() == (affine ? 3u : 2u), "its outputs do not match its mode");
+    c.out(sh[0], uint32);
+    for (size_t k = 1; k < sh.size(); ++k) c.out(sh[k], affine ? t : uint8);
+    return;
+  }
+  if (key == "Dequantize") {
+    auto& p = static_cast<Dequantize&>(prim);
+    Check::need(in.size() >= 2 && in.size() <= 4, "it takes 2 to 4 inputs");
+    Check::need(in[0].dtype() == uint32 && in[0].ndim() >= 1, "its matrix is not a uint32 array");
+    bool affine = p.q_.mode == QuantMode::Affine;
+    Shape want = in[0].shape();
+    int64_t cols = (int64_t)want.back() * 32, per = (int64_t)p.q_.bits * p.q_.group_size;
+    Check::need(cols % per == 0, "its matrix's last axis does not hold whole groups");
+    want.back() = (int32_t)(cols / per);
+    Check::need(in[1].shape() == want, "its scales have the wrong shape");
+    Check::need(affine ? is_floating_point(in[1].dtype()) : in[1].dtype() == uint8, "its scales have the wrong dtype");
+    if (affine && in.size() >= 3)
+      Check::need(in[2].shape() == want && in[2].dtype() == in[1].dtype(), "its biases do not match its scales");
+    if (in.size() == 4 || (!affine && in.size() == 3)) Check::need(in.back().ndim() == 0, "its global scale is not a scalar");
+    Check::need(is_floating_point(p.dtype_out_) && p.dtype_out_ != float64, "its output dtype is invalid");
+    Shape out = in[0].shape();
+    out.back() = (int32_t)(cols / p.q_.bits);
+    return c.out(out, p.dtype_out_);
+  }
+  if (key == "FP8Cast") {
+    auto& p = static_cast<FP8Cast&>(prim);
+    c.arity(1);
+    if (p.to_fp8_) {
+      Check::need(is_floating_point(in[0].dtype()) && p.dtype_out_ == uint8, "invalid dtypes for a cast to fp8");
+    } else {
+      Check::need(in[0].dtype() == uint8 && is_floating_point(p.dtype_out_), "invalid dtypes for a cast from fp8");
+    }
+    return c.out(in[0].shape(), p.dtype_out_);
+  }
+  if (key == "CrossEntropy") {
+    c.arity(2);
+    Check::need(in[0].ndim() >= 1 && is_floating_point(in[0].dtype()), "its logits are not floating point");
+    Check::need(in[1].dtype() == int32, "its targets are not int32");
+    Shape lead(in[0].shape().begin(), in[0].shape().end() - 1);
+    Check::need(in[1].shape() == lead, "its targets do not match its logits");
+    return c.out(lead, float32);
+  }
+  if (key == "CovarianceRoot") {
+    c.arity(1);
+    const Shape& x = in[0].shape();
+    Check::need(in[0].dtype() == float32 && x.size() >= 2 && x[x.size() - 1] == x[x.size() - 2],
+                "its input is not a float32 stack of square matrices");
+    return c.out(x, float32);
+  }
   // The other primitives (normalisations, attention, quantization, losses): their inputs
   // are checked by their output_shapes.
   static const std::map<std::string, std::pair<size_t, size_t>> counts = {
