@@ -504,6 +504,29 @@ void check_node(const std::string& key, Primitive& prim, Check& c) {
     out.back() = (int32_t)(cols / p.q_.bits);
     return c.out(out, p.dtype_out_);
   }
+  if (key == "QuantizedMatmul") {
+    auto& p = static_cast<QuantizedMatmul&>(prim);
+    Check::need(in.size() == 3 || in.size() == 4, "it takes 3 or 4 inputs");
+    const Shape &x = in[0].shape(), &w = in[1].shape();
+    Check::need(x.size() >= 2 && w.size() == x.size() && std::equal(x.begin(), x.end() - 2, w.begin()),
+                "its input and matrix do not have the same batch shape");
+    Check::need(is_floating_point(in[0].dtype()) && in[1].dtype() == uint32, "its input or matrix has the wrong dtype");
+    bool affine = p.q_.mode == QuantMode::Affine;
+    int64_t cols = (int64_t)w.back() * 32, per = (int64_t)p.q_.bits * p.q_.group_size;
+    Check::need(cols % per == 0, "its matrix's last axis does not hold whole groups");
+    Shape want = w;
+    want.back() = (int32_t)(cols / per);
+    Check::need(in[2].shape() == want, "its scales have the wrong shape");
+    Check::need(affine ? is_floating_point(in[2].dtype()) : in[2].dtype() == uint8, "its scales have the wrong dtype");
+    if (in.size() == 4)
+      Check::need(in[3].shape() == want && in[3].dtype() == in[2].dtype(), "its biases do not match its scales");
+    int64_t wcols = cols / p.q_.bits, rows = w[w.size() - 2];
+    Check::need(x.back() == (p.transpose_ ? wcols : rows), "its input's last axis does not match its matrix");
+    Check::need(is_floating_point(p.dtype_out_) && p.dtype_out_ != float64, "its output dtype is invalid");
+    Shape out = x;
+    out.back() = (int32_t)(p.transpose_ ? rows : wcols);
+    return c.out(out, p.dtype_out_);
+  }
   if (key == "FP8Cast") {
     auto& p = static_cast<FP8Cast&>(prim);
     c.arity(1);
