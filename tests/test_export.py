@@ -641,7 +641,8 @@ def _calls(payload):
 
 FUZZED_SOURCES = ["indexing", "scatter", "shapes", "conv2d", "reductions", "sort_topk", "matmul_addmm",
                   "einsum_diag", "fast", "scatter_axis_strided_search", "dtype_views", "quantized",
-                  "attention", "quantize_fp8_losses", "constants_inside", "binary_family"]
+                  "attention", "quantize_fp8_losses", "constants_inside", "binary_family",
+                  "grads_of_fast_ops", "integer_ops", "unary_family"]
 
 
 def test_rechecksummed_files_never_crash(tmp_path):
