@@ -25,12 +25,7 @@ import ember.core as em  # noqa: E402
 METAL_SPECIFIC = {"fast.metal_kernel"}
 
 _I9 = "issue 9 (in progress)"
-PENDING = {
-    # linear algebra, FFT, files, export, DLPack
-    **{n: "issue 11" for n in [
-        "export_function", "import_function", "exporter",
-        "FunctionExporter"]},
-}
+PENDING = {}
 
 KNOWN_SIGNATURE_DIFFS = {
     "save_gguf": "metadata may be left out (a file without metadata), as save_safetensors allows",

@@ -25,11 +25,7 @@ bool env_disabled() {
 std::atomic<bool> g_enabled{!env_disabled()};
 std::atomic<size_t> g_traces{0};
 
-struct Graph {
-  Arrays inputs;   // placeholders
-  Arrays tape;     // nodes in topological order (one per primitive application)
-  Arrays outputs;
-};
+using Graph = TracedGraph;
 
 struct Entry {
   std::vector<Dtype> dtypes;
@@ -171,7 +167,7 @@ Graph link_broadcasts(Graph g) {
   return g;
 }
 
-Graph trace(const Fn& fun, const Arrays& inputs, bool shapeless) {
+Graph trace(const Fn& fun, const Arrays& inputs, bool shapeless, bool fuse_kernels = true) {
   Graph g;
   for (auto& x : inputs) g.inputs.push_back(array(x.shape(), x.dtype(), nullptr, {}));
   g.outputs = fun(g.inputs);
@@ -181,7 +177,7 @@ Graph trace(const Fn& fun, const Arrays& inputs, bool shapeless) {
   if (shapeless) g = link_broadcasts(std::move(g));
   g = simplify(std::move(g));
   const char* fuse = std::getenv("EMBER_COMPILE_FUSE");
-  if (!fuse || std::strcmp(fuse, "0") != 0) fuse_elementwise(g.tape, g.outputs);
+  if (fuse_kernels && (!fuse || std::strcmp(fuse, "0") != 0)) fuse_elementwise(g.tape, g.outputs);
   return g;
 }
 
@@ -267,6 +263,14 @@ Fn compile(const Fn& fun, bool shapeless) {
   auto owner = std::make_shared<Owner>();
   Fn cached = compile(fun, (std::uintptr_t)owner.get(), shapeless);
   return [owner, cached](const Arrays& inputs) { return cached(inputs); };
+}
+
+TracedGraph trace_graph(const Fn& fun, const Arrays& inputs, bool shapeless) {
+  return trace(fun, inputs, shapeless, false);
+}
+
+Arrays replay_graph(const TracedGraph& g, const Arrays& inputs, bool shapeless) {
+  return replay(g, inputs, shapeless);
 }
 
 void disable_compile() { g_enabled = false; }

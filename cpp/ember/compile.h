@@ -26,4 +26,14 @@ void compile_clear_cache(std::uintptr_t fun_id = 0);
 // How many times the cache has traced a function (for tests and diagnostics).
 size_t compile_trace_count();
 
+// A function traced as compile traces it (placeholders for the inputs, the nodes in
+// topological order, the outputs), simplified but not fused: export writes such graphs.
+struct TracedGraph {
+  std::vector<array> inputs, tape, outputs;
+};
+TracedGraph trace_graph(const Fn& fun, const std::vector<array>& inputs, bool shapeless);
+// The graph's outputs for new inputs: fresh nodes of the same primitives (lazy, so every
+// transformation applies). Shapeless graphs derive the new shapes from the inputs'.
+std::vector<array> replay_graph(const TracedGraph& g, const std::vector<array>& inputs, bool shapeless);
+
 }  // namespace ember

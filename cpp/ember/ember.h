@@ -15,3 +15,4 @@
 #include "ember/transforms.h"
 #include "ember/compile.h"
 #include "ember/version.h"
+#include "ember/export.h"

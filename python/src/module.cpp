@@ -48,4 +48,5 @@ PYBIND11_MODULE(core, m) {
   init_distributed(m);
   init_fft(m);
   init_info(m);
+  init_export(m);
 }

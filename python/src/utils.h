@@ -77,3 +77,4 @@ std::string array_repr(array& a);
 void init_quantized(py::module_& m);
 void init_fft(py::module_& m);
 void init_info(py::module_& m);
+void init_export(py::module_& m);

@@ -186,8 +186,16 @@ std::vector<Shape> GatherAxis::output_shapes(const std::vector<array>& in) { ret
 std::vector<Shape> ScatterAxis::output_shapes(const std::vector<array>& in) { return {in[0].shape()}; }
 
 std::vector<Shape> Matmul::output_shapes(const std::vector<array>& in) {
-  Shape s = in[0].shape();
-  s.back() = in[1].shape().back();
+  const Shape &a = in[0].shape(), &b = in[1].shape();
+  if (a.size() < 2 || b.size() < 2 || a[a.size() - 1] != b[b.size() - 2])
+    throw std::invalid_argument("[matmul] Last dimension of first input with shape " + shape_str(a) +
+                                " must match second to last dimension of second input with shape " +
+                                shape_str(b) + ".");
+  if (a.size() != b.size() || !std::equal(a.begin(), a.end() - 2, b.begin()))
+    throw std::invalid_argument("[matmul] Inputs of shapes " + shape_str(a) + " and " + shape_str(b) +
+                                " have different batch shapes.");
+  Shape s = a;
+  s.back() = b.back();
   return {s};
 }
 
