@@ -102,7 +102,21 @@ FUNCTIONS = {
                                                   mx.searchsorted(mx.sort(x[0]), v[0]), mx.depends(x, v)),
                                     [(3, 5), (3, 5)]),
     "constants_inside": (lambda x: x + mx.arange(4.0) * mx.array(W[:4, 0]) + mx.ones((4,)), [(3, 4)]),
+    "linalg": (lambda a, b: _linalg_outputs(a, b), [(4, 4), (4, 2)]),
+    "fft": (lambda x: (mx.fft.fft(x), mx.fft.rfft(x, axis=0), mx.fft.irfft(mx.fft.rfft(x), n=6),
+                       mx.fft.ifft2(x.astype(mx.complex64))), [(5, 6)]),
+    "pooling_and_conv_grads": (lambda x, w: (nn.MaxPool2d(2)(x),) + mx.grad(
+        lambda x, w: (nn.MaxPool2d(2)(mx.conv2d(x, w, padding=1)) ** 2).sum(), argnums=(0, 1))(x, w),
+        [(2, 6, 4, 3), (5, 3, 3, 3)]),
 }
+
+
+def _linalg_outputs(a, b):
+    spd = a @ a.T + 4 * mx.eye(4)
+    la = mx.linalg
+    return (la.inv(spd), la.solve(spd, b), la.cholesky(spd), la.qr(a)[1], la.svd(a, compute_uv=False),
+            la.eigvalsh(spd), la.eigh(spd)[0], la.det(spd), la.tri_inv(a, upper=True), la.lu_factor(a)[0],
+            la.eigvals(spd).real, la.norm(a, 2))
 
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
@@ -649,7 +663,8 @@ def _calls(payload):
 FUZZED_SOURCES = ["indexing", "scatter", "shapes", "conv2d", "reductions", "sort_topk", "matmul_addmm",
                   "einsum_diag", "fast", "scatter_axis_strided_search", "dtype_views", "quantized",
                   "attention", "quantize_fp8_losses", "constants_inside", "binary_family",
-                  "grads_of_fast_ops", "integer_ops", "unary_family"]
+                  "grads_of_fast_ops", "integer_ops", "unary_family", "linalg", "fft",
+                  "pooling_and_conv_grads"]
 
 
 def test_rechecksummed_files_never_crash(tmp_path):

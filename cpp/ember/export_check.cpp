@@ -11,6 +11,7 @@
 
 #include "ember/ops/common.h"
 #include "ember/primitives.h"
+#include "ember/primitives/conv_grad.h"
 
 namespace ember {
 
@@ -569,6 +570,84 @@ void check_node(const std::string& key, Primitive& prim, Check& c) {
     Check::need(in[0].dtype() == float32 && x.size() >= 2 && x[x.size() - 1] == x[x.size() - 2],
                 "its input is not a float32 stack of square matrices");
     return c.out(x, float32);
+  }
+  if (key == "ConvWeightGrad") {
+    auto& g = static_cast<ConvWeightGrad&>(prim);
+    auto& p = g.p_;
+    c.arity(2);
+    c.same_dtype(0, 1);
+    Check::need(is_floating_point(in[0].dtype()), "its inputs are not floating point");
+    size_t n = p.stride.size();
+    Check::need(p.pad_lo.size() == n && p.pad_hi.size() == n && p.kernel_dilation.size() == n &&
+                    p.input_dilation.size() == n && g.kernel_.size() == n,
+                "its parameters have different lengths");
+    Check::need(in[0].ndim() == (int)n + 2 && in[1].ndim() == (int)n + 2, "its inputs' ranks do not match its parameters");
+    for (size_t d = 0; d < n; ++d)
+      Check::need(p.stride[d] > 0 && p.kernel_dilation[d] > 0 && p.input_dilation[d] > 0 && p.pad_lo[d] >= 0 &&
+                      p.pad_hi[d] >= 0 && g.kernel_[d] > 0,
+                  "a stride, dilation, padding or kernel size is out of range");
+    int cin = in[0].shape().back(), cout = in[1].shape().back();
+    Check::need(p.groups > 0 && cin % p.groups == 0 && cout % p.groups == 0, "its channels do not match its groups");
+    Check::need(in[0].shape()[0] == in[1].shape()[0], "its input and cotangent have different batch sizes");
+    Shape w = g.weight_shape(in[0].shape(), in[1].shape());
+    Check::need(p.output_shape(in[0].shape(), w) == in[1].shape(),
+                "its cotangent's shape does not match the convolution's output");
+    return c.out(w, in[0].dtype());
+  }
+  if (key == "TileMax" || key == "TileMaxGrad") {
+    bool grad = key == "TileMaxGrad";
+    const auto& k = grad ? static_cast<TileMaxGrad&>(prim).kernel_ : static_cast<TileMax&>(prim).kernel_;
+    c.arity(grad ? 2 : 1);
+    const Shape& x = in[0].shape();
+    Check::need(in[0].dtype() == float32 || in[0].dtype() == float64, "its input is not float32 or float64");
+    Check::need(x.size() >= 3 && x.size() <= 5 && k.size() == x.size() - 2, "its kernel does not match its input's rank");
+    Shape o = x;
+    for (size_t d = 0; d < k.size(); ++d) {
+      Check::need(k[d] > 0 && x[d + 1] % k[d] == 0, "a kernel size does not divide its input's size");
+      o[d + 1] = x[d + 1] / k[d];
+    }
+    if (!grad) return c.out(o, in[0].dtype());
+    c.same_dtype(0, 1);
+    Check::need(in[1].shape() == o, "its cotangent does not have the pooled shape");
+    return c.out(x, in[0].dtype());
+  }
+  if (key == "FFT") {
+    auto& f = static_cast<FFT&>(prim);
+    c.arity(1);
+    int nd = in[0].ndim();
+    Check::need(!f.axes_.empty(), "it has no axes");
+    std::set<int> seen;
+    for (int a : f.axes_) {
+      c.axis(a, nd);
+      Check::need(seen.insert(a).second, "an axis is repeated");
+    }
+    bool real_in = f.real_ && !f.inverse_;
+    Check::need(in[0].dtype() == (real_in ? float32 : complex64), "its input has the wrong dtype");
+    if (f.real_ && f.inverse_) Check::need(f.n_ > 0, "its output length is not positive");
+    else Check::need(f.n_ == 0, "an output length is given where none is used");
+    return c.out(prim.output_shapes(in)[0], f.real_ && f.inverse_ ? float32 : complex64);
+  }
+  if (auto* la = dynamic_cast<LinalgPrimitive*>(&prim)) {
+    bool solve = key == "Solve";
+    c.arity(solve ? 2 : 1);
+    const array& a = in[0];
+    Dtype t = a.dtype();
+    bool complex_ok = key == "SVD" || key == "Eig" || key == "Eigh";
+    Check::need(t == float32 || t == float64 || (complex_ok && t == complex64), "its input has an unsupported dtype");
+    Check::need(a.ndim() >= 2, "its input is not a matrix");
+    bool square = key != "QRF" && key != "SVD" && key != "LUF";
+    Check::need(!square || a.shape(-1) == a.shape(-2), "its input is not square");
+    if (solve) {
+      c.same_dtype(0, 1);
+      const array& b = in[1];
+      Check::need(b.ndim() == a.ndim() && b.shape(-2) == a.shape(-1), "its right-hand side does not match its matrix");
+      for (int d = 0; d + 2 < a.ndim(); ++d)
+        Check::need(a.shape(d) == b.shape(d), "its inputs have different batch shapes");
+    }
+    auto shapes = prim.output_shapes(in);
+    auto dtypes = la->output_dtypes(in);
+    for (size_t i = 0; i < shapes.size(); ++i) c.out(shapes[i], dtypes[i]);
+    return;
   }
   // A primitive registered for export without a check here: its output_shapes compare the
   // shapes (its dtypes are trusted).

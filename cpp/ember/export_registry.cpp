@@ -8,6 +8,7 @@
 // holds: keep it once files exist.
 #include "ember/export.h"
 #include "ember/primitives.h"
+#include "ember/primitives/conv_grad.h"
 
 namespace ember {
 
@@ -159,6 +160,21 @@ void register_builtin_primitive_exports() {
         r.finish();
         return std::make_shared<QuantizedMatmul>(s, q, transpose, t);
       });
+  // linear algebra
+  plain<QRF>("QRF");
+  plain<LUF>("LUF");
+  plain<Solve>("Solve");
+  plain<SLogDet>("SLogDet");
+  register_primitive_fields("Inverse", &Inverse::tri_, &Inverse::upper_);
+  register_primitive_fields("Cholesky", &Cholesky::upper_);
+  register_primitive_fields("SVD", &SVD::uv_);
+  register_primitive_fields("Eig", &Eig::vectors_);
+  register_primitive_fields("Eigh", &Eigh::upper_, &Eigh::vectors_);
+  // fft
+  register_primitive_fields("FFT", &FFT::axes_, &FFT::inverse_, &FFT::real_, &FFT::n_);
+  // pooling over whole tiles
+  register_primitive_fields("TileMax", &TileMax::kernel_);
+  register_primitive_fields("TileMaxGrad", &TileMaxGrad::kernel_);
   // convolution
   register_primitive_export(
       typeid(Convolution), "Convolution",
@@ -175,6 +191,26 @@ void register_builtin_primitive_exports() {
             c.input_dilation.size() != n || c.groups <= 0)
           r.fail("inconsistent convolution parameters");
         return std::make_shared<Convolution>(s, c);
+      });
+  register_primitive_export(
+      typeid(ConvWeightGrad), "ConvWeightGrad",
+      [](const Primitive& p, Writer& w) {
+        auto& g = static_cast<const ConvWeightGrad&>(p);
+        auto& c = g.p_;
+        w << c.stride << c.pad_lo << c.pad_hi << c.kernel_dilation << c.input_dilation << c.groups << c.flip
+          << g.kernel_;
+      },
+      [](Stream s, Reader& r) -> std::shared_ptr<Primitive> {
+        ConvParams c;
+        std::vector<int> kernel;
+        r >> c.stride >> c.pad_lo >> c.pad_hi >> c.kernel_dilation >> c.input_dilation >> c.groups >> c.flip >>
+            kernel;
+        r.finish();
+        size_t n = c.stride.size();
+        if (c.pad_lo.size() != n || c.pad_hi.size() != n || c.kernel_dilation.size() != n ||
+            c.input_dilation.size() != n || kernel.size() != n || c.groups <= 0)
+          r.fail("inconsistent convolution parameters");
+        return std::make_shared<ConvWeightGrad>(s, c, kernel);
       });
 }
 

@@ -472,15 +472,17 @@ array williamson(int m, Dtype t) {
 
 // The transform of order n = 2^k along the last axis, unscaled. H(n1 * n2) = H(n1) (x) H(n2):
 // a long axis is viewed as (n1, n2) and each factor is applied along its own axis.
+// x (rows, n) times the Sylvester matrix of order n. Every product and reshape is two-dimensional
+// with the row count inferred, so shapeless compile replays it for any number of rows.
 array sylvester_transform(const array& x, int n, S s) {
   constexpr int kBlock = 256;
   if (n <= kBlock) return matmul(x, sylvester(n, x.dtype()), s);
-  Shape shp = x.shape(), split = x.shape();
-  split.back() = n / kBlock;
-  split.push_back(kBlock);
-  array y = matmul(reshape(x, split, s), sylvester(kBlock, x.dtype()), s);
-  y = swapaxes(sylvester_transform(swapaxes(y, -1, -2, s), n / kBlock, s), -1, -2, s);
-  return reshape(y, shp, s);
+  int q = n / kBlock;
+  array y = matmul(reshape(x, {-1, kBlock}, s), sylvester(kBlock, x.dtype()), s);
+  y = reshape(swapaxes(reshape(y, {-1, q, kBlock}, s), -1, -2, s), {-1, q}, s);
+  y = sylvester_transform(y, q, s);
+  y = swapaxes(reshape(y, {-1, kBlock, q}, s), -1, -2, s);
+  return reshape(y, {-1, n}, s);
 }
 
 }  // namespace
@@ -501,22 +503,23 @@ array hadamard_transform(const array& a, std::optional<float> scale, S s) {
   int p = n / m;
   Dtype t = is_floating_point(a.dtype()) ? a.dtype() : float32;
   float sc = scale ? *scale : 1.0f / std::sqrt((float)n);
-  array x = astype(a, t, s);
+  // Rows of n values; the leading axes come back at the end (the first one inferred).
+  Shape shp = a.shape();
+  if (shp.size() > 1 && a.size() > 0) shp[0] = -1;
+  array x = reshape(astype(a, t, s), {-1, n}, s);
   array y;
   if (m == 1) {
     y = sylvester_transform(x, n, s);
   } else {
-    // x -> x (H(m) (x) H(p)) with index i = im * p + ip: on the (m, p) view X that is
+    // x -> x (H(m) (x) H(p)) with index i = im * p + ip: on the (m, p) view X of a row that is
     // H(m)^T X H(p). The order-12 matrix is Paley's second construction for q = 5; 20 and 28
-    // come from Williamson's construction. H(m) is applied from the right on the swapped view,
-    // so the product has no broadcast batch dims (shapeless compile replays it at any batch).
-    Shape shp = x.shape(), split = x.shape();
-    split.back() = m;
-    split.push_back(p);
-    y = sylvester_transform(reshape(x, split, s), p, s);
-    y = matmul(swapaxes(y, -1, -2, s), m == 12 ? paley2(5, t) : williamson(m, t), s);
-    y = reshape(swapaxes(y, -1, -2, s), shp, s);
+    // come from Williamson's construction. H(m) multiplies the rows of the swapped view.
+    y = sylvester_transform(reshape(x, {-1, p}, s), p, s);
+    y = reshape(swapaxes(reshape(y, {-1, m, p}, s), -1, -2, s), {-1, m}, s);
+    y = matmul(y, m == 12 ? paley2(5, t) : williamson(m, t), s);
+    y = reshape(swapaxes(reshape(y, {-1, p, m}, s), -1, -2, s), {-1, n}, s);
   }
+  y = reshape(y, shp, s);
   return multiply(y, astype(array(sc), t, s), s);
 }
 
