@@ -149,3 +149,29 @@ def timeit(fn, warmup, reps, best=False, unit=1e3):
         fn()
         times.append(time.perf_counter() - t0)
     return (min(times) if best else statistics.median(times)) * unit
+
+
+def fmt_ms(t):
+    """A time in ms with three significant figures or so ("-" when missing)."""
+    if t is None:
+        return "-"
+    if t >= 100:
+        return f"{t:.0f}"
+    if t >= 10:
+        return f"{t:.1f}"
+    return f"{t:.2f}"
+
+
+def time_rows(rows, cases, cfg, name, best=False):
+    """{key: ms} for each (key, label) row, timed with `timeit` and cfg's warmup and reps; a
+    case that raises is reported and left out of the table (None)."""
+    import sys
+
+    out = {}
+    for key, _ in rows:
+        try:
+            out[key] = timeit(cases[key], cfg["warmup"], cfg["reps"], best=best)
+        except Exception as e:  # keep the rest of the table
+            print(f"  [{name}:{key}] failed: {type(e).__name__}: {e}", file=sys.stderr)
+            out[key] = None
+    return out

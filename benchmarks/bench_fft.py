@@ -12,11 +12,10 @@ when `mlx.core` imports.
 
 import argparse
 import os
-import sys
 
 import numpy as np
 
-from _table import fmt_peer, print_table, timeit
+from _table import fmt_ms, fmt_peer, print_table, time_rows
 
 # (key, label) in table order.
 ROWS = [
@@ -74,22 +73,7 @@ def cases_torch(torch, inp):
 
 
 def run(cases, cfg, name):
-    out = {}
-    for key, _ in ROWS:
-        try:
-            out[key] = timeit(cases[key], cfg["warmup"], cfg["reps"], best=True)
-        except Exception as e:  # keep the rest of the table
-            print(f"  [{name}:{key}] failed: {type(e).__name__}: {e}", file=sys.stderr)
-            out[key] = None
-    return out
-
-
-def fmt_time(t):
-    if t >= 100:
-        return f"{t:.0f}"
-    if t >= 10:
-        return f"{t:.1f}"
-    return f"{t:.2f}"
+    return time_rows(ROWS, cases, cfg, name, best=True)
 
 
 def main():
@@ -128,9 +112,9 @@ def main():
     lines = []
     for key, label in ROWS:
         e = results["ember"][key]
-        row = [label, fmt_time(e) if e is not None else "-"]
+        row = [label, fmt_ms(e) if e is not None else "-"]
         for p in peers:
-            row.append(fmt_peer(results[p][key], e, fmt_time))
+            row.append(fmt_peer(results[p][key], e, fmt_ms))
         lines.append(row)
     print_table(["benchmark (ms)", "ember"] + peers, lines)
 
