@@ -17,6 +17,9 @@ from ember.launch import find_mpiexec
 dist = mx.distributed
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+# Where the imported package lives (the source tree's python/ in a development build, the
+# environment's site-packages when installed): subprocesses import the same one.
+PKG_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(mx.__file__)))
 CHECKS = ["dtypes", "layouts", "grads", "transforms", "split", "send_recv", "errors",
           "average_gradients", "layers", "fully_shard"]
 
@@ -26,7 +29,7 @@ needs_mpi = pytest.mark.skipif(find_mpiexec() is None or not dist.is_available("
 
 def launch(n, script_args, timeout=120, extra=()):
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([os.path.join(ROOT, "python"), env.get("PYTHONPATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join([PKG_ROOT, env.get("PYTHONPATH", "")])
     env.setdefault("OMP_NUM_THREADS", "1")
     cmd = [sys.executable, "-m", "ember.launch", "-n", str(n), *extra, *script_args]
     t0 = time.time()
@@ -163,7 +166,7 @@ def test_failing_rank_stops_the_others(tmp_path):
         mx.eval(mx.distributed.all_sum(mx.ones(4)))
         print("not reached", flush=True)
     """))
-    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "python"))
+    env = dict(os.environ, PYTHONPATH=PKG_ROOT)
     flags = ["--allow-run-as-root"] if os.geteuid() == 0 else []
     p = subprocess.run([find_mpiexec(), *flags, "--oversubscribe", "-n", "2", sys.executable,
                         str(script)], env=env, capture_output=True, text=True, timeout=60)
@@ -206,7 +209,7 @@ def test_launcher_options(tmp_path):
 @needs_mpi
 def test_data_parallel_matches_single_process():
     ex = os.path.join(ROOT, "examples", "data_parallel.py")
-    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "python"))
+    env = dict(os.environ, PYTHONPATH=PKG_ROOT)
     single = subprocess.run([sys.executable, ex, "--steps", "20"], env=env, capture_output=True,
                             text=True, timeout=120)
     assert single.returncode == 0, single.stderr

@@ -17,6 +17,9 @@ import ember.core as mx
 import ember.nn as nn
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Where the imported package lives (the source tree's python/ in a development build, the
+# environment's site-packages when installed): subprocesses import the same one.
+PKG_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(mx.__file__)))
 
 
 def _rand(rng, shape, dtype=np.float32):
@@ -150,7 +153,7 @@ def test_mlp_with_captured_weights_and_file_in_a_fresh_process(tmp_path, rng):
         "out = f(mx.array(np.load(sys.argv[2])))\n"
         "np.save(sys.argv[3], np.array(out[0]))\n"
     )
-    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "python"))
+    env = dict(os.environ, PYTHONPATH=PKG_ROOT)
     run = subprocess.run([sys.executable, "-c", script, path, str(tmp_path / "x.npy"), str(tmp_path / "y.npy")],
                          capture_output=True, text=True, env=env, timeout=120)
     assert run.returncode == 0, run.stderr
@@ -690,7 +693,7 @@ def test_rechecksummed_files_never_crash(tmp_path):
     manifest = str(tmp_path / "cases.json")
     import json
     json.dump(cases, open(manifest, "w"))
-    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "python"))
+    env = dict(os.environ, PYTHONPATH=PKG_ROOT)
     r = subprocess.run([sys.executable, "-c", _FUZZ_CHILD, manifest], capture_output=True, text=True, env=env,
                        timeout=300)
     lines = r.stdout.split("\n")

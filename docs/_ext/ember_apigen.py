@@ -40,6 +40,19 @@ def _belongs(module, name, value):
     return True
 
 
+def _home_in_submodule(module, value):
+    """"sub.name" when `value` calls itself `name` and the submodule `sub` of `module` holds it
+    under that name (mx.matrix_norm is mx.linalg.norm), else None."""
+    own = getattr(value, "__name__", None)
+    if not own or inspect.isclass(value):
+        return None
+    for sub in _public_names(module):
+        m = getattr(module, sub, None)
+        if isinstance(m, types.ModuleType) and getattr(m, own, None) is value:
+            return f"{sub}.{own}"
+    return None
+
+
 def collect():
     """[(module name, module, {kind: [names]})] for every documented module.
 
@@ -78,6 +91,10 @@ def collect():
                     groups["aliases"].append((n, first[id(value)]))
                     continue
                 if id(value) in documented:  # documented under a shorter module name
+                    continue
+                home = _home_in_submodule(module, value)
+                if home:  # another name of a function a submodule holds under its own name
+                    groups["aliases"].append((n, home))
                     continue
                 documented.add(id(value))
                 first[id(value)] = n
