@@ -175,3 +175,44 @@ def time_rows(rows, cases, cfg, name, best=False):
             print(f"  [{name}:{key}] failed: {type(e).__name__}: {e}", file=sys.stderr)
             out[key] = None
     return out
+
+
+def time_peers(rows, cases_mx, cases_numpy, cases_torch, inp, cfg, best=False, with_mlx=True):
+    """Times the rows in Ember, numpy and (when installed) PyTorch and MLX, one after the other
+    in this process: ({peer: {key: ms}}, {peer: version}). cases_mx(module, inp) serves Ember
+    and MLX alike."""
+    import os
+
+    import numpy as np
+
+    import ember.core as emx
+
+    results = {"ember": time_rows(rows, cases_mx(emx, inp), cfg, "ember", best),
+               "numpy": time_rows(rows, cases_numpy(inp), cfg, "numpy", best)}
+    versions = {"numpy": np.__version__}
+    try:
+        import torch
+        torch.set_num_threads(os.cpu_count() or 1)
+        with torch.inference_mode():
+            results["torch"] = time_rows(rows, cases_torch(torch, inp), cfg, "torch", best)
+        versions["torch"] = f"{torch.__version__} ({torch.get_num_threads()} threads)"
+    except ImportError:
+        pass
+    if with_mlx:
+        try:
+            import mlx.core as mlx
+            results["mlx"] = time_rows(rows, cases_mx(mlx, inp), cfg, "mlx", best)
+            versions["mlx"] = mlx.__version__
+        except ImportError:
+            pass
+    return results, versions
+
+
+def print_peer_table(rows, results):
+    """One line per (key, label) row: Ember's ms, then each peer's with its ratio."""
+    peers = [c for c in ("numpy", "torch", "mlx") if c in results]
+    lines = []
+    for key, label in rows:
+        e = results["ember"][key]
+        lines.append([label, fmt_ms(e)] + [fmt_peer(results[p][key], e, fmt_ms) for p in peers])
+    print_table(["benchmark (ms)", "ember"] + peers, lines)

@@ -15,7 +15,7 @@ import os
 
 import numpy as np
 
-from _table import fmt_ms, fmt_peer, print_table, time_rows
+from _table import print_peer_table, time_peers
 
 # (key, label) in table order.
 ROWS = [
@@ -72,10 +72,6 @@ def cases_torch(torch, inp):
     }
 
 
-def run(cases, cfg, name):
-    return time_rows(ROWS, cases, cfg, name, best=True)
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer warmups/repetitions")
@@ -85,38 +81,12 @@ def main():
     inp = make_inputs()
     load0 = os.getloadavg()[0]
 
-    import ember.core as emx
-    results = {"ember": run(cases_mx(emx, inp), cfg, "ember"),
-               "numpy": run(cases_numpy(inp), cfg, "numpy")}
-    versions = {"numpy": np.__version__}
-    try:
-        import torch
-        torch.set_num_threads(os.cpu_count() or 1)
-        with torch.inference_mode():
-            results["torch"] = run(cases_torch(torch, inp), cfg, "torch")
-        versions["torch"] = f"{torch.__version__} ({torch.get_num_threads()} threads)"
-    except ImportError:
-        pass
-    if not args.no_mlx:
-        try:
-            import mlx.core as mlx
-            results["mlx"] = run(cases_mx(mlx, inp), cfg, "mlx")
-            versions["mlx"] = mlx.__version__
-        except ImportError:
-            pass
+    results, versions = time_peers(ROWS, cases_mx, cases_numpy, cases_torch, inp, cfg, best=True, with_mlx=not args.no_mlx)
 
     print(f"cpus={os.cpu_count()}  warmup={cfg['warmup']} reps={cfg['reps']} (best of)  "
           f"load avg {load0:.1f} -> {os.getloadavg()[0]:.1f}  "
           + "  ".join(f"{k}={v}" for k, v in versions.items()))
-    peers = [c for c in ("numpy", "torch", "mlx") if c in results]
-    lines = []
-    for key, label in ROWS:
-        e = results["ember"][key]
-        row = [label, fmt_ms(e) if e is not None else "-"]
-        for p in peers:
-            row.append(fmt_peer(results[p][key], e, fmt_ms))
-        lines.append(row)
-    print_table(["benchmark (ms)", "ember"] + peers, lines)
+    print_peer_table(ROWS, results)
 
 
 if __name__ == "__main__":
