@@ -128,11 +128,18 @@ EMBER_LAPACK_BIND(double, d)
 #undef EMBER_LAPACK_BIND
 
 // The first failure seen across the workers (LAPACK's info), raised after the loop.
+[[noreturn]] void fail(const char* op, const std::string& what, int info);
+
+// The first LAPACK error code any matrix of a batch gave.
 struct Failure {
   std::atomic<int> info{0};
   void set(int i) {
     int zero = 0;
     info.compare_exchange_strong(zero, i);
+  }
+  // Raises `what` for `op` when a matrix failed.
+  void check(const char* op, const std::string& what) const {
+    if (int i = info.load()) fail(op, what, i);
   }
 };
 
@@ -359,8 +366,7 @@ void Inverse::eval_cpu(const std::vector<array>& in, std::vector<array>& outs) {
       }
     });
   });
-  if (int info = bad.info.load())
-    fail(tri_ ? "linalg::tri_inv" : "linalg::inv", "The matrix is singular", info);
+  bad.check(tri_ ? "linalg::tri_inv" : "linalg::inv", "The matrix is singular");
 }
 
 // ---------- Cholesky
@@ -439,7 +445,7 @@ void QRF::eval_cpu(const std::vector<array>& in, std::vector<array>& outs) {
       }
     });
   });
-  if (int info = bad.info.load()) fail("linalg::qr", "The QR factorization failed", info);
+  bad.check("linalg::qr", "The QR factorization failed");
 }
 
 // ---------- SVD
@@ -454,8 +460,7 @@ void SVD::eval_cpu(const std::vector<array>& in, std::vector<array>& outs) {
   Failure bad;
   if (a.dtype() == complex64) {
     svd_complex(a, outs, uv_, bad);
-    if (int info = bad.info.load())
-      fail("linalg::svd", "The singular value decomposition did not converge", info);
+    bad.check("linalg::svd", "The singular value decomposition did not converge");
     return;
   }
   dispatch_real(a.dtype(), "linalg::svd", [&](auto t) {
@@ -499,8 +504,7 @@ void SVD::eval_cpu(const std::vector<array>& in, std::vector<array>& outs) {
       }
     });
   });
-  if (int info = bad.info.load())
-    fail("linalg::svd", "The singular value decomposition did not converge", info);
+  bad.check("linalg::svd", "The singular value decomposition did not converge");
 }
 
 // ---------- Eigh
@@ -514,8 +518,7 @@ void Eigh::eval_cpu(const std::vector<array>& in, std::vector<array>& outs) {
   Failure bad;
   if (a.dtype() == complex64) {
     eigh_complex(a, outs, upper_, vectors_, bad);
-    if (int info = bad.info.load())
-      fail("linalg::eigh", "The eigenvalue decomposition did not converge", info);
+    bad.check("linalg::eigh", "The eigenvalue decomposition did not converge");
     return;
   }
   dispatch_real(a.dtype(), "linalg::eigh", [&](auto t) {
@@ -547,8 +550,7 @@ void Eigh::eval_cpu(const std::vector<array>& in, std::vector<array>& outs) {
       }
     });
   });
-  if (int info = bad.info.load())
-    fail("linalg::eigh", "The eigenvalue decomposition did not converge", info);
+  bad.check("linalg::eigh", "The eigenvalue decomposition did not converge");
 }
 
 // ---------- Eig
@@ -562,8 +564,7 @@ void Eig::eval_cpu(const std::vector<array>& in, std::vector<array>& outs) {
   Failure bad;
   if (a.dtype() == complex64) {
     eig_complex(a, outs, vectors_, bad);
-    if (int info = bad.info.load())
-      fail("linalg::eig", "The eigenvalue decomposition did not converge", info);
+    bad.check("linalg::eig", "The eigenvalue decomposition did not converge");
     return;
   }
   dispatch_real(a.dtype(), "linalg::eig", [&](auto t) {
@@ -608,8 +609,7 @@ void Eig::eval_cpu(const std::vector<array>& in, std::vector<array>& outs) {
       }
     });
   });
-  if (int info = bad.info.load())
-    fail("linalg::eig", "The eigenvalue decomposition did not converge", info);
+  bad.check("linalg::eig", "The eigenvalue decomposition did not converge");
 }
 
 // ---------- LUF
@@ -680,7 +680,7 @@ void Solve::eval_cpu(const std::vector<array>& in, std::vector<array>& outs) {
       }
     });
   });
-  if (int info = bad.info.load()) fail("linalg::solve", "The matrix is singular", info);
+  bad.check("linalg::solve", "The matrix is singular");
 }
 
 // ---------- SLogDet
