@@ -897,13 +897,14 @@ void conv_wgrad(const Geom& g, const T* x, const T* ct, T* dw, bool flip) {
   });
 }
 
-}  // namespace
-
-void ConvWeightGrad::eval_cpu(const std::vector<array>& in, array& out) {
+// Runs run(x, y, res) on the two inputs made row-contiguous in the compute type (float64 for
+// float64 outputs, float32 otherwise), writing res, then rounds res into out. An empty input
+// or output gives zeros: every sum is empty.
+template <typename Run>
+void eval_in_compute_type(const std::vector<array>& in, array& out, Run run) {
   Dtype dt = out.dtype();
   if (out.size() == 0 || in[0].size() == 0 || in[1].size() == 0) {
     alloc_out(out);
-    // No output rows (or no input pixels): every sum is empty.
     std::memset(out.raw_ptr(), 0, out.nbytes());
     return;
   }
@@ -914,40 +915,29 @@ void ConvWeightGrad::eval_cpu(const std::vector<array>& in, array& out) {
     copy_to_row_contiguous(a, c);
     return c;
   };
-  array x = prepare(in[0]), c = prepare(in[1]);
+  array x = prepare(in[0]), y = prepare(in[1]);
   array res = ct == dt ? out : array(out.shape(), ct, nullptr, {});
   alloc_out(res);
-  Geom g = make_geom(x.shape(), out.shape(), c.shape(), p_);
-  if (ct == float64) conv_wgrad<double>(g, x.data<double>(), c.data<double>(), res.data<double>(), p_.flip);
-  else conv_wgrad<float>(g, x.data<float>(), c.data<float>(), res.data<float>(), p_.flip);
+  run(x, y, res);
   if (ct != dt) copy_to_row_contiguous(res, out);
 }
 
-namespace {
 }  // namespace
 
+void ConvWeightGrad::eval_cpu(const std::vector<array>& in, array& out) {
+  eval_in_compute_type(in, out, [&](const array& x, const array& c, array& res) {
+    Geom g = make_geom(x.shape(), out.shape(), c.shape(), p_);
+    if (res.dtype() == float64) conv_wgrad<double>(g, x.data<double>(), c.data<double>(), res.data<double>(), p_.flip);
+    else conv_wgrad<float>(g, x.data<float>(), c.data<float>(), res.data<float>(), p_.flip);
+  });
+}
+
 void Convolution::eval_cpu(const std::vector<array>& in, array& out) {
-  Dtype dt = out.dtype();
-  if (out.size() == 0 || in[0].size() == 0 || in[1].size() == 0) {
-    alloc_out(out);
-    // No input channels (or no input pixels): every sum is empty.
-    std::memset(out.raw_ptr(), 0, out.nbytes());
-    return;
-  }
-  Dtype ct = dt == float64 ? float64 : float32;
-  auto prepare = [&](const array& a) {
-    if (a.dtype() == ct) return ensure_row_contiguous(a);
-    array c(a.shape(), ct, nullptr, {});
-    copy_to_row_contiguous(a, c);
-    return c;
-  };
-  array x = prepare(in[0]), w = prepare(in[1]);
-  array res = ct == dt ? out : array(out.shape(), ct, nullptr, {});
-  alloc_out(res);
-  Geom g = make_geom(x.shape(), w.shape(), out.shape(), p_);
-  if (ct == float64) conv_typed<double>(g, p_, x, w, res);
-  else conv_typed<float>(g, p_, x, w, res);
-  if (ct != dt) copy_to_row_contiguous(res, out);
+  eval_in_compute_type(in, out, [&](const array& x, const array& w, array& res) {
+    Geom g = make_geom(x.shape(), w.shape(), out.shape(), p_);
+    if (res.dtype() == float64) conv_typed<double>(g, p_, x, w, res);
+    else conv_typed<float>(g, p_, x, w, res);
+  });
 }
 
 // ---------- Tile max pooling
