@@ -55,4 +55,15 @@ class UnaryPrimitive : public Primitive {
   }
 };
 
+// The rules a one-output primitive overrides, declared in its class: its CPU kernel and
+// its vjp, jvp and vmap.
+#define EMBER_UNARY_RULES                                                                    \
+  void eval_cpu(const std::vector<array>& inputs, array& out) override;                     \
+  std::vector<array> vjp(const std::vector<array>&, const std::vector<array>&,              \
+                         const std::vector<int>&, const std::vector<array>&) override;       \
+  std::vector<array> jvp(const std::vector<array>&, const std::vector<array>&,              \
+                         const std::vector<int>&) override;                                  \
+  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>&,           \
+                                                        const std::vector<int>&) override;
+
 }  // namespace ember

@@ -175,13 +175,7 @@ class Copy : public UnaryPrimitive {
  public:
   using UnaryPrimitive::UnaryPrimitive;
   EMBER_PRIMITIVE_NAME(Copy)
-  void eval_cpu(const std::vector<array>& inputs, array& out) override;
-  std::vector<array> vjp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&, const std::vector<array>&) override;
-  std::vector<array> jvp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&) override;
-  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>&,
-                                                        const std::vector<int>&) override;
+  EMBER_UNARY_RULES
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;
   bool is_equivalent(const Primitive& o) const override { return typeid(o) == typeid(Copy); }
 };
@@ -199,13 +193,7 @@ class Reshape : public UnaryPrimitive {
       : UnaryPrimitive(s), shape_(std::move(shape)), inferred_(std::move(inferred)), units_(units),
         unit_axes_(std::move(unit_axes)) {}
   EMBER_PRIMITIVE_NAME(Reshape)
-  void eval_cpu(const std::vector<array>& inputs, array& out) override;
-  std::vector<array> vjp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&, const std::vector<array>&) override;
-  std::vector<array> jvp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&) override;
-  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>&,
-                                                        const std::vector<int>&) override;
+  EMBER_UNARY_RULES
   bool is_equivalent(const Primitive& o) const override;
   std::vector<Shape> replay_shapes(const std::vector<array>&, const std::vector<array>&,
                                    const std::vector<array>&) override;
@@ -219,13 +207,7 @@ class Transpose : public UnaryPrimitive {
  public:
   Transpose(Stream s, std::vector<int> axes) : UnaryPrimitive(s), axes_(std::move(axes)) {}
   EMBER_PRIMITIVE_NAME(Transpose)
-  void eval_cpu(const std::vector<array>& inputs, array& out) override;
-  std::vector<array> vjp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&, const std::vector<array>&) override;
-  std::vector<array> jvp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&) override;
-  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>&,
-                                                        const std::vector<int>&) override;
+  EMBER_UNARY_RULES
   bool is_equivalent(const Primitive& o) const override;
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;
   std::vector<int> axes_;
@@ -235,13 +217,7 @@ class Broadcast : public UnaryPrimitive {
  public:
   Broadcast(Stream s, Shape shape) : UnaryPrimitive(s), shape_(std::move(shape)) {}
   EMBER_PRIMITIVE_NAME(Broadcast)
-  void eval_cpu(const std::vector<array>& inputs, array& out) override;
-  std::vector<array> vjp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&, const std::vector<array>&) override;
-  std::vector<array> jvp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&) override;
-  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>&,
-                                                        const std::vector<int>&) override;
+  EMBER_UNARY_RULES
   bool is_equivalent(const Primitive& o) const override;
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;
   Shape shape_;
@@ -253,13 +229,7 @@ class Slice : public UnaryPrimitive {
       : UnaryPrimitive(s), start_(std::move(start)), stop_(std::move(stop)),
         strides_(std::move(strides)) {}
   EMBER_PRIMITIVE_NAME(Slice)
-  void eval_cpu(const std::vector<array>& inputs, array& out) override;
-  std::vector<array> vjp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&, const std::vector<array>&) override;
-  std::vector<array> jvp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&) override;
-  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>&,
-                                                        const std::vector<int>&) override;
+  EMBER_UNARY_RULES
   bool is_equivalent(const Primitive& o) const override;
   std::vector<Shape> replay_shapes(const std::vector<array>&, const std::vector<array>&,
                                    const std::vector<array>&) override;
@@ -272,13 +242,7 @@ class SliceUpdate : public UnaryPrimitive {
       : UnaryPrimitive(s), start_(std::move(start)), stop_(std::move(stop)),
         strides_(std::move(strides)) {}
   EMBER_PRIMITIVE_NAME(SliceUpdate)
-  void eval_cpu(const std::vector<array>& inputs, array& out) override;
-  std::vector<array> vjp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&, const std::vector<array>&) override;
-  std::vector<array> jvp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&) override;
-  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>&,
-                                                        const std::vector<int>&) override;
+  EMBER_UNARY_RULES
   bool is_equivalent(const Primitive& o) const override;
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;
   Shape start_, stop_, strides_;
@@ -305,13 +269,7 @@ class Concatenate : public UnaryPrimitive {
  public:
   Concatenate(Stream s, int axis) : UnaryPrimitive(s), axis_(axis) {}
   EMBER_PRIMITIVE_NAME(Concatenate)
-  void eval_cpu(const std::vector<array>& inputs, array& out) override;
-  std::vector<array> vjp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&, const std::vector<array>&) override;
-  std::vector<array> jvp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&) override;
-  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>&,
-                                                        const std::vector<int>&) override;
+  EMBER_UNARY_RULES
   bool is_equivalent(const Primitive& o) const override;
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;
   int axis_;
@@ -326,13 +284,7 @@ class Reduce : public UnaryPrimitive {
   Reduce(Stream s, ReduceType t, std::vector<int> axes)
       : UnaryPrimitive(s), type_(t), axes_(std::move(axes)) {}
   const char* name() const override;
-  void eval_cpu(const std::vector<array>& inputs, array& out) override;
-  std::vector<array> vjp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&, const std::vector<array>&) override;
-  std::vector<array> jvp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&) override;
-  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>&,
-                                                        const std::vector<int>&) override;
+  EMBER_UNARY_RULES
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;
   bool is_equivalent(const Primitive& o) const override;
   Shape reduced_keepdims_shape(Shape s) const;
@@ -344,13 +296,7 @@ class ArgReduce : public UnaryPrimitive {
  public:
   ArgReduce(Stream s, bool is_max, int axis) : UnaryPrimitive(s), is_max_(is_max), axis_(axis) {}
   const char* name() const override { return is_max_ ? "ArgMax" : "ArgMin"; }
-  void eval_cpu(const std::vector<array>& inputs, array& out) override;
-  std::vector<array> vjp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&, const std::vector<array>&) override;
-  std::vector<array> jvp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&) override;
-  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>&,
-                                                        const std::vector<int>&) override;
+  EMBER_UNARY_RULES
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;
   bool is_equivalent(const Primitive& o) const override;
   bool is_max_;
@@ -364,13 +310,7 @@ class Scan : public UnaryPrimitive {
   Scan(Stream s, ScanType t, int axis, bool reverse, bool inclusive)
       : UnaryPrimitive(s), type_(t), axis_(axis), reverse_(reverse), inclusive_(inclusive) {}
   const char* name() const override;
-  void eval_cpu(const std::vector<array>& inputs, array& out) override;
-  std::vector<array> vjp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&, const std::vector<array>&) override;
-  std::vector<array> jvp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&) override;
-  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>&,
-                                                        const std::vector<int>&) override;
+  EMBER_UNARY_RULES
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;
   bool is_equivalent(const Primitive& o) const override;
   ScanType type_;
@@ -383,13 +323,7 @@ class Softmax : public UnaryPrimitive {
  public:
   Softmax(Stream s, bool precise) : UnaryPrimitive(s), precise_(precise) {}
   EMBER_PRIMITIVE_NAME(Softmax)
-  void eval_cpu(const std::vector<array>& inputs, array& out) override;
-  std::vector<array> vjp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&, const std::vector<array>&) override;
-  std::vector<array> jvp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&) override;
-  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>&,
-                                                        const std::vector<int>&) override;
+  EMBER_UNARY_RULES
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;
   bool is_equivalent(const Primitive& o) const override;
   bool precise_;
@@ -400,13 +334,7 @@ class LogSumExp : public UnaryPrimitive {
  public:
   using UnaryPrimitive::UnaryPrimitive;
   EMBER_PRIMITIVE_NAME(LogSumExp)
-  void eval_cpu(const std::vector<array>& inputs, array& out) override;
-  std::vector<array> vjp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&, const std::vector<array>&) override;
-  std::vector<array> jvp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&) override;
-  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>&,
-                                                        const std::vector<int>&) override;
+  EMBER_UNARY_RULES
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;
   bool is_equivalent(const Primitive& o) const override { return typeid(o) == typeid(*this); }
 };
@@ -420,13 +348,7 @@ class Gather : public UnaryPrimitive {
   Gather(Stream s, std::vector<int> axes, Shape slice_sizes)
       : UnaryPrimitive(s), axes_(std::move(axes)), slice_sizes_(std::move(slice_sizes)) {}
   EMBER_PRIMITIVE_NAME(Gather)
-  void eval_cpu(const std::vector<array>& inputs, array& out) override;
-  std::vector<array> vjp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&, const std::vector<array>&) override;
-  std::vector<array> jvp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&) override;
-  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>&,
-                                                        const std::vector<int>&) override;
+  EMBER_UNARY_RULES
   bool is_equivalent(const Primitive& o) const override;
   std::vector<Shape> replay_shapes(const std::vector<array>&, const std::vector<array>&,
                                    const std::vector<array>&) override;
@@ -443,13 +365,7 @@ class Scatter : public UnaryPrimitive {
   Scatter(Stream s, Kind k, std::vector<int> axes)
       : UnaryPrimitive(s), kind_(k), axes_(std::move(axes)) {}
   const char* name() const override;
-  void eval_cpu(const std::vector<array>& inputs, array& out) override;
-  std::vector<array> vjp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&, const std::vector<array>&) override;
-  std::vector<array> jvp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&) override;
-  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>&,
-                                                        const std::vector<int>&) override;
+  EMBER_UNARY_RULES
   bool is_equivalent(const Primitive& o) const override;
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;
   Kind kind_;
@@ -461,13 +377,7 @@ class GatherAxis : public UnaryPrimitive {
  public:
   GatherAxis(Stream s, int axis) : UnaryPrimitive(s), axis_(axis) {}
   EMBER_PRIMITIVE_NAME(GatherAxis)
-  void eval_cpu(const std::vector<array>& inputs, array& out) override;
-  std::vector<array> vjp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&, const std::vector<array>&) override;
-  std::vector<array> jvp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&) override;
-  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>&,
-                                                        const std::vector<int>&) override;
+  EMBER_UNARY_RULES
   bool is_equivalent(const Primitive& o) const override;
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;
   int axis_;
@@ -477,13 +387,7 @@ class ScatterAxis : public UnaryPrimitive {
  public:
   ScatterAxis(Stream s, int axis, bool add) : UnaryPrimitive(s), axis_(axis), add_(add) {}
   const char* name() const override { return add_ ? "ScatterAxisAdd" : "ScatterAxis"; }
-  void eval_cpu(const std::vector<array>& inputs, array& out) override;
-  std::vector<array> vjp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&, const std::vector<array>&) override;
-  std::vector<array> jvp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&) override;
-  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>&,
-                                                        const std::vector<int>&) override;
+  EMBER_UNARY_RULES
   bool is_equivalent(const Primitive& o) const override;
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;
   int axis_;
@@ -498,13 +402,7 @@ class Matmul : public UnaryPrimitive {
   Matmul(Stream s, float alpha = 1.0f, float beta = 0.0f)
       : UnaryPrimitive(s), alpha_(alpha), beta_(beta) {}
   const char* name() const override { return beta_ != 0.0f ? "AddMM" : "Matmul"; }
-  void eval_cpu(const std::vector<array>& inputs, array& out) override;
-  std::vector<array> vjp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&, const std::vector<array>&) override;
-  std::vector<array> jvp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&) override;
-  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>&,
-                                                        const std::vector<int>&) override;
+  EMBER_UNARY_RULES
   bool is_equivalent(const Primitive& o) const override;
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;
   float alpha_, beta_;

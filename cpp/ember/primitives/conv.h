@@ -28,13 +28,7 @@ class Convolution : public UnaryPrimitive {
  public:
   Convolution(Stream s, ConvParams p) : UnaryPrimitive(s), p_(std::move(p)) {}
   const char* name() const override { return "Convolution"; }
-  void eval_cpu(const std::vector<array>& inputs, array& out) override;
-  std::vector<array> vjp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&, const std::vector<array>&) override;
-  std::vector<array> jvp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&) override;
-  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>&,
-                                                        const std::vector<int>&) override;
+  EMBER_UNARY_RULES
   bool is_equivalent(const Primitive& o) const override;
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;
   ConvParams p_;

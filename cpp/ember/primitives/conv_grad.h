@@ -14,13 +14,7 @@ class ConvWeightGrad : public UnaryPrimitive {
   ConvWeightGrad(Stream s, ConvParams p, std::vector<int> kernel)
       : UnaryPrimitive(s), p_(std::move(p)), kernel_(std::move(kernel)) {}
   const char* name() const override { return "ConvWeightGrad"; }
-  void eval_cpu(const std::vector<array>& inputs, array& out) override;
-  std::vector<array> vjp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&, const std::vector<array>&) override;
-  std::vector<array> jvp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&) override;
-  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>&,
-                                                        const std::vector<int>&) override;
+  EMBER_UNARY_RULES
   bool is_equivalent(const Primitive& o) const override;
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;
   Shape weight_shape(const Shape& x, const Shape& ct) const;
@@ -39,13 +33,7 @@ class TileMax : public UnaryPrimitive {
  public:
   TileMax(Stream s, std::vector<int> kernel) : UnaryPrimitive(s), kernel_(std::move(kernel)) {}
   const char* name() const override { return "TileMax"; }
-  void eval_cpu(const std::vector<array>& inputs, array& out) override;
-  std::vector<array> vjp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&, const std::vector<array>&) override;
-  std::vector<array> jvp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&) override;
-  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>&,
-                                                        const std::vector<int>&) override;
+  EMBER_UNARY_RULES
   bool is_equivalent(const Primitive& o) const override;
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;
   std::vector<int> kernel_;
@@ -57,13 +45,7 @@ class TileMaxGrad : public UnaryPrimitive {
  public:
   TileMaxGrad(Stream s, std::vector<int> kernel) : UnaryPrimitive(s), kernel_(std::move(kernel)) {}
   const char* name() const override { return "TileMaxGrad"; }
-  void eval_cpu(const std::vector<array>& inputs, array& out) override;
-  std::vector<array> vjp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&, const std::vector<array>&) override;
-  std::vector<array> jvp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&) override;
-  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>&,
-                                                        const std::vector<int>&) override;
+  EMBER_UNARY_RULES
   bool is_equivalent(const Primitive& o) const override;
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;
   std::vector<int> kernel_;

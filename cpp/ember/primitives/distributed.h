@@ -24,13 +24,7 @@ class AllReduce : public DistPrimitive {
   const char* name() const override {
     return op_ == Op::Sum ? "AllSum" : op_ == Op::Max ? "AllMax" : "AllMin";
   }
-  void eval_cpu(const std::vector<array>& inputs, array& out) override;
-  std::vector<array> vjp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&, const std::vector<array>&) override;
-  std::vector<array> jvp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&) override;
-  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>&,
-                                                        const std::vector<int>&) override;
+  EMBER_UNARY_RULES
   bool is_equivalent(const Primitive& o) const override;
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) override {
     return {inputs[0].shape()};
@@ -42,13 +36,7 @@ class AllGather : public DistPrimitive {
  public:
   using DistPrimitive::DistPrimitive;
   const char* name() const override { return "AllGather"; }
-  void eval_cpu(const std::vector<array>& inputs, array& out) override;
-  std::vector<array> vjp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&, const std::vector<array>&) override;
-  std::vector<array> jvp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&) override;
-  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>&,
-                                                        const std::vector<int>&) override;
+  EMBER_UNARY_RULES
   bool is_equivalent(const Primitive& o) const override;
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;
 };
@@ -57,13 +45,7 @@ class SumScatter : public DistPrimitive {
  public:
   using DistPrimitive::DistPrimitive;
   const char* name() const override { return "SumScatter"; }
-  void eval_cpu(const std::vector<array>& inputs, array& out) override;
-  std::vector<array> vjp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&, const std::vector<array>&) override;
-  std::vector<array> jvp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&) override;
-  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>&,
-                                                        const std::vector<int>&) override;
+  EMBER_UNARY_RULES
   bool is_equivalent(const Primitive& o) const override;
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;
 };
@@ -73,13 +55,7 @@ class Send : public DistPrimitive {
  public:
   Send(Stream s, distributed::Group g, int peer) : DistPrimitive(s, std::move(g)), peer_(peer) {}
   const char* name() const override { return "Send"; }
-  void eval_cpu(const std::vector<array>& inputs, array& out) override;
-  std::vector<array> vjp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&, const std::vector<array>&) override;
-  std::vector<array> jvp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&) override;
-  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>&,
-                                                        const std::vector<int>&) override;
+  EMBER_UNARY_RULES
   bool is_equivalent(const Primitive&) const override { return false; }
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) override {
     return {inputs[0].shape()};

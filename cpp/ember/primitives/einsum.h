@@ -12,13 +12,7 @@ class Diagonal : public UnaryPrimitive {
   Diagonal(Stream s, int offset, int axis1, int axis2)
       : UnaryPrimitive(s), offset_(offset), axis1_(axis1), axis2_(axis2) {}
   const char* name() const override { return "Diagonal"; }
-  void eval_cpu(const std::vector<array>& inputs, array& out) override;
-  std::vector<array> vjp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&, const std::vector<array>&) override;
-  std::vector<array> jvp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&) override;
-  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>&,
-                                                        const std::vector<int>&) override;
+  EMBER_UNARY_RULES
   bool is_equivalent(const Primitive& o) const override;
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;
 

@@ -16,13 +16,7 @@ class FFT : public UnaryPrimitive {
   FFT(Stream s, std::vector<int> axes, bool inverse, bool real, int n = 0)
       : UnaryPrimitive(s), axes_(std::move(axes)), inverse_(inverse), real_(real), n_(n) {}
   const char* name() const override { return "FFT"; }
-  void eval_cpu(const std::vector<array>& inputs, array& out) override;
-  std::vector<array> vjp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&, const std::vector<array>&) override;
-  std::vector<array> jvp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&) override;
-  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>&,
-                                                        const std::vector<int>&) override;
+  EMBER_UNARY_RULES
   bool is_equivalent(const Primitive& o) const override;
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;
   std::vector<int> axes_;

@@ -38,13 +38,7 @@ class Dequantize : public UnaryPrimitive {
  public:
   Dequantize(Stream s, QuantSpec q, Dtype t) : UnaryPrimitive(s), q_(q), dtype_out_(t) {}
   const char* name() const override { return "Dequantize"; }
-  void eval_cpu(const std::vector<array>& inputs, array& out) override;
-  std::vector<array> vjp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&, const std::vector<array>&) override;
-  std::vector<array> jvp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&) override;
-  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>&,
-                                                        const std::vector<int>&) override;
+  EMBER_UNARY_RULES
   bool is_equivalent(const Primitive& o) const override;
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;
   QuantSpec q_;
@@ -58,13 +52,7 @@ class QuantizedMatmul : public UnaryPrimitive {
   QuantizedMatmul(Stream s, QuantSpec q, bool transpose, Dtype t)
       : UnaryPrimitive(s), q_(q), transpose_(transpose), dtype_out_(t) {}
   const char* name() const override { return "QuantizedMatmul"; }
-  void eval_cpu(const std::vector<array>& inputs, array& out) override;
-  std::vector<array> vjp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&, const std::vector<array>&) override;
-  std::vector<array> jvp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&) override;
-  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>&,
-                                                        const std::vector<int>&) override;
+  EMBER_UNARY_RULES
   bool is_equivalent(const Primitive& o) const override;
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;
   QuantSpec q_;

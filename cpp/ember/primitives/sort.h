@@ -13,13 +13,7 @@ class Sort : public UnaryPrimitive {
  public:
   Sort(Stream s, int axis, bool arg) : UnaryPrimitive(s), axis_(axis), arg_(arg) {}
   const char* name() const override { return arg_ ? "ArgSort" : "Sort"; }
-  void eval_cpu(const std::vector<array>& inputs, array& out) override;
-  std::vector<array> vjp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&, const std::vector<array>&) override;
-  std::vector<array> jvp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&) override;
-  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>&,
-                                                        const std::vector<int>&) override;
+  EMBER_UNARY_RULES
   bool is_equivalent(const Primitive& o) const override;
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;
   int axis_;
@@ -33,13 +27,7 @@ class Partition : public UnaryPrimitive {
   Partition(Stream s, int kth, int axis, bool arg)
       : UnaryPrimitive(s), kth_(kth), axis_(axis), arg_(arg) {}
   const char* name() const override { return arg_ ? "ArgPartition" : "Partition"; }
-  void eval_cpu(const std::vector<array>& inputs, array& out) override;
-  std::vector<array> vjp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&, const std::vector<array>&) override;
-  std::vector<array> jvp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&) override;
-  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>&,
-                                                        const std::vector<int>&) override;
+  EMBER_UNARY_RULES
   bool is_equivalent(const Primitive& o) const override;
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;
   int kth_;  // in [0, size of the axis)
@@ -52,13 +40,7 @@ class TopK : public UnaryPrimitive {
  public:
   TopK(Stream s, int k, int axis, bool arg) : UnaryPrimitive(s), k_(k), axis_(axis), arg_(arg) {}
   const char* name() const override { return arg_ ? "ArgTopK" : "TopK"; }
-  void eval_cpu(const std::vector<array>& inputs, array& out) override;
-  std::vector<array> vjp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&, const std::vector<array>&) override;
-  std::vector<array> jvp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&) override;
-  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>&,
-                                                        const std::vector<int>&) override;
+  EMBER_UNARY_RULES
   bool is_equivalent(const Primitive& o) const override;
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;
   int k_;
@@ -72,13 +54,7 @@ class SearchSorted : public UnaryPrimitive {
  public:
   SearchSorted(Stream s, bool right) : UnaryPrimitive(s), right_(right) {}
   const char* name() const override { return "SearchSorted"; }
-  void eval_cpu(const std::vector<array>& inputs, array& out) override;
-  std::vector<array> vjp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&, const std::vector<array>&) override;
-  std::vector<array> jvp(const std::vector<array>&, const std::vector<array>&,
-                         const std::vector<int>&) override;
-  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>&,
-                                                        const std::vector<int>&) override;
+  EMBER_UNARY_RULES
   bool is_equivalent(const Primitive& o) const override;
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) override {
     return {inputs[1].shape()};
