@@ -224,3 +224,118 @@ def test_data_parallel_matches_single_process():
     assert len(a) == 20 and len(b) == 20
     np.testing.assert_allclose(b, a, rtol=1e-4)
     assert a[-1] < a[0]
+
+
+# ---------- two hosts: two network namespaces joined by a virtual ethernet pair
+
+HOSTS_SCRIPT = """
+import ember.core as mx
+import numpy as np
+
+def link_bytes():
+    # bytes received by the namespace's own link: this rank's host is its namespace
+    for line in open("/proc/net/dev").read().splitlines()[2:]:
+        name, rest = line.split(":", 1)
+        if name.strip() != "lo":
+            return name.strip(), int(rest.split()[0])
+
+g = mx.distributed.init(strict=True)
+r, n = g.rank(), g.size()
+link, before = link_bytes()
+x = mx.arange(1 << 21, dtype=mx.float32) * (r + 1)        # 8 MB
+s = mx.distributed.all_sum(x)
+mx.eval(s)
+received = link_bytes()[1] - before
+oks = [np.array_equal(np.array(s), np.arange(1 << 21, dtype=np.float32) * (n * (n + 1) // 2))]
+gathered = mx.distributed.all_gather(mx.array([r * 10.0, r * 10.0 + 1]))
+oks.append(gathered.tolist() == [v for q in range(n) for v in (q * 10.0, q * 10.0 + 1)])
+oks.append(mx.distributed.sum_scatter(mx.ones(2 * n)).tolist() == [float(n)] * 2)
+peer = (r + 1) % n
+if r % 2 == 0:
+    mx.eval(mx.distributed.send(mx.full((3,), float(r)), peer))
+    got = mx.distributed.recv((3,), mx.float32, (r - 1) % n)
+else:
+    got = mx.distributed.recv((3,), mx.float32, (r - 1) % n)
+    mx.eval(mx.distributed.send(mx.full((3,), float(r)), peer))
+oks.append(got.tolist() == [float((r - 1) % n)] * 3)
+grad = mx.grad(lambda w: (mx.distributed.all_sum(w * (r + 1)) ** 2).sum())(mx.ones(4))
+oks.append(grad.tolist() == [2.0 * (r + 1) * n * (n + 1) / 2] * 4)
+print("HOST", r, link, received, "".join("1" if o else "0" for o in oks), flush=True)
+"""
+
+
+def _netns_hosts(tmp_path):
+    """Two network namespaces named like hosts, a veth pair between them, a hosts file for
+    each, and an rsh agent for mpiexec that starts a command "on" a host by entering its
+    network namespace (and a UTS namespace carrying its host name). None where not allowed."""
+    import shutil
+    if not hasattr(os, "geteuid") or os.geteuid() != 0 or not shutil.which("ip") \
+            or not shutil.which("unshare"):
+        return None
+    tag = f"e{os.getpid() % 100000}"
+    hosts = [f"{tag}h1", f"{tag}h2"]
+    ips = ["10.231.7.1", "10.231.7.2"]
+    cmds = [["ip", "netns", "add", hosts[0]], ["ip", "netns", "add", hosts[1]],
+            ["ip", "link", "add", f"{tag}v1", "type", "veth", "peer", "name", f"{tag}v2"]]
+    for i, h in enumerate(hosts):
+        v = f"{tag}v{i + 1}"
+        cmds += [["ip", "link", "set", v, "netns", h],
+                 ["ip", "-n", h, "addr", "add", ips[i] + "/24", "dev", v],
+                 ["ip", "-n", h, "link", "set", v, "up"],
+                 ["ip", "-n", h, "link", "set", "lo", "up"]]
+    cmds.append(["ip", "netns", "exec", hosts[0], "unshare", "--uts", "true"])
+    for c in cmds:
+        if subprocess.run(c, capture_output=True).returncode != 0:
+            _netns_cleanup(hosts)
+            return None
+    try:
+        for h in hosts:
+            os.makedirs(f"/etc/netns/{h}", exist_ok=True)
+            with open(f"/etc/netns/{h}/hosts", "w") as f:
+                f.write("127.0.0.1 localhost\n" + "".join(f"{ip} {n}\n" for ip, n in zip(ips, hosts)))
+    except OSError:
+        _netns_cleanup(hosts)
+        return None
+    agent = tmp_path / "agent.sh"
+    agent.write_text('#!/bin/sh\nwhile [ $# -gt 0 ]; do case "$1" in -*) shift;; *) break;; '
+                     'esac; done\nhost=$1; shift\n'
+                     'exec ip netns exec "$host" unshare --uts sh -c "hostname $host; $*"\n')
+    agent.chmod(0o755)
+    return hosts, str(agent)
+
+
+def _netns_cleanup(hosts):
+    import shutil
+    for h in hosts:
+        subprocess.run(["ip", "netns", "del", h], capture_output=True)
+        shutil.rmtree(f"/etc/netns/{h}", ignore_errors=True)
+
+
+@needs_mpi
+def test_two_hosts_in_network_namespaces(tmp_path):
+    made = _netns_hosts(tmp_path)
+    if made is None:
+        pytest.skip("network namespaces cannot be made here (needs root and CAP_NET_ADMIN)")
+    hosts, agent = made
+    try:
+        script = tmp_path / "hosts.py"
+        script.write_text(HOSTS_SCRIPT)
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([PKG_ROOT, os.environ.get("PYTHONPATH", "")]),
+                   PRTE_MCA_plm_ssh_agent=agent, OMP_NUM_THREADS="1")
+        for per_host in (1, 2):
+            launch_cmd = (f"hostname {hosts[0]}; exec {sys.executable} -m ember.launch "
+                          f"--hosts {hosts[0]},{hosts[1]} -n {per_host} --timeout 90 {script}")
+            p = subprocess.run(["ip", "netns", "exec", hosts[0], "unshare", "--uts", "sh", "-c",
+                                launch_cmd], env=env, capture_output=True, text=True,
+                               timeout=120, cwd=ROOT)
+            assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-3000:]
+            lines = re.findall(r"^\[(\d+)\] HOST (\d+) (\S+) (\d+) ([01]+)$", p.stdout, re.M)
+            assert len(lines) == 2 * per_host, p.stdout
+            for tag, rank, link, received, ok in lines:
+                assert tag == rank and ok == "11111", p.stdout
+                # ranks fill the first host, then the second: each runs in its host's namespace
+                assert link.endswith("v1" if int(rank) < per_host else "v2"), p.stdout
+                # the 8 MB sum crossed the virtual link
+                assert int(received) > 4 << 20, p.stdout
+    finally:
+        _netns_cleanup(hosts)

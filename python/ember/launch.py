@@ -82,9 +82,12 @@ def build_command(args, mpiexec, env):
         cmd = [mpiexec, "--output", "tag"]
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             cmd.append("--allow-run-as-root")
-        cmd += ["--oversubscribe", "-n", str(nproc)]
-        if not local:
-            cmd += ["--host", ",".join(f"{h}:{args.n}" for h in hosts)]
+        cmd += ["-n", str(nproc)]
+        if local:
+            cmd.append("--oversubscribe")
+        else:
+            # exactly n slots a host, filled host by host: ranks 0..n-1 on the first host
+            cmd += ["--host", ",".join(f"{h}:{args.n}" for h in hosts), "--map-by", "slot"]
         env_names = ["PYTHONPATH", "PATH", "LD_LIBRARY_PATH", "PYTHONUNBUFFERED",
                      "EMBER_DISTRIBUTED_BACKEND", "EMBER_MPI_LIBRARY"]
         env_names += [e.split("=", 1)[0] for e in args.env]
