@@ -175,6 +175,68 @@ def test_failing_rank_stops_the_others(tmp_path):
 
 
 @needs_mpi
+def test_collectives_in_pieces():
+    # EMBER_MPI_MAX_COUNT lowers the elements one MPI call moves (2^31 - 1 otherwise): every
+    # collective of the checks is then made of several calls
+    p, _ = launch(2, [os.path.join(HERE, "dist", "checks.py")],
+                  extra=["--env", "EMBER_MPI_MAX_COUNT=5"])
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    for r in range(2):
+        assert f"[{r}] DONE {r} {len(CHECKS)}" in p.stdout
+
+
+@needs_mpi
+def test_no_rank_waits_forever(tmp_path):
+    # a rank that finishes its program without taking part: the others stop at once
+    script = tmp_path / "early.py"
+    script.write_text(textwrap.dedent("""
+        import sys
+        import ember.core as mx
+        g = mx.distributed.init(strict=True)
+        mx.eval(mx.distributed.all_sum(mx.ones(4)))
+        if g.rank() == 1:
+            print("leaving", flush=True)
+            sys.exit(0)
+        mx.eval(mx.distributed.all_sum(mx.ones(4)))
+        print("not reached", flush=True)
+    """))
+    p, took = launch(2, [str(script)], timeout=90)
+    assert p.returncode != 0 and "[1] leaving" in p.stdout and "not reached" not in p.stdout
+    assert "waits in all_sum for rank 1, which has finished its program" in p.stdout + p.stderr
+    assert took < 45
+    # a rank that never comes: EMBER_DISTRIBUTED_TIMEOUT
+    script = tmp_path / "stuck.py"
+    script.write_text(textwrap.dedent("""
+        import time
+        import ember.core as mx
+        g = mx.distributed.init(strict=True)
+        if g.rank() == 1:
+            time.sleep(600)
+        mx.eval(mx.distributed.all_gather(mx.ones(4)))
+        print("not reached", flush=True)
+    """))
+    p, took = launch(2, [str(script)], timeout=90, extra=["--env", "EMBER_DISTRIBUTED_TIMEOUT=2"])
+    assert p.returncode != 0 and "not reached" not in p.stdout
+    assert "has waited 2 s in all_gather" in p.stdout + p.stderr
+    assert took < 45
+    # a value that is not a number of seconds
+    script.write_text("import ember.core as mx\ntry:\n    mx.distributed.init(strict=True)\n"
+                      "except ValueError as e:\n    print('caught', 'EMBER_DISTRIBUTED_TIMEOUT' in str(e))\n")
+    p, _ = launch(2, [str(script)], extra=["--env", "EMBER_DISTRIBUTED_TIMEOUT=soon"])
+    assert "[0] caught True" in p.stdout and "[1] caught True" in p.stdout, p.stdout + p.stderr
+
+
+@needs_mpi
+@pytest.mark.slow
+def test_more_than_2_31_elements():
+    # 2^31 + 4 bytes a rank: more elements than one MPI call can move
+    script = os.path.join(HERE, "dist", "big.py")
+    p, _ = launch(2, [script], timeout=600)
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+    assert "[0] BIG OK" in p.stdout and "[1] BIG OK" in p.stdout, p.stdout
+
+
+@needs_mpi
 def test_debug_mode_reports_mismatched_shapes(tmp_path):
     script = tmp_path / "mismatch.py"
     script.write_text(textwrap.dedent("""

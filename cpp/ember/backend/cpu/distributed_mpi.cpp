@@ -12,9 +12,25 @@
 //
 // Collectives MPI has no predefined operation for (float16 and bfloat16 sums, complex
 // maxima) use operations created once with MPI_Op_create.
+//
+// MPI counts are ints: a transfer of more than 2^31 - 1 elements is made of several calls
+// (sums elementwise, gathers and scatters through a packed buffer a piece at a time).
+//
+// No rank waits forever. A watchdog thread looks at the collectives in flight: when a rank of
+// the group has finished its program (it says so to the others when it exits) the waiting
+// rank stops the job at once, and any collective that has waited longer than
+// EMBER_DISTRIBUTED_TIMEOUT seconds (1800 by default, 0 for no limit) stops it too, with a
+// message naming the op and the ranks. The calls themselves stay the blocking MPI calls:
+// the watch costs a lock and a clock read per call.
 #include <dlfcn.h>
 
+#include <algorithm>
+#include <chrono>
 #include <climits>
+#include <condition_variable>
+#include <cstdio>
+#include <map>
+#include <thread>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -55,6 +71,11 @@ struct Mpi {
   int (*Error_string)(int, char*, int*) = nullptr;
   int (*Abort)(Handle, int) = nullptr;
   int (*Get_count)(const void*, Handle, int*) = nullptr;
+  int (*Comm_dup)(Handle, Handle*) = nullptr;
+  int (*Iprobe)(int, int, Handle, int*, void*) = nullptr;
+  int (*Isend)(const void*, int, Handle, int, int, Handle, Handle*) = nullptr;
+  int (*Request_free)(Handle*) = nullptr;
+  int (*Query_thread)(int*) = nullptr;
   Handle comm_world = nullptr, errors_return = nullptr;
   Handle type[kNumDtypes] = {};
   Handle op_sum = nullptr, op_max = nullptr, op_min = nullptr, op_lor = nullptr,
@@ -151,7 +172,10 @@ bool load(Mpi& m) {
             sym(m, m.Reduce_scatter_block, "MPI_Reduce_scatter_block") &&
             sym(m, m.Send, "MPI_Send") && sym(m, m.Recv, "MPI_Recv") &&
             sym(m, m.Op_create, "MPI_Op_create") && sym(m, m.Error_string, "MPI_Error_string") &&
-            sym(m, m.Abort, "MPI_Abort") && sym(m, m.Get_count, "MPI_Get_count");
+            sym(m, m.Abort, "MPI_Abort") && sym(m, m.Get_count, "MPI_Get_count") &&
+            sym(m, m.Comm_dup, "MPI_Comm_dup") && sym(m, m.Iprobe, "MPI_Iprobe") &&
+            sym(m, m.Isend, "MPI_Isend") && sym(m, m.Request_free, "MPI_Request_free") &&
+            sym(m, m.Query_thread, "MPI_Query_thread");
   if (!ok) return false;
   if (m.mpich) {
     auto h = [](uintptr_t v) { return reinterpret_cast<Handle>(v); };
@@ -229,17 +253,192 @@ void check(Mpi& m, int rc, const char* what) {
   throw std::runtime_error(std::string("[distributed] ") + what + " failed: " + msg);
 }
 
+// ---------- the watchdog
+
+using Clock = std::chrono::steady_clock;
+constexpr int kDoneTag = 7332;     // "this rank has finished its program", on the control comm
+constexpr double kGrace = 10.0;    // seconds a call may still take after a peer finished
+
+double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+class Watchdog {
+ public:
+  static Watchdog& get() {
+    static Watchdog* w = new Watchdog();  // never destroyed: its thread is joined at exit
+    return *w;
+  }
+
+  void start(Mpi& m, Handle control, int world_rank, int world_size, double timeout,
+             bool can_probe) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (started_) return;
+    m_ = &m;
+    control_ = control;
+    world_rank_ = world_rank;
+    finished_at_.assign(world_size, Clock::time_point::max());
+    timeout_ = timeout;
+    can_probe_ = can_probe;
+    started_ = true;
+    thread_ = std::thread([this] { run(); });
+  }
+
+  // A call is in flight from enter() to leave(); `world` lists the world ranks of its group
+  // (`peer` >= 0: only that one of them takes part).
+  uint64_t enter(const char* op, const std::vector<int>* world, int peer) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!started_) return 0;
+    uint64_t id = next_++;
+    calls_.emplace(id, Call{op, Clock::now(), world, peer});
+    return id;
+  }
+  void leave(uint64_t id) {
+    if (id == 0) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    calls_.erase(id);
+  }
+
+  // At the end of the program: tell the other ranks, then stop the thread.
+  void finish() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!started_ || stopping_) return;
+      stopping_ = true;
+      int one = 1;
+      for (int r = 0; r < (int)finished_at_.size(); ++r) {
+        if (r == world_rank_) continue;
+        Handle req = nullptr;
+        if (m_->Isend(&one, 1, m_->type[(int)int32], r, kDoneTag, control_, &req) == 0)
+          m_->Request_free(&req);
+      }
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  struct Call {
+    const char* op;
+    Clock::time_point start;
+    const std::vector<int>* world;
+    int peer;
+  };
+
+  bool finalized() {
+    int done = 0;
+    return m_->Finalized(&done) != 0 || done;
+  }
+
+  // Notices from ranks that have finished (only probed while a call has been waiting).
+  void poll_notices() {
+    if (!can_probe_ || finalized()) return;
+    for (int r = 0; r < (int)finished_at_.size(); ++r) {
+      if (r == world_rank_ || finished_at_[r] != Clock::time_point::max()) continue;
+      int flag = 0;
+      alignas(8) char status[64] = {};
+      if (m_->Iprobe(r, kDoneTag, control_, &flag, status) != 0 || !flag) continue;
+      int v = 0;
+      m_->Recv(&v, 1, m_->type[(int)int32], r, kDoneTag, control_, status);
+      finished_at_[r] = Clock::now();
+    }
+  }
+
+  [[noreturn]] void stop_job(const std::string& msg) {
+    std::fprintf(stderr, "%s\n", msg.c_str());
+    std::fflush(stderr);
+    std::fflush(stdout);
+    if (!finalized()) m_->Abort(m_->comm_world, 1);
+    std::_Exit(1);
+  }
+
+  void run() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!stopping_) {
+      cv_.wait_for(lock, std::chrono::milliseconds(250));
+      if (stopping_ || calls_.empty()) continue;
+      auto now = Clock::now();
+      double oldest = 0;
+      for (auto& [id, c] : calls_) oldest = std::max(oldest, seconds(now - c.start));
+      if (oldest < 1.0) continue;
+      lock.unlock();
+      poll_notices();  // only this thread writes finished_at_
+      lock.lock();
+      now = Clock::now();
+      for (auto& [id, c] : calls_) {
+        double waited = seconds(now - c.start);
+        if (waited < 1.0) continue;
+        const std::vector<int>& world = *c.world;
+        for (size_t i = 0; i < world.size(); ++i) {
+          int r = world[i];
+          if ((c.peer >= 0 && (int)i != c.peer) || r == world_rank_) continue;
+          if (finished_at_[r] == Clock::time_point::max() ||
+              seconds(now - finished_at_[r]) < kGrace)
+            continue;
+          stop_job("[distributed] Rank " + std::to_string(world_rank_) + " waits in " + c.op +
+                   " for rank " + std::to_string(r) +
+                   ", which has finished its program without taking part (the ranks made "
+                   "different collective calls); stopping the job.");
+        }
+        if (timeout_ > 0 && waited > timeout_) {
+          char t[32];
+          std::snprintf(t, sizeof t, "%g", timeout_);
+          stop_job("[distributed] Rank " + std::to_string(world_rank_) + " has waited " + t +
+                   " s in " + c.op + " for the other ranks of its group (a rank may have stopped "
+                   "or made different calls; EMBER_DISTRIBUTED_TIMEOUT sets the limit, 0 for "
+                   "none); stopping the job.");
+        }
+      }
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<uint64_t, Call> calls_;
+  uint64_t next_ = 1;
+  bool started_ = false, stopping_ = false, can_probe_ = false;
+  std::thread thread_;
+  Mpi* m_ = nullptr;
+  Handle control_ = nullptr;
+  int world_rank_ = 0;
+  std::vector<Clock::time_point> finished_at_;
+  double timeout_ = 0;
+};
+
+struct Watch {
+  Watch(const char* op, const std::vector<int>& world, int peer = -1)
+      : id(Watchdog::get().enter(op, &world, peer)) {}
+  ~Watch() { Watchdog::get().leave(id); }
+  uint64_t id;
+};
+
+double timeout_from_env() {
+  const char* v = std::getenv("EMBER_DISTRIBUTED_TIMEOUT");
+  if (!v || !*v) return 1800.0;
+  char* end = nullptr;
+  double t = std::strtod(v, &end);
+  if (end == v || *end != '\0' || !(t >= 0))
+    throw std::invalid_argument(std::string("[distributed] EMBER_DISTRIBUTED_TIMEOUT must be a "
+                                            "number of seconds (0 for no limit); got '") +
+                                v + "'.");
+  return t;
+}
+
 void finalize_at_exit() {
   Mpi& m = mpi();
+  Watchdog::get().finish();
   int done = 0;
   if (m.lib && m.we_initialized && m.Finalized(&done) == 0 && !done) m.Finalize();
 }
 
-int count_of(size_t n, const char* op) {
-  if (n > (size_t)INT_MAX)
-    throw std::invalid_argument(std::string("[") + op +
-                                "] The MPI backend moves at most 2^31 - 1 elements a call.");
-  return (int)n;
+// ---------- the group
+
+// Elements one MPI call moves at most (EMBER_MPI_MAX_COUNT lowers it, to test the pieces).
+size_t max_count() {
+  static size_t c = [] {
+    const char* v = std::getenv("EMBER_MPI_MAX_COUNT");
+    long long n = v ? std::atoll(v) : 0;
+    return n > 0 && n < INT_MAX ? (size_t)n : (size_t)INT_MAX;
+  }();
+  return c;
 }
 
 bool debug_checks() {
@@ -249,7 +448,8 @@ bool debug_checks() {
 
 class MpiGroup : public GroupImpl {
  public:
-  explicit MpiGroup(Handle comm) : m_(mpi()), comm_(comm), debug_(debug_checks()) {
+  MpiGroup(Handle comm, std::vector<int> world)
+      : m_(mpi()), comm_(comm), debug_(debug_checks()), world_(std::move(world)) {
     check(m_, m_.Comm_rank(comm_, &rank_), "MPI_Comm_rank");
     check(m_, m_.Comm_size(comm_, &size_), "MPI_Comm_size");
   }
@@ -259,51 +459,112 @@ class MpiGroup : public GroupImpl {
 
   std::shared_ptr<GroupImpl> split(int color, int key) override {
     Handle comm = nullptr;
+    Watch w("split", world_);
     check(m_, m_.Comm_split(comm_, color, key < 0 ? rank_ : key, &comm), "MPI_Comm_split");
-    return std::make_shared<MpiGroup>(comm);
+    // the world ranks of the new group, for the watchdog's messages
+    int n = 0, me = world_[rank_];
+    check(m_, m_.Comm_size(comm, &n), "MPI_Comm_size");
+    std::vector<int> world(n);
+    check(m_, m_.Allgather(&me, 1, type(int32), world.data(), 1, type(int32), comm),
+          "MPI_Allgather");
+    return std::make_shared<MpiGroup>(comm, std::move(world));
   }
 
   void all_reduce(const void* in, void* out, size_t n, Dtype t, ReduceOp op) override {
+    Watch w(op == ReduceOp::Sum ? "all_sum" : op == ReduceOp::Max ? "all_max" : "all_min",
+            world_);
     check_same("all_reduce", n, t);
     Handle o = op_for(t, op);
     const char* src = static_cast<const char*>(in);
     char* dst = static_cast<char*>(out);
     size_t item = size_of(t);
-    for (size_t done = 0; done < n;) {  // elementwise: any chunking gives the same result
-      int c = (int)std::min<size_t>(n - done, (size_t)INT_MAX);
+    for (size_t done = 0; done < n;) {  // elementwise: any pieces give the same result
+      int c = (int)std::min(n - done, max_count());
       check(m_, m_.Allreduce(src + done * item, dst + done * item, c, type(t), o, comm_),
             "MPI_Allreduce");
       done += c;
     }
   }
+
   void all_gather(const void* in, void* out, size_t n, Dtype t) override {
+    Watch w("all_gather", world_);
     check_same("all_gather", n, t);
-    int c = count_of(n, "all_gather");
-    check(m_, m_.Allgather(in, c, type(t), out, c, type(t), comm_), "MPI_Allgather");
+    if (n <= max_count()) {
+      check(m_, m_.Allgather(in, (int)n, type(t), out, (int)n, type(t), comm_), "MPI_Allgather");
+      return;
+    }
+    // piece by piece through a buffer of size() pieces, each copied to its rank's block
+    size_t item = size_of(t), c0 = piece();
+    std::vector<char> buf(size_ * c0 * item);
+    for (size_t done = 0; done < n; done += c0) {
+      size_t c = std::min(n - done, c0);
+      check(m_, m_.Allgather(static_cast<const char*>(in) + done * item, (int)c, type(t),
+                             buf.data(), (int)c, type(t), comm_),
+            "MPI_Allgather");
+      for (int r = 0; r < size_; ++r)
+        std::memcpy(static_cast<char*>(out) + (r * n + done) * item, buf.data() + r * c * item,
+                    c * item);
+    }
   }
+
   void sum_scatter(const void* in, void* out, size_t n, Dtype t) override {
+    Watch w("sum_scatter", world_);
     check_same("sum_scatter", n, t);
-    int c = count_of(n, "sum_scatter");
-    check(m_, m_.Reduce_scatter_block(in, out, c, type(t), op_for(t, ReduceOp::Sum), comm_),
-          "MPI_Reduce_scatter_block");
+    Handle sum = op_for(t, ReduceOp::Sum);
+    if (n <= max_count()) {
+      check(m_, m_.Reduce_scatter_block(in, out, (int)n, type(t), sum, comm_),
+            "MPI_Reduce_scatter_block");
+      return;
+    }
+    size_t item = size_of(t), c0 = piece();
+    std::vector<char> buf(size_ * c0 * item);
+    for (size_t done = 0; done < n; done += c0) {
+      size_t c = std::min(n - done, c0);
+      for (int r = 0; r < size_; ++r)  // the same piece of every block, packed
+        std::memcpy(buf.data() + r * c * item,
+                    static_cast<const char*>(in) + (r * n + done) * item, c * item);
+      check(m_, m_.Reduce_scatter_block(buf.data(), static_cast<char*>(out) + done * item,
+                                        (int)c, type(t), sum, comm_),
+            "MPI_Reduce_scatter_block");
+    }
   }
+
   void send(const void* in, size_t n, Dtype t, int dst) override {
-    check(m_, m_.Send(in, count_of(n, "send"), type(t), dst, kTag, comm_), "MPI_Send");
+    Watch w("send", world_, dst);
+    size_t item = size_of(t);
+    for (size_t done = 0; done < n;) {
+      int c = (int)std::min(n - done, max_count());
+      check(m_, m_.Send(static_cast<const char*>(in) + done * item, c, type(t), dst, kTag, comm_),
+            "MPI_Send");
+      done += c;
+    }
   }
+
   void recv(void* out, size_t n, Dtype t, int src) override {
-    // A larger message fails with MPI_ERR_TRUNCATE; a smaller one is told by the status.
-    alignas(8) char status[64] = {};  // MPI_Status: 24 bytes in Open MPI, 20 in MPICH
-    check(m_, m_.Recv(out, count_of(n, "recv"), type(t), src, kTag, comm_, status), "MPI_Recv");
-    int got = 0;
-    check(m_, m_.Get_count(status, type(t), &got), "MPI_Get_count");
-    if ((size_t)got != n)
-      throw std::runtime_error("[recv] Expected " + std::to_string(n) + " elements from rank " +
-                               std::to_string(src) + " but received " + std::to_string(got) +
-                               ".");
+    Watch w("recv", world_, src);
+    size_t item = size_of(t);
+    for (size_t done = 0; done < n;) {
+      int c = (int)std::min(n - done, max_count());
+      // A larger message fails with MPI_ERR_TRUNCATE; a smaller one is told by the status.
+      alignas(8) char status[64] = {};  // MPI_Status: 24 bytes in Open MPI, 20 in MPICH
+      check(m_, m_.Recv(static_cast<char*>(out) + done * item, c, type(t), src, kTag, comm_,
+                        status),
+            "MPI_Recv");
+      int got = 0;
+      check(m_, m_.Get_count(status, type(t), &got), "MPI_Get_count");
+      if (got != c)
+        throw std::runtime_error("[recv] Expected " + std::to_string(n) +
+                                 " elements from rank " + std::to_string(src) +
+                                 " but received " + std::to_string(done + got) + ".");
+      done += c;
+    }
   }
 
  private:
   Handle type(Dtype t) { return m_.type[(int)t]; }
+  // elements a piece of a gather or scatter too large for one call (the buffer holds size()
+  // pieces)
+  static size_t piece() { return std::min<size_t>(max_count(), (size_t)1 << 26); }
 
   Handle op_for(Dtype t, ReduceOp op) {
     if (t == bool_) return op == ReduceOp::Min ? m_.op_land : m_.op_lor;
@@ -345,6 +606,7 @@ class MpiGroup : public GroupImpl {
   Mpi& m_;
   Handle comm_;
   bool debug_;
+  std::vector<int> world_;  // the world rank of each rank of this group
   int rank_ = 0, size_ = 1;
 };
 
@@ -376,16 +638,31 @@ std::shared_ptr<GroupImpl> mpi_init(bool strict) {
     if (!strict) return nullptr;
     throw std::runtime_error("[distributed] Cannot initialize MPI: " + m.error + ".");
   }
-  int inited = 0;
+  double timeout = timeout_from_env();
+  int inited = 0, provided = 0;
   check(m, m.Initialized(&inited), "MPI_Initialized");
   if (!inited) {
-    int provided = 0;
     check(m, m.Init_thread(nullptr, nullptr, kThreadMultiple, &provided), "MPI_Init_thread");
     m.we_initialized = true;
     std::atexit(finalize_at_exit);
+  } else {
+    check(m, m.Query_thread(&provided), "MPI_Query_thread");
+    static bool once = [] { return std::atexit([] { Watchdog::get().finish(); }) == 0; }();
+    (void)once;
   }
   m.Comm_set_errhandler(m.comm_world, m.errors_return);
-  return std::make_shared<MpiGroup>(m.comm_world);
+  int rank = 0, size = 1;
+  check(m, m.Comm_rank(m.comm_world, &rank), "MPI_Comm_rank");
+  check(m, m.Comm_size(m.comm_world, &size), "MPI_Comm_size");
+  std::vector<int> world(size);
+  for (int r = 0; r < size; ++r) world[r] = r;
+  if (size > 1) {
+    // finished-program notices travel on a communicator of their own
+    Handle control = nullptr;
+    check(m, m.Comm_dup(m.comm_world, &control), "MPI_Comm_dup");
+    Watchdog::get().start(m, control, rank, size, timeout, provided >= kThreadMultiple);
+  }
+  return std::make_shared<MpiGroup>(m.comm_world, std::move(world));
 }
 
 }  // namespace ember::distributed::detail
