@@ -810,9 +810,6 @@ def test_same_errors_and_outputs_as_mlx(tmp_path):
             except Exception as e:  # noqa: BLE001
                 r[k] = type(e)
         results[name] = r
-    # One deliberate difference: MLX accepts keywords for a trace exported without any
-    # (f(x, y=y) above runs there, its keywords taken by name order as positional inputs);
-    # Ember matches keyword inputs by name only, so that call raises ValueError.
     e, m = results["ember"], results["mlx"]
     for a, b in zip(e.pop("out"), m.pop("out")):
         np.testing.assert_allclose(a, b, rtol=1e-6)
@@ -887,3 +884,35 @@ def test_cpp_program_imports_and_exports(tmp_path):
     s, c = g(a, b)
     np.testing.assert_allclose(np.array(s), np.array(mx.softmax(a, -1) * b), rtol=1e-6)
     np.testing.assert_allclose(np.array(c), [0.5, -0.5, 1.5])
+
+
+def test_keywords_for_a_trace_without_keywords_match_mlx(tmp_path):
+    # A trace exported without keyword inputs takes keywords as the positional inputs after
+    # the given ones, in the order of their names (as MLX); a trace with keyword inputs
+    # matches them by name.
+    mlx = pytest.importorskip("mlx.core")
+    got = {}
+    for lib, name in ((mx, "ember"), (mlx, "mlx")):
+        path = str(tmp_path / f"{name}.fn")
+        lib.export_function(path, lambda a, b, c: a * 100 + b * 10 + c, *(lib.ones(2),) * 3)
+        f = lib.import_function(path)
+        one, two, three = lib.full((2,), 1.0), lib.full((2,), 2.0), lib.full((2,), 3.0)
+        r = []
+        for call in (lambda: f(one, two, three), lambda: f(one, c=two, b=three),
+                     lambda: f(z=one, a=two, m=three), lambda: f(one, two, x=three),
+                     lambda: f(one, x=two), lambda: f(one, two, three, x=one)):
+            try:
+                r.append(np.array(call()[0]).tolist())
+            except ValueError:
+                r.append("ValueError")
+        path = str(tmp_path / f"{name}.kw")
+        lib.export_function(path, lambda a, *, k: a - k, lib.ones(2), k=lib.ones(2))
+        f = lib.import_function(path)
+        for call in (lambda: f(one, k=two), lambda: f(one, j=two), lambda: f(one, two)):
+            try:
+                r.append(np.array(call()[0]).tolist())
+            except ValueError:
+                r.append("ValueError")
+        got[name] = r
+    assert got["ember"] == got["mlx"]
+    assert got["ember"][1] == [132.0, 132.0] and got["ember"][2] == [213.0, 213.0]

@@ -832,10 +832,16 @@ Arrays ImportedFunction::operator()(const Arrays& args, const Kwargs& kwargs) co
   for (auto& x : inputs)
     if (!x.valid()) throw std::invalid_argument("[import_function::call] Inputs must be arrays.");
   for (auto& t : d_->traces) {
-    if (t.n_args != args.size() || t.keywords.size() != kwargs.size()) continue;
+    // A trace without keyword inputs also takes keywords as the positional inputs after the
+    // given ones, in the order of their names.
+    bool as_positional = t.keywords.empty() && !kwargs.empty();
+    if (as_positional ? t.n_args != inputs.size()
+                      : t.n_args != args.size() || t.keywords.size() != kwargs.size())
+      continue;
     bool ok = true;
     size_t i = 0;
-    for (auto& [k, v] : kwargs) ok &= t.keywords[i++] == k;
+    if (!as_positional)
+      for (auto& [k, v] : kwargs) ok &= t.keywords[i++] == k;
     for (size_t j = 0; ok && j < inputs.size(); ++j) {
       auto& ph = t.graph.inputs[j];
       ok &= ph.dtype() == inputs[j].dtype() &&
