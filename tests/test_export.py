@@ -915,4 +915,4 @@ def test_keywords_for_a_trace_without_keywords_match_mlx(tmp_path):
                 r.append("ValueError")
         got[name] = r
     assert got["ember"] == got["mlx"]
-    assert got["ember"][1] == [132.0, 132.0] and got["ember"][2] == [213.0, 213.0]
+    assert got["ember"][1] == [132.0, 132.0] and got["ember"][2] == [231.0, 231.0]
