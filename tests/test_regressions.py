@@ -519,3 +519,37 @@ def test_shapeless_compile_replays_unit_axis_reshapes(fn, shapes):
         got, want = c(x), fn(x)
         assert got.shape == want.shape
         np.testing.assert_array_equal(np.array(got), np.array(want))
+
+
+def test_put_along_axis_with_indices_of_another_rank_raises():
+    # a 0-d index array used to be read as if it had the array's rank (a crash)
+    a = mx.zeros((2, 3), dtype=mx.int8)
+    for idx in (3, mx.array(1), mx.array([0, 1])):
+        with pytest.raises(ValueError, match="put_along_axis.*Indices of dimension"):
+            mx.put_along_axis(a, idx, mx.zeros((5,), dtype=mx.int32), 0)
+    got = mx.put_along_axis(a, mx.array([[1, 0, 1]]), mx.array(7, dtype=mx.int8), 0)
+    np.testing.assert_array_equal(np.array(got), [[0, 7, 0], [7, 0, 7]])
+
+
+def test_argument_of_the_wrong_type_is_a_type_error():
+    cases = [lambda: mx.arange(mx.ones(3)), lambda: mx.argmax(mx.ones(3), mx.ones(2)),
+             lambda: mx.default_stream(1.5), lambda: mx.roll(mx.ones(3), 1.5)]
+    for call in cases:
+        with pytest.raises(TypeError, match="Invalid argument type"):
+            call()
+    assert mx.roll(mx.arange(3), 1).tolist() == [2, 0, 1]
+
+
+def test_pickle_round_trip_without_warnings():
+    import copy
+    import pickle
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for a in (mx.arange(6).reshape(2, 3), mx.array([1.5, 2], dtype=mx.bfloat16),
+                  mx.array(3 + 4j), mx.array(True), mx.zeros((0, 2))):
+            b = pickle.loads(pickle.dumps(a))
+            assert b.dtype == a.dtype and b.shape == a.shape
+            assert np.array_equal(np.array(b.astype(mx.float32) if a.dtype == mx.bfloat16 else b),
+                                  np.array(a.astype(mx.float32) if a.dtype == mx.bfloat16 else a))
+            assert copy.deepcopy(a).shape == a.shape

@@ -169,10 +169,16 @@ void init_array(py::module_& m) {
       .def("__hash__", [](const array& a) { return (intptr_t)a.id(); })
       .def("__copy__", [](const array& a) { return copy(a); })
       .def("__deepcopy__", [](const array& a, py::object) { return copy(a); })
-      .def("__getstate__", [](array& a) { return py::make_tuple(array_tolist(a), a.dtype()); })
-      .def("__setstate__", [](array& self, py::tuple st) {
-        new (&self) array(to_array(st[0], as_dtype(st[1])));
-      })
+      .def(py::pickle(
+          [](array& a) {
+            // the shape too: a list loses the trailing axes of an empty array
+            return py::make_tuple(array_tolist(a), a.dtype(), py::tuple(py::cast(a.shape())));
+          },
+          [](py::tuple st) {
+            array a = to_array(st[0], as_dtype(st[1]));
+            if (st.size() > 2) a = reshape(a, st[2].cast<Shape>());
+            return a;
+          }))
       .def("__array__", [](py::object self, const py::object& dtype, const py::object&) {
         if (py::cast<const array&>(self).dtype() == bfloat16)
           throw py::type_error("bfloat16 arrays cannot be converted to NumPy.");

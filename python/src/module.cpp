@@ -20,6 +20,9 @@ PYBIND11_MODULE(core, m) {
       PyErr_SetString(axis_error_type.ptr(), e.what());
     } catch (const std::out_of_range& e) {
       PyErr_SetString(PyExc_IndexError, e.what());
+    } catch (const py::cast_error& e) {
+      // An argument read as a Python object and converted inside the binding: a wrong type.
+      PyErr_SetString(PyExc_TypeError, (std::string("Invalid argument type: ") + e.what()).c_str());
     }
   });
   m.attr("pi") = 3.141592653589793;

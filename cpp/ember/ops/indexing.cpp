@@ -302,6 +302,10 @@ array take_along_axis(const array& a, const array& indices, int axis, S s) {
 array put_along_axis(const array& a, const array& indices, const array& values, int axis, S s) {
   axis = normalize_axis(axis, a.ndim(), "put_along_axis");
   check_index_dtype(indices, "put_along_axis");
+  if (indices.ndim() != a.ndim())
+    op_error("put_along_axis", "Indices of dimension " + std::to_string(indices.ndim()) +
+                                   " does not match array of dimension " +
+                                   std::to_string(a.ndim()) + ".");
   Shape is = indices.shape();
   Shape as = a.shape();
   as[axis] = is[axis];
