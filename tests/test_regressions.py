@@ -553,3 +553,29 @@ def test_pickle_round_trip_without_warnings():
             assert np.array_equal(np.array(b.astype(mx.float32) if a.dtype == mx.bfloat16 else b),
                                   np.array(a.astype(mx.float32) if a.dtype == mx.bfloat16 else a))
             assert copy.deepcopy(a).shape == a.shape
+
+
+def test_addmm_with_vector_operands_broadcasts_c_to_the_result():
+    rng = np.random.RandomState(0)
+    a, b, v = rng.randn(4, 3).astype(np.float32), rng.randn(3, 2).astype(np.float32), rng.randn(3).astype(np.float32)
+    cases = [((4,), a, v), ((1,), a, v), ((2,), v, b), ((), v, v), ((4,), a, b[:, 0])]
+    for cshape, x, y in cases:
+        c = rng.randn(*cshape).astype(np.float32)
+        got = mx.addmm(mx.array(c), mx.array(x), mx.array(y), alpha=2.0, beta=0.5)
+        want = 2.0 * (x @ y) + 0.5 * c
+        assert got.shape == want.shape
+        np.testing.assert_allclose(np.array(got), want, rtol=1e-5, atol=1e-5)
+    g = mx.grad(lambda c: mx.addmm(c, mx.array(a), mx.array(v), beta=3.0).sum())(mx.ones((4,)))
+    np.testing.assert_allclose(np.array(g), np.full(4, 3.0))
+    for cshape, x, y in [((3, 2, 2), np.ones((2, 2)), np.ones((2, 2))), ((4, 3), a, v), ((3,), v, b), ((5, 2), v, b), ((1,), v, v)]:
+        with pytest.raises(ValueError, match="addmm"):
+            mx.addmm(mx.ones(cshape), mx.array(x), mx.array(y))
+
+
+def test_arange_start_keyword_with_stop_none_counts_up_to_start():
+    assert mx.arange(start=2.0, stop=None, step=2).tolist() == [0.0]
+    assert mx.arange(start=3, stop=None).tolist() == [0, 1, 2]
+    assert mx.arange(stop=3).tolist() == [0, 1, 2]
+    for call in (lambda: mx.arange(start=5), lambda: mx.arange(stop=None), lambda: mx.arange()):
+        with pytest.raises(TypeError):
+            call()

@@ -493,9 +493,10 @@ void init_ops(py::module_& m) {
       v[k] = py::reinterpret_borrow<py::object>(item.second);
       given[k] = true;
     }
-    if (!given[1] || v[1].is_none()) {
-      // arange(x, None) counts up to x, as arange(x)
-      if (args.size() < 2) throw py::type_error("[arange] Missing the stop argument.");
+    if (!given[1]) throw py::type_error("[arange] Missing the stop argument.");
+    if (v[1].is_none()) {
+      // arange(x, None) (or start=x, stop=None) counts up to x, as arange(x)
+      if (v[0].is_none()) throw py::type_error("[arange] Missing the stop argument.");
       v[1] = v[0];
       v[0] = py::none();
     }

@@ -343,12 +343,21 @@ static array matmul_impl(const array& c, const array& a_in, const array& b_in, f
   out.push_back(b.shape().back());
   std::vector<array> ins{broadcast_to(astype(a, t, s), as, s), broadcast_to(astype(b, t, s), bs, s)};
   if (with_c) {
+    // c broadcasts to the result's shape (without the axes 1-D operands add), then takes
+    // those axes back.
+    Shape final_shape = out;
+    if (b_in.ndim() == 1) final_shape.erase(final_shape.end() - 1);
+    if (a_in.ndim() == 1) final_shape.erase(final_shape.end() - (b_in.ndim() == 1 ? 1 : 2));
+    array cb = c;
     try {
-      ins.push_back(broadcast_to(astype(c, t, s), out, s));
+      cb = broadcast_to(astype(c, t, s), final_shape, s);
     } catch (const std::invalid_argument&) {
-      op_error(op, "Input c of shape " + shape_str(c.shape()) + " cannot be broadcast to " +
-                       shape_str(out) + ".");
+      op_error(op, "Input c of shape " + shape_str(c.shape()) + " cannot be broadcast to the "
+                   "output shape " + shape_str(final_shape) + ".");
     }
+    if (a_in.ndim() == 1) cb = expand_dims(cb, b_in.ndim() == 1 ? -1 : -2, s);
+    if (b_in.ndim() == 1) cb = expand_dims(cb, -1, s);
+    ins.push_back(broadcast_to(cb, out, s));
   }
   array r = make_node<Matmul>(out, t, ins, s, alpha, with_c ? beta : 0.0f);
   // Drop the dimensions that 1-D operands added.
