@@ -560,7 +560,7 @@ def test_addmm_with_vector_operands_broadcasts_c_to_the_result():
     a, b, v = rng.randn(4, 3).astype(np.float32), rng.randn(3, 2).astype(np.float32), rng.randn(3).astype(np.float32)
     cases = [((4,), a, v), ((1,), a, v), ((2,), v, b), ((), v, v), ((4,), a, b[:, 0])]
     for cshape, x, y in cases:
-        c = rng.randn(*cshape).astype(np.float32)
+        c = np.asarray(rng.randn(*cshape), dtype=np.float32)
         got = mx.addmm(mx.array(c), mx.array(x), mx.array(y), alpha=2.0, beta=0.5)
         want = 2.0 * (x @ y) + 0.5 * c
         assert got.shape == want.shape
