@@ -579,3 +579,14 @@ def test_arange_start_keyword_with_stop_none_counts_up_to_start():
     for call in (lambda: mx.arange(start=5), lambda: mx.arange(stop=None), lambda: mx.arange()):
         with pytest.raises(TypeError):
             call()
+
+
+def test_numpy_conversion_raises_the_evaluation_error():
+    # numpy falls back to __array__ when the buffer fails: the error must not turn into a
+    # RecursionError
+    r = mx.take(mx.array([1, 2]), mx.array([[5, 0]]))
+    for conv in (np.array, np.asarray):
+        with pytest.raises(IndexError, match="out of bounds"):
+            conv(r)
+    np.testing.assert_array_equal(np.array(mx.arange(6).reshape(2, 3).T), np.arange(6).reshape(2, 3).T)
+    np.testing.assert_array_equal(np.array(mx.ones((2,), dtype=mx.float16), dtype=np.float64), [1.0, 1.0])

@@ -180,9 +180,13 @@ void init_array(py::module_& m) {
             return a;
           }))
       .def("__array__", [](py::object self, const py::object& dtype, const py::object&) {
-        if (py::cast<const array&>(self).dtype() == bfloat16)
+        array& a = py::cast<array&>(self);
+        if (a.dtype() == bfloat16)
           throw py::type_error("bfloat16 arrays cannot be converted to NumPy.");
-        return py::module_::import("numpy").attr("array")(self, dtype);
+        eval_nogil(a);
+        // Through the buffer protocol, so that an evaluation error reaches the caller (numpy
+        // would otherwise fall back to calling __array__ again).
+        return py::module_::import("numpy").attr("array")(py::memoryview(self), dtype);
       }, py::arg("dtype") = py::none(), py::arg("copy") = py::none())
       .def_buffer([](array& a) -> py::buffer_info {
         eval_nogil(a);
