@@ -590,3 +590,29 @@ def test_numpy_conversion_raises_the_evaluation_error():
             conv(r)
     np.testing.assert_array_equal(np.array(mx.arange(6).reshape(2, 3).T), np.arange(6).reshape(2, 3).T)
     np.testing.assert_array_equal(np.array(mx.ones((2,), dtype=mx.float16), dtype=np.float64), [1.0, 1.0])
+
+
+def test_softmax_of_a_scalar_under_shapeless_compile_and_vmap():
+    x = mx.array(0.3)
+    for precise in (False, True):
+        f = lambda v: mx.softmax(v, precise=precise)  # noqa: E731
+        assert f(x).shape == () and mx.compile(f, shapeless=True)(x).shape == ()
+        assert mx.vmap(f)(mx.array([0.3, 0.5])).tolist() == [1.0, 1.0]
+    np.testing.assert_allclose(np.array(mx.vmap(lambda v: mx.softmax(v, axis=0))(mx.array([[0.3, 0.5]]))),
+                               [[0.450166, 0.549834]], rtol=1e-5)
+
+
+def test_allclose_and_array_equal_are_lazy_like_mlx():
+    mlx = pytest.importorskip("mlx.core")
+    nan = float("nan")
+    cases = [((1.0, nan), (1.0, nan), {}), ((1.0, nan), (1.0, nan), {"equal_nan": True}),
+             ((1, 2), (1, 2), {}), ((1.0,), (1.0, 1.0), {}), ((1.0, 2.0), (1.0, 2.0 + 1e-6), {}),
+             ((float("inf"),), (float("inf"),), {}), ((1, 2), (1.0, 2.0), {"equal_nan": True})]
+    for a, b, kw in cases:
+        for name in ("allclose", "array_equal"):
+            got = getattr(mx, name)(mx.array(a), mx.array(b), **kw)
+            want = getattr(mlx, name)(mlx.array(a), mlx.array(b), **kw)
+            assert isinstance(got, mx.array) and got.dtype == mx.bool_ and got.item() == want.item()
+    assert mx.compile(lambda a, b: mx.allclose(a, b))(mx.ones(2), mx.ones(2)).item() is True
+    assert mx.compile(lambda a, b: mx.array_equal(a, b))(mx.ones(2), mx.zeros(2)).item() is False
+    assert mx.vmap(lambda a, b: mx.allclose(a, b))(mx.ones((3, 2)), mx.ones((3, 2))).tolist() == [True] * 3

@@ -161,16 +161,19 @@ void init_ops(py::module_& m) {
   }, "a"_a, "b"_a, "rtol"_a = 1e-5, "atol"_a = 1e-8, py::kw_only(), "equal_nan"_a = false,
         "stream"_a = none);
   m.def("allclose", [](const py::object& a, const py::object& b, double rtol, double atol, bool equal_nan,
-                       const py::object&) {
+                       const py::object& s) {
+    // lazy, so that it composes with compile and vmap
     auto [x, y] = to_arrays(a, b);
-    py::gil_scoped_release nogil;
-    return array(allclose(x, y, rtol, atol, equal_nan));
+    return all(isclose(x, y, rtol, atol, equal_nan, sd(s)), false, sd(s));
   }, "a"_a, "b"_a, "rtol"_a = 1e-5, "atol"_a = 1e-8, py::kw_only(), "equal_nan"_a = false,
         "stream"_a = none);
-  m.def("array_equal", [](const py::object& a, const py::object& b, bool equal_nan, const py::object&) {
+  m.def("array_equal", [](const py::object& a, const py::object& b, bool equal_nan, const py::object& s) {
     auto [x, y] = to_arrays(a, b);
-    py::gil_scoped_release nogil;
-    return array(array_equal(x, y, equal_nan));
+    if (x.shape() != y.shape()) return array(false);
+    array eq = equal(x, y, sd(s));
+    if (equal_nan && is_inexact(promote_types(x.dtype(), y.dtype())))
+      eq = logical_or(eq, logical_and(isnan(x, sd(s)), isnan(y, sd(s)), sd(s)), sd(s));
+    return all(eq, false, sd(s));
   }, "a"_a, "b"_a, "equal_nan"_a = false, "stream"_a = none);
   m.def("addmm", [](const py::object& c, const py::object& a, const py::object& b, float alpha, float beta,
                     const py::object& s) { return addmm(A(c), A(a), A(b), alpha, beta, sd(s)); },

@@ -180,7 +180,12 @@ array softmax(const array& a, const std::vector<int>& axes_in, bool precise, S s
     array e = exp(subtract(x, m, s), s);
     return divide(e, sum(e, axes, true, s), s);
   }
-  if (axes.empty()) return make_node<Softmax>(x.shape(), x.dtype(), {reshape(x, {-1, 1}, s)}, s, precise);
+  if (axes.empty()) {
+    // every element on its own: rows of one (the node's shape is its input's, for the
+    // shape inference of shapeless compile and for vmap)
+    array rows = reshape(x, {-1, 1}, s);
+    return reshape(make_node<Softmax>(rows.shape(), x.dtype(), {rows}, s, precise), x.shape(), s);
+  }
   if (axes.size() == 1 && axes[0] == a.ndim() - 1)
     return make_node<Softmax>(x.shape(), x.dtype(), {x}, s, precise);
   // Other axes: move them last, apply, move back.
