@@ -616,3 +616,17 @@ def test_allclose_and_array_equal_are_lazy_like_mlx():
     assert mx.compile(lambda a, b: mx.allclose(a, b))(mx.ones(2), mx.ones(2)).item() is True
     assert mx.compile(lambda a, b: mx.array_equal(a, b))(mx.ones(2), mx.zeros(2)).item() is False
     assert mx.vmap(lambda a, b: mx.allclose(a, b))(mx.ones((3, 2)), mx.ones((3, 2))).tolist() == [True] * 3
+
+
+def test_empty_slice_stays_empty_under_vmap():
+    # an empty slice's node kept its stop while its start was reset: re-applied by vmap it
+    # took the elements before the stop
+    x = mx.arange(20.0).reshape(4, 5)
+    f = lambda v: mx.split(v, [2, 2], axis=-1)[1]  # noqa: E731
+    assert f(x).shape == (4, 0) and mx.vmap(f)(mx.stack([x, x])).shape == (2, 4, 0)
+    s = np.random.RandomState(0).randn(4, 3, 2).astype(np.float32)
+    g = lambda v: mx.fft.istft(v, hop_length=1, length=0)  # noqa: E731
+    assert mx.vmap(g)(mx.stack([mx.array(s)] * 2)).shape == (2, 4, 0)
+    h = lambda v: mx.concatenate([mx.split(v, [2, 2], axis=-1)[1], v], axis=-1).sum()  # noqa: E731
+    np.testing.assert_array_equal(np.array(mx.grad(h)(x)), np.ones((4, 5)))
+    np.testing.assert_array_equal(np.array(mx.vmap(mx.grad(h))(mx.stack([x, x]))), np.ones((2, 4, 5)))

@@ -311,7 +311,7 @@ array slice(const array& a, Shape start, Shape stop, Shape strides, S s) {
     normalize_slice(a.shape()[i], start[i], stop[i], strides[i]);
     int64_t len = slice_length(start[i], stop[i], strides[i]);
     shape[i] = (int32_t)std::max<int64_t>(0, len);
-    if (shape[i] == 0) start[i] = 0;
+    if (shape[i] == 0) start[i] = stop[i] = 0;  // empty: and stays empty when re-applied (vmap)
     if (stop[i] < 0) stop[i] = -a.shape()[i] - 1;  // "before the first element", stable when re-normalised
     trivial &= start[i] == 0 && strides[i] == 1 && shape[i] == a.shape()[i];
   }
