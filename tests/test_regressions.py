@@ -630,3 +630,12 @@ def test_empty_slice_stays_empty_under_vmap():
     h = lambda v: mx.concatenate([mx.split(v, [2, 2], axis=-1)[1], v], axis=-1).sum()  # noqa: E731
     np.testing.assert_array_equal(np.array(mx.grad(h)(x)), np.ones((4, 5)))
     np.testing.assert_array_equal(np.array(mx.vmap(mx.grad(h))(mx.stack([x, x]))), np.ones((2, 4, 5)))
+
+
+def test_arccosh_derivative_below_minus_one_matches_mlx():
+    mlx = pytest.importorskip("mlx.core")
+    v = [2.0, -3.0, 1.5, -1.25]
+    got = mx.grad(lambda t: mx.arccosh(t).sum())(mx.array(v))
+    want = mlx.grad(lambda t: mlx.arccosh(t).sum())(mlx.array(v))
+    np.testing.assert_allclose(np.array(got), np.array(want), rtol=1e-6)
+    np.testing.assert_allclose(np.array(got), 1 / np.sqrt(np.square(v) - 1), rtol=1e-6)

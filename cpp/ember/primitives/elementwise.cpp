@@ -153,9 +153,10 @@ EMBER_PARTIALS(Cosh) { return {multiply(ct, sinh(x[0]))}; }
 EMBER_PARTIALS(Tanh) { return {multiply(ct, subtract(scalar_like(1, out), square(out)))}; }
 EMBER_PARTIALS(ArcSinh) { return {divide(ct, sqrt(add(square(x[0]), scalar_like(1, x[0]))))}; }
 EMBER_PARTIALS(ArcCosh) {
-  // sqrt(x - 1) * sqrt(x + 1) rather than sqrt(x^2 - 1): the same for real x, and the
-  // principal branch for complex x.
+  // 1 / sqrt(x^2 - 1) for real x (as MLX and PyTorch: finite below -1, where the value is
+  // NaN); sqrt(x - 1) * sqrt(x + 1) for complex x, the principal branch.
   array one = scalar_like(1, x[0]);
+  if (!is_complex(x[0].dtype())) return {divide(ct, sqrt(subtract(square(x[0]), one)))};
   return {divide(ct, multiply(sqrt(subtract(x[0], one)), sqrt(add(x[0], one))))};
 }
 EMBER_PARTIALS(ArcTanh) { return {divide(ct, subtract(scalar_like(1, x[0]), square(x[0])))}; }
