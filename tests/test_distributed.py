@@ -37,6 +37,14 @@ def launch(n, script_args, timeout=120, extra=()):
     return p, time.time() - t0
 
 
+def rank_1_leaves(code, after_a_sum=False):
+    """A script whose rank 1 exits with `code` while the others go on to an all_sum."""
+    first = "mx.eval(mx.distributed.all_sum(mx.ones(4)))\n" if after_a_sum else ""
+    return ("import sys\nimport ember.core as mx\ng = mx.distributed.init(strict=True)\n" + first +
+            "if g.rank() == 1:\n    print('leaving', flush=True)\n    sys.exit(%d)\n" % code +
+            "mx.eval(mx.distributed.all_sum(mx.ones(4)))\nprint('not reached', flush=True)\n")
+
+
 # ---------- one process, no backend
 
 def test_single_process_group():
@@ -125,16 +133,7 @@ def test_collectives_over_mpich(tmp_path):
 @needs_mpi
 def test_failing_rank_stops_the_others(tmp_path):
     script = tmp_path / "fail.py"
-    script.write_text(textwrap.dedent("""
-        import sys, time
-        import ember.core as mx
-        g = mx.distributed.init(strict=True)
-        if g.rank() == 1:
-            print("leaving", flush=True)
-            sys.exit(3)
-        mx.eval(mx.distributed.all_sum(mx.ones(4)))
-        print("not reached", flush=True)
-    """))
+    script.write_text(rank_1_leaves(3))
     p, took = launch(2, [str(script)], timeout=60)
     assert p.returncode != 0
     assert "[1] leaving" in p.stdout
@@ -189,17 +188,7 @@ def test_collectives_in_pieces():
 def test_no_rank_waits_forever(tmp_path):
     # a rank that finishes its program without taking part: the others stop at once
     script = tmp_path / "early.py"
-    script.write_text(textwrap.dedent("""
-        import sys
-        import ember.core as mx
-        g = mx.distributed.init(strict=True)
-        mx.eval(mx.distributed.all_sum(mx.ones(4)))
-        if g.rank() == 1:
-            print("leaving", flush=True)
-            sys.exit(0)
-        mx.eval(mx.distributed.all_sum(mx.ones(4)))
-        print("not reached", flush=True)
-    """))
+    script.write_text(rank_1_leaves(0, after_a_sum=True))
     p, took = launch(2, [str(script)], timeout=90)
     assert p.returncode != 0 and "[1] leaving" in p.stdout and "not reached" not in p.stdout
     assert "waits in all_sum for rank 1, which has finished its program" in p.stdout + p.stderr
