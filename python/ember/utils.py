@@ -96,8 +96,11 @@ def tree_unflatten(tree):
         if head not in groups:
             order.append(head)
         groups[head].append((tail, value))
-    if all(k.isdigit() for k in order):
-        result = [None] * (max(int(k) for k in order) + 1)
+    if not order:
+        return []
+    if all(k.isdigit() and str(int(k)) == k for k in order):
+        # Indices with no entries (a parameterless layer of a Sequential) stay empty dicts.
+        result = [{} for _ in range(max(int(k) for k in order) + 1)]
         for k in order:
             result[int(k)] = tree_unflatten(groups[k])
         return result
