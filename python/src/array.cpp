@@ -150,6 +150,15 @@ void init_array(py::module_& m) {
       .def("item", &item)
       .def("tolist", &array_tolist)
       .def("__repr__", &array_repr)
+      .def("__format__", [](py::object self, const std::string& spec) -> py::object {
+        // A 0-d array formats as its Python scalar (f"{loss:.3f}"); a larger one only with an
+        // empty spec, as its repr.
+        array& a = py::cast<array&>(self);
+        if (a.ndim() == 0) return py::module_::import("builtins").attr("format")(item(a), spec);
+        if (!spec.empty())
+          throw py::type_error("unsupported format string passed to ember.core.array.__format__");
+        return py::str(self);
+      })
       .def("__len__", [](const array& a) {
         if (a.ndim() == 0) throw py::type_error("len() 0-dimensional array.");
         return a.shape()[0];
@@ -174,8 +183,12 @@ void init_array(py::module_& m) {
         new (&self) array(to_array(st[0], as_dtype(st[1])));
       })
       .def("__array__", [](py::object self, const py::object& dtype, const py::object&) {
-        if (py::cast<const array&>(self).dtype() == bfloat16)
+        array& a = py::cast<array&>(self);
+        if (a.dtype() == bfloat16)
           throw py::type_error("bfloat16 arrays cannot be converted to NumPy.");
+        // Evaluate first: numpy swallows an error from the buffer protocol and would call back
+        // here (a traced array inside compile recursed until the stack ran out).
+        eval_nogil(a);
         return py::module_::import("numpy").attr("array")(self, dtype);
       }, py::arg("dtype") = py::none(), py::arg("copy") = py::none())
       .def_buffer([](array& a) -> py::buffer_info {
