@@ -1062,3 +1062,103 @@ def test_attention_with_no_keys():
     e = emx.ones((1, 2, 0, 4))
     g = emx.grad(lambda q: emx.fast.scaled_dot_product_attention(q, q, q, scale=1.0).sum())(e)
     assert g.shape == e.shape
+
+
+def test_inplace_operators_rebind_the_shared_array():
+    x = emx.zeros(3)
+    alias = x
+    x += 1
+    assert x is alias and alias.tolist() == [1, 1, 1]
+    x = emx.zeros(3, emx.int32)
+    alias = x
+    x += 1.5  # the dtype follows the promotion
+    assert alias.dtype == emx.float32 and alias.tolist() == [1.5, 1.5, 1.5]
+    x = emx.zeros((2, 3))
+    alias = x
+    x += emx.ones((4, 2, 3))  # and the shape the broadcast
+    assert alias.shape == (4, 2, 3)
+    x = emx.array([5, 7])
+    alias = x
+    x %= 3
+    x <<= 1
+    x |= 1
+    x **= 2
+    x //= 3
+    x -= emx.array([1, 1])
+    assert alias.tolist() == [((2 << 1 | 1) ** 2) // 3 - 1, ((1 << 1 | 1) ** 2) // 3 - 1]
+    m = emx.eye(2) * 2
+    alias = m
+    m @= emx.array([[1.0, 2.0], [3.0, 4.0]])
+    m *= 0.5
+    m /= 2
+    assert alias.tolist() == [[0.5, 1.0], [1.5, 2.0]]
+    # A dict entry updated with += changes the array every holder sees.
+    d = {"a": emx.ones(2)}
+    held = dict(d)
+    d["a"] += 1
+    assert held["a"].tolist() == [2, 2]
+    # In a differentiated function.
+    def f(a):
+        a *= 3
+        return a.sum()
+    assert emx.grad(f)(emx.ones(2)).tolist() == [3, 3]
+    with pytest.raises(ValueError, match="In place division"):
+        i = emx.array([1, 2])
+        i /= 2
+    with pytest.raises(ValueError):
+        f = emx.array([1.0, 2.0])
+        f &= 1
+    with pytest.raises(ValueError):
+        i = emx.array([1, 2], emx.int8)
+        i += 1000
+    with pytest.raises(ValueError):
+        i = emx.array([1, 2])
+        i += "a"
+    with pytest.raises(TypeError):
+        i = emx.array([1, 2])
+        i += None
+
+
+def test_numpy_operands_are_weak():
+    h = emx.array([1.0, 2.0], emx.float16)
+    i = emx.array([1, 2])
+    # numpy scalars behave as Python scalars: a half-precision model stays in half precision.
+    for r in (h * np.float32(0.5), emx.add(h, np.float32(2)), emx.maximum(h, np.float32(2)),
+              emx.where(emx.array([True, False]), h, np.float32(0)), h + np.array([1.5], np.float32)):
+        assert r.dtype == emx.float16
+    assert (h * np.float32(0.5)).tolist() == [0.5, 1.0]
+    assert (i * np.int64(3)).dtype == emx.int32 and (i * np.int64(3)).tolist() == [3, 6]
+    assert (emx.array([1, 2], emx.uint8) + np.int64(3)).dtype == emx.uint8
+    assert (i + np.array([1, 2], np.int64)).dtype == emx.int32
+    assert type(h > np.float32(1.5)) is emx.array and (h > np.float32(1.5)).tolist() == [False, True]
+    # A float meeting an integer array promotes, never truncates.
+    assert (i * np.float32(1.5)).tolist() == [1.5, 3.0]
+    assert (i + np.array([1.5, 2.0])).tolist() == [2.5, 4.0]
+    with pytest.raises(ValueError):
+        emx.array([1, 2], emx.int8) + np.int64(1000)
+
+
+def test_numpy_operands_match_mlx():
+    mx = pytest.importorskip("mlx.core")
+    cases = [
+        lambda m: m.array([1.0, 2.0], m.float16) * np.float32(0.5),
+        lambda m: m.array([1, 2]) * np.int64(3),
+        lambda m: m.array([1, 2], m.uint8) + np.int64(3),
+        lambda m: m.array([True, False]) + np.bool_(True),
+        lambda m: m.array([1.0, 2.0], m.bfloat16) + np.array([1.5], np.float32),
+        lambda m: m.array([1, 2]) - np.array([1, 2], np.int64),
+        lambda m: m.minimum(m.array([1.0, 3.0], m.float16), np.float32(2)),
+    ]
+    for case in cases:
+        a, b = case(mx), case(emx)
+        assert str(a.dtype).split(".")[-1] == str(b.dtype).split(".")[-1]
+        np.testing.assert_array_equal(np.array(b.astype(emx.float32)), np.array(a.astype(mx.float32)))
+
+
+def test_array_extra_dunders():
+    assert complex(emx.array(1 + 2j)) == 1 + 2j and complex(emx.array(1.5)) == 1.5
+    assert bytes(emx.array([1, 2], emx.uint8)) == b"\x01\x02"
+    assert bytes(emx.array([[1, 2], [3, 4]], emx.uint8).T) == b"\x01\x03\x02\x04"
+    i = emx.array([1, 2])
+    assert i.__div__(2).tolist() == [0.5, 1.0] and i.__rdiv__(2).tolist() == [2.0, 1.0]
+    assert emx.array([1.0]).__array_namespace__() is emx

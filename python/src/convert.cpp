@@ -264,9 +264,36 @@ array to_array(py::handle obj, std::optional<Dtype> dtype) {
   throw py::value_error(msg);
 }
 
+namespace {
+
+// Kinds ordered as promotion goes: bool < integers < real floats < complex.
+int kind_rank(Dtype t) {
+  if (t == bool_) return 0;
+  if (is_integral(t)) return 1;
+  if (is_complex(t)) return 3;
+  return 2;
+}
+
+}  // namespace
+
+bool is_numpy_operand(py::handle obj) {
+  static PyObject* generic = py::object(py::module_::import("numpy").attr("generic")).release().ptr();
+  return py::isinstance<py::array>(obj) || PyObject_IsInstance(obj.ptr(), generic) == 1;
+}
+
 array to_array_like(py::handle obj, const array& other) {
   if (py::isinstance<array>(obj)) return py::cast<array>(obj);
   Dtype t = other.dtype();
+  if (!is_py_scalar(obj) && is_numpy_operand(obj)) {
+    // As MLX: a numpy scalar or array meeting an array takes the array's dtype, but only where
+    // that keeps its kind (MLX also truncates 1.5 to an integer array's 1; that is not copied).
+    if (!py::isinstance<py::array>(obj)) {
+      py::object v = obj.attr("item")();
+      if (is_py_scalar(v)) return to_array_like(v, other);
+    }
+    array x = to_array(obj);
+    return kind_rank(x.dtype()) <= kind_rank(t) && t != bool_ ? astype(x, t) : x;
+  }
   if (PyBool_Check(obj.ptr())) return array(obj.ptr() == Py_True, t);
   if (PyLong_Check(obj.ptr())) {
     if (t == bool_) return int_scalar(obj, std::nullopt);
@@ -304,6 +331,11 @@ array to_array_like(py::handle obj, const array& other) {
 
 std::pair<array, array> to_arrays(py::handle a, py::handle b) {
   bool sa = is_py_scalar(a), sb = is_py_scalar(b);
+  // numpy scalars and arrays are weak against an array, as Python scalars are.
+  if (!sa && !sb) {
+    if (py::isinstance<array>(a) && is_numpy_operand(b)) sb = true;
+    else if (py::isinstance<array>(b) && is_numpy_operand(a)) sa = true;
+  }
   if (!sa && sb) {
     array x = to_array(a);
     return {x, to_array_like(b, x)};
