@@ -1162,3 +1162,13 @@ def test_array_extra_dunders():
     i = emx.array([1, 2])
     assert i.__div__(2).tolist() == [0.5, 1.0] and i.__rdiv__(2).tolist() == [2.0, 1.0]
     assert emx.array([1.0]).__array_namespace__() is emx
+
+
+def test_array_from_non_native_byte_order():
+    # Data read from a big-endian file ('>f4') is swapped, not reinterpreted.
+    for dt in (">f4", ">i8", ">u2", ">f2"):
+        src = np.arange(6, dtype=dt).reshape(2, 3)
+        assert emx.array(src).tolist() == src.tolist()
+        assert emx.array(src.T).tolist() == src.T.tolist()
+    assert emx.array(np.array([1 + 2j], dtype=">c16")).tolist() == [1 + 2j]
+    assert emx.array(np.arange(3, dtype=">f8"), dtype=emx.float64).tolist() == [0.0, 1.0, 2.0]

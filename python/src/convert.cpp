@@ -227,6 +227,9 @@ array from_numpy(py::array np, std::optional<Dtype> dtype) {
   Shape shape;
   for (py::ssize_t i = 0; i < np.ndim(); ++i) shape.push_back(checked_dim((int64_t)np.shape(i), "array"));
   checked_size(shape, dtype.value_or(src), "array");
+  // Data in the other byte order (a '>f4' array read from a file) is swapped to native first.
+  if (!np.dtype().attr("isnative").cast<bool>())
+    np = np.attr("astype")(np.dtype().attr("newbyteorder")("="));
   py::array c = py::array::ensure(np, py::array::c_style);
   // ensure() hides why a copy failed; numpy's own call raises it (MemoryError, ...).
   if (!c) c = py::module_::import("numpy").attr("ascontiguousarray")(np);
