@@ -80,7 +80,7 @@ class Module(dict):
     def __getattr__(self, key: str):
         if key in self:
             return self[key]
-        raise AttributeError(f"{type(self)!r} has no attribute {key!r}")
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {key!r}")
 
     def __setattr__(self, key: str, val: Any):
         if isinstance(val, (mx.array, dict, list, tuple)):
