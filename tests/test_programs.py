@@ -965,6 +965,271 @@ def test_module_and_tree_utilities():
     _differential(module_api_program)
 
 
+# ---------------------------------------------------------------- seeded initialisation
+
+
+def init_program(lib, init):
+    mx, nn, optim, utils = _libs(lib)
+    layers = {
+        "Linear": lambda: nn.Linear(7, 5), "Bilinear": lambda: nn.Bilinear(3, 4, 5),
+        "Conv1d": lambda: nn.Conv1d(3, 4, 3), "Conv2d": lambda: nn.Conv2d(4, 6, 3, groups=2),
+        "Conv3d": lambda: nn.Conv3d(2, 3, 2), "ConvTranspose2d": lambda: nn.ConvTranspose2d(3, 4, 3),
+        "Embedding": lambda: nn.Embedding(10, 4), "GRU": lambda: nn.GRU(3, 4),
+        "LSTM": lambda: nn.LSTM(3, 4), "MHA": lambda: nn.MultiHeadAttention(8, 2),
+        "Transformer": lambda: nn.Transformer(8, 2, 1, 1, 16), "PReLU": lambda: nn.PReLU(3),
+        "QuantizedLinear": lambda: nn.QuantizedLinear(64, 32),
+    }
+    out = {}
+    for name, make in layers.items():
+        mx.random.seed(123)  # the same seed draws the same initial weights
+        out[name] = _arrays(make().parameters(), utils)
+    for name in ("glorot_normal", "glorot_uniform", "he_normal", "he_uniform", "orthogonal"):
+        mx.random.seed(7)
+        out[name] = np.array(getattr(nn.init, name)()(mx.zeros((4, 6))))
+    mx.random.seed(7)
+    out["he_fan_out"] = np.array(nn.init.he_normal()(mx.zeros((4, 3, 3, 2)), mode="fan_out"))
+    mx.random.seed(5)
+    out["dropout"] = np.array(nn.Dropout(0.3)(mx.ones((4, 8))))
+    out["dropout2d"] = np.array(nn.Dropout2d(0.5)(mx.ones((2, 3, 3, 4))))
+    return out
+
+
+def test_seeded_initialisation_and_dropout():
+    _differential(init_program, atol=1e-6, rtol=1e-6)
+
+
+# ---------------------------------------------------------------- function transformations
+
+
+def transforms_program(lib, init):
+    mx, nn, optim, utils = _libs(lib)
+    mx.random.seed(41)
+    model = nn.Sequential(nn.Linear(5, 8), nn.GELU(), nn.LayerNorm(8), nn.Linear(8, 3))
+    out = {"p0": _arrays(model.parameters(), utils)}
+    if init is not None:
+        _load(model, init["p0"], mx, utils)
+    rng = np.random.RandomState(0)
+    X = mx.array(rng.randn(6, 5).astype(np.float32))
+    Y = mx.array(rng.randint(0, 3, 6))
+
+    def loss(params, x, y):
+        model.update(params)
+        return nn.losses.cross_entropy(model(x[None]), y[None], reduction="mean")
+
+    params = model.parameters()
+    per_example = mx.vmap(mx.grad(loss), in_axes=(None, 0, 0))(params, X, Y)  # DP-SGD style
+    model.update(params)
+    out["per_example"] = _arrays(per_example, utils)
+    w0 = mx.array(rng.randn(5, 3).astype(np.float32))
+    f = lambda w: mx.sum(mx.tanh(X @ w) ** 2)
+    out["hvp"] = np.array(mx.jvp(mx.grad(f), [w0], [mx.ones_like(w0)])[1][0])
+    x0 = mx.array([0.1, 0.2, 0.3])
+    g = lambda x: mx.sin(x) * x.sum()
+    out["jacobian"] = np.array(mx.vmap(lambda c: mx.vjp(g, [x0], [c])[1][0])(mx.eye(3)))
+    Ws = mx.array(rng.randn(4, 5, 3).astype(np.float32))
+    out["ensemble"] = np.array(mx.vmap(lambda w, x: mx.softmax(x @ w, axis=-1), in_axes=(0, None),
+                                       out_axes=1)(Ws, X))
+    cvg = mx.compile(mx.vmap(mx.grad(lambda w, x: mx.sum(mx.logsumexp(x @ w, axis=-1))),
+                             in_axes=(0, None)))
+    out["compiled_vmap_grad"] = np.array(cvg(Ws, X))
+    a = mx.arange(24).reshape(6, 4)
+
+    @mx.compile
+    def write_row(a, i):
+        return mx.slice_update(a, mx.ones((1, 4), mx.int32) * 7, i, axes=(0,))
+
+    out["slice_update"] = [np.array(write_row(a, mx.array([k]))) for k in range(3)]
+    out["slice"] = np.array(mx.slice(a, mx.array([2]), axes=(0,), slice_size=(3, 4)))
+
+    @mx.custom_function
+    def doubled_exp(x):
+        return mx.exp(x)
+
+    @doubled_exp.vjp
+    def doubled_exp_vjp(primals, cotangent, output):
+        return [cotangent * 2.0]
+
+    out["custom_vjp"] = np.array(mx.grad(lambda x: doubled_exp(x).sum())(mx.ones(3)))
+    (v, aux), gr = mx.value_and_grad(lambda w, x, scale=1.0: ((w * x).sum() * scale, w * 2))(
+        mx.array([1.0, 2.0]), mx.array([3.0, 4.0]), scale=2.0)
+    out["aux"] = [v.item(), np.array(aux), np.array(gr)]
+    return out
+
+
+def test_function_transformations():
+    _differential(transforms_program, atol=1e-4, rtol=1e-4)
+
+
+# ---------------------------------------------------------------- a GP fit and a spectral filter
+
+
+def gp_spectral_program(lib, init):
+    mx, nn, optim, utils = _libs(lib)
+    rng = np.random.RandomState(0)
+    X = mx.array(rng.rand(20, 2).astype(np.float32))
+    Y = mx.array(np.sin(rng.rand(20) * 6).astype(np.float32))
+    cpu = mx.cpu
+
+    def kernel(ls, var, noise):
+        d = ((X[:, None, :] - X[None, :, :]) ** 2).sum(-1)
+        return var * mx.exp(-0.5 * d / ls**2) + noise * mx.eye(20)
+
+    def nll(p):
+        K = kernel(mx.exp(p["log_ls"]), mx.exp(p["log_var"]), mx.exp(p["log_noise"]))
+        L = mx.linalg.cholesky(K, stream=cpu)
+        z = mx.linalg.solve_triangular(L, Y[:, None], upper=False, stream=cpu)
+        return 0.5 * (z * z).sum() + mx.log(mx.diag(L)).sum()
+
+    out = {"nll": nll({"log_ls": mx.array(0.0), "log_var": mx.array(0.0),
+                       "log_noise": mx.array(-2.0)}).item()}
+    K = kernel(1.0, 1.0, 0.1)
+    out["inv"] = np.array(mx.linalg.inv(K, stream=cpu))
+    out["solve"] = np.array(mx.linalg.solve(K, Y[:, None], stream=cpu))
+    out["eigvalsh"] = np.array(mx.linalg.eigvalsh(K, stream=cpu))
+    u, s, vt = mx.linalg.svd(K[:5, :8], stream=cpu)
+    out["svd"] = [np.array(s), np.array((u[:, :5] * s) @ vt[:5])]
+    q, r = mx.linalg.qr(K[:8, :5], stream=cpu)
+    out["qr"] = np.array(q @ r)
+    out["pinv"] = np.array(mx.linalg.pinv(K[:5, :8], stream=cpu))
+    out["norms"] = [np.array(mx.linalg.norm(K)), np.array(mx.linalg.norm(K, axis=1)),
+                    np.array(mx.linalg.norm(K, ord=1))]
+    sig = mx.array(rng.randn(4, 64).astype(np.float32))
+    w = mx.array((rng.randn(33) + 1j * rng.randn(33)).astype(np.complex64))
+    filt = lambda s: mx.fft.irfft(mx.fft.rfft(s, axis=-1) * w, n=64, axis=-1)
+    out["spectral"] = np.array(filt(sig))
+    out["spectral_grad"] = np.array(mx.grad(lambda s: (filt(s) ** 2).sum())(sig))
+    out["fft2"] = np.array(mx.abs(mx.fft.fft2(sig.reshape(4, 8, 8))))
+    return out
+
+
+def test_gp_and_spectral_filter():
+    _differential(gp_spectral_program, atol=1e-3, rtol=1e-3)
+
+
+def test_gp_hyperparameters_train_through_cholesky():
+    # MLX has no derivative for the triangular solve's inverse; Ember's gradient is checked
+    # against central differences in float64.
+    rng = np.random.RandomState(0)
+    X = rng.rand(8, 2)
+    Y = np.sin(rng.rand(8) * 6)
+
+    def nll(log_ls, xp):
+        d = ((X[:, None, :] - X[None, :, :]) ** 2).sum(-1)
+        if xp is not np:
+            d = emx.array(d)  # numpy on the left of an operator would take over
+        K = xp.exp(-0.5 * d / xp.exp(log_ls) ** 2) + 0.1 * xp.eye(8)
+        if xp is np:
+            L = np.linalg.cholesky(K)
+            z = np.linalg.solve(L, Y[:, None])
+            return 0.5 * (z * z).sum() + np.log(np.diag(L)).sum()
+        L = emx.linalg.cholesky(K, stream=emx.cpu)
+        z = emx.linalg.solve_triangular(L, emx.array(Y[:, None]), upper=False, stream=emx.cpu)
+        return 0.5 * (z * z).sum() + emx.log(emx.diag(L)).sum()
+
+    g = emx.grad(lambda t: nll(t, emx))(emx.array(0.3, emx.float64)).item()
+    h = 1e-6
+    fd = (nll(0.3 + h, np) - nll(0.3 - h, np)) / (2 * h)
+    assert g == pytest.approx(fd, rel=1e-6, abs=1e-8)
+
+
+# ---------------------------------------------------------------- Module as a dict of attributes
+
+
+def module_dict_program(lib, init):
+    mx, nn, optim, utils = _libs(lib)
+    lay = lambda t: _layout(t, utils)
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layers = []
+            self.scale = 2.0
+            self.w = mx.ones(2)
+
+        @property
+        def double(self):
+            return self.w * 2
+
+    m = Net()
+    m.layers.append(nn.Linear(2, 2))
+    m.layers.append(nn.Linear(2, 3))
+    out = {"appended": lay(m.parameters()), "is_dict": isinstance(m, dict),
+           "keys": sorted(m.keys()), "double": np.array(m.double)}
+    del m.layers[0]
+    out["deleted_item"] = lay(m.parameters())
+    m.extra = nn.Linear(1, 1)
+    out["new_attr"] = lay(m.parameters())
+    del m.extra
+    m.w = None
+    out["none_attr"] = (lay(m.parameters()), m.w)
+    m.pair = (mx.zeros(1), nn.Linear(1, 2))
+    m.d = {"k": mx.zeros(3), "n": {"z": nn.Linear(2, 1)}}
+    out["containers"] = lay(m.parameters())
+    out["children"] = sorted(m.children().keys())
+    p = m.parameters()
+    p["layers"][0]["weight"] = mx.zeros((5, 5))  # a new dict: the model is untouched
+    out["untouched"] = tuple(m.layers[0].weight.shape)
+    m.freeze()
+    out["deepcopy_frozen"] = len(lay(__import__("copy").deepcopy(m).trainable_parameters()))
+    m.unfreeze()
+    m.update({"layers": [{"weight": mx.zeros((3, 2)), "zzz": mx.ones(1)}]}, strict=False)
+    out["update_nonstrict"] = lay(m.parameters())
+    m._hidden = mx.ones(1)
+    out["hidden"] = ("_hidden" in m.parameters(), sorted(m.keys()))
+    try:
+        m.missing
+    except AttributeError as e:
+        out["attribute_error"] = str(e)
+    return out
+
+
+def test_module_as_dict():
+    _differential(module_dict_program)
+
+
+def optimizer_functional_program(lib, init):
+    mx, nn, optim, utils = _libs(lib)
+    params = {"w": mx.array([1.0, -2.0]), "b": [mx.array(0.5), {"c": mx.ones((2, 2))}]}
+    grads = utils.tree_map(lambda p: p * 0.1 + 0.05, params)
+    makers = {
+        "sgd": lambda: optim.SGD(0.1, weight_decay=0.1, momentum=0.5),
+        "adam": lambda: optim.Adam(0.1, bias_correction=True),
+        "adamw": lambda: optim.AdamW(0.1, weight_decay=0.5),
+        "rmsprop": lambda: optim.RMSprop(0.1, eps=1e-3),
+        "lion": lambda: optim.Lion(0.1, betas=[0.8, 0.9]),
+        "adafactor": lambda: optim.Adafactor(0.1, relative_step=False),
+        "muon": lambda: optim.Muon(0.1, momentum=0.9, nesterov=True),
+    }
+    out = {}
+    for name, make in makers.items():
+        opt, p, traj = make(), params, []
+        for _ in range(3):
+            p = opt.apply_gradients(grads, p)
+            traj.append(_arrays(p, utils))
+        opt.learning_rate = 0.01
+        lr = opt.learning_rate
+        traj.append(_arrays(opt.apply_gradients(grads, p), utils))
+        out[name] = {"trajectory": traj, "state": _arrays(opt.state, utils),
+                     "lr": (np.array(lr), str(lr.dtype).split(".")[-1])}
+    opt, p = optim.Adam(lambda step: 0.1 / (1 + step)), params
+    for _ in range(3):
+        p = opt.apply_gradients(grads, p)
+    out["callable_lr"] = [_arrays(p, utils), np.array(opt.learning_rate), int(opt.step)]
+    out["clip"] = [_arrays(optim.clip_grad_norm(grads, m)[0], utils) for m in (0.01, 100.0)]
+    schedules = {
+        "cosine": optim.cosine_decay(1.0, 10, 0.1), "exponential": optim.exponential_decay(1.0, 0.5),
+        "step": optim.step_decay(1.0, 0.5, 3), "linear": optim.linear_schedule(0.0, 1.0, 5),
+        "joined": optim.join_schedules([optim.linear_schedule(0, 1, 3), optim.cosine_decay(1, 5)], [3]),
+    }
+    for k, sch in schedules.items():
+        out["schedule_" + k] = [float(sch(i)) for i in range(14)]
+    return out
+
+
+def test_optimizers_functional_api():
+    _differential(optimizer_functional_program, atol=1e-5, rtol=1e-4)
+
+
 # ---------------------------------------------------------------- regressions found by the programs
 
 
