@@ -1437,3 +1437,33 @@ def test_array_from_non_native_byte_order():
         assert emx.array(src.T).tolist() == src.T.tolist()
     assert emx.array(np.array([1 + 2j], dtype=">c16")).tolist() == [1 + 2j]
     assert emx.array(np.arange(3, dtype=">f8"), dtype=emx.float64).tolist() == [0.0, 1.0, 2.0]
+
+
+def _write_safetensors(path, tensors):
+    import json
+    import struct
+    header, blobs, off = {}, [], 0
+    for name, (dt, shape, data) in tensors.items():
+        header[name] = {"dtype": dt, "shape": shape, "data_offsets": [off, off + len(data)]}
+        off += len(data)
+        blobs.append(data)
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
+
+
+def test_fp8_checkpoint_loads_as_bytes(tmp_path):
+    # An FP8 (E4M3) checkpoint loads as its bytes; from_fp8 decodes them.
+    path = str(tmp_path / "fp8.safetensors")
+    _write_safetensors(path, {"w": ("F8_E4M3", [3], bytes([0x38, 0x40, 0xC0])),
+                              "s": ("F32", [1], np.array([0.5], np.float32).tobytes())})
+    w = emx.load(path)["w"]
+    assert w.dtype == emx.uint8 and w.tolist() == [0x38, 0x40, 0xC0]
+    assert emx.from_fp8(w, dtype=emx.float32).tolist() == [1.0, 2.0, -2.0]
+    _write_safetensors(path, {"w": ("F8_E5M2", [1], bytes([0x3C]))})
+    with pytest.raises(ValueError, match="F8_E5M2"):
+        emx.load(path)
+    mx = pytest.importorskip("mlx.core")
+    _write_safetensors(path, {"w": ("F8_E4M3", [3], bytes([0x38, 0x40, 0xC0]))})
+    assert mx.load(path)["w"].tolist() == w.tolist()
