@@ -1467,3 +1467,35 @@ def test_fp8_checkpoint_loads_as_bytes(tmp_path):
     mx = pytest.importorskip("mlx.core")
     _write_safetensors(path, {"w": ("F8_E4M3", [3], bytes([0x38, 0x40, 0xC0]))})
     assert mx.load(path)["w"].tolist() == w.tolist()
+
+
+def test_data_pipeline_conversions():
+    # Batches assembled from numpy pieces, numpy ints as sizes and indices, bytes.
+    assert emx.array([np.ones(2, np.float32), np.zeros(2, np.float32)]).tolist() == [[1, 1], [0, 0]]
+    assert emx.array([np.float32(1.5), np.float32(2)]).dtype == emx.float32
+    assert emx.array([np.int64(1), np.int64(2)]).tolist() == [1, 2]
+    assert emx.array([np.float32(1.5), 2]).tolist() == [1.5, 2.0]
+    assert emx.array(b"\x01\x02").tolist() == [1, 2] and emx.array(b"\x01").dtype == emx.uint8
+    assert emx.zeros(np.array([2, 3])).shape == (2, 3)
+    assert emx.ones((2, 3)).transpose(np.array([1, 0])).shape == (3, 2)
+    assert emx.arange(np.int64(3)).dtype == emx.int32 and emx.arange(np.int64(3)).tolist() == [0, 1, 2]
+    assert emx.arange(np.float32(0.5), 2).tolist() == [0.5, 1.5]
+    parts = emx.split(emx.arange(6), np.array([2, 4]))
+    assert [p.tolist() for p in parts] == [[0, 1], [2, 3], [4, 5]]
+    parts = emx.split(emx.arange(6), np.int64(3))  # a number of sections, not an index
+    assert [p.tolist() for p in parts] == [[0, 1], [2, 3], [4, 5]]
+    assert emx.sum(emx.ones((2, 3)), axis=np.array([0, 1])).item() == 6
+
+
+def test_torch_tensors_convert():
+    torch = pytest.importorskip("torch")
+    t = torch.arange(6, dtype=torch.float32).reshape(2, 3)
+    a = emx.array(t.T)  # a strided view, copied
+    t.zero_()
+    assert a.tolist() == [[0, 3], [1, 4], [2, 5]]
+    b = emx.array(torch.tensor([1.5, -2.0], dtype=torch.bfloat16))
+    assert b.dtype == emx.bfloat16 and b.astype(emx.float32).tolist() == [1.5, -2.0]
+    assert emx.array(torch.ones(2, requires_grad=True)).tolist() == [1, 1]
+    assert emx.array(torch.arange(3, dtype=torch.float64)).dtype == emx.float32
+    assert emx.array(torch.arange(3)).dtype == emx.int64
+    assert emx.array(torch.ones(2), dtype=emx.float16).dtype == emx.float16
