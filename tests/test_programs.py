@@ -1230,6 +1230,71 @@ def test_optimizers_functional_api():
     _differential(optimizer_functional_program, atol=1e-5, rtol=1e-4)
 
 
+# ---------------------------------------------------------------- a longer compiled training run
+
+
+def char_lm_program(lib, init):
+    mx, nn, optim, utils = _libs(lib)
+    mx.random.seed(3)
+    text = "the quick brown fox jumps over the lazy dog. " * 8
+    vocab = sorted(set(text))
+    data = np.array([vocab.index(c) for c in text], np.int32)
+
+    class LM(nn.Module):
+        def __init__(self, V, dims=64, layers=2):
+            super().__init__()
+            self.emb = nn.Embedding(V, dims)
+            self.enc = nn.TransformerEncoder(layers, dims, 4, mlp_dims=128, dropout=0.1,
+                                             norm_first=True)
+            self.out = nn.Linear(dims, V)
+
+        def __call__(self, x):
+            mask = nn.MultiHeadAttention.create_additive_causal_mask(x.shape[1])
+            return self.out(self.enc(self.emb(x), mask))
+
+    model = LM(len(vocab))
+    out = {"p0": _arrays(model.parameters(), utils)}
+    if init is not None:
+        _load(model, init["p0"], mx, utils)
+    opt = optim.AdamW(optim.join_schedules([optim.linear_schedule(1e-4, 3e-3, 5),
+                                            optim.cosine_decay(3e-3, 30)], [5]))
+    state = [model.state, opt.state, mx.random.state]
+
+    def loss_fn(m, x, y):
+        return nn.losses.cross_entropy(m(x), y, reduction="mean")
+
+    from functools import partial
+
+    @partial(mx.compile, inputs=state, outputs=state)
+    def step(x, y):
+        loss, grads = nn.value_and_grad(model, loss_fn)(model, x, y)
+        grads, _ = optim.clip_grad_norm(grads, 1.0)
+        opt.update(model, grads)
+        return loss
+
+    rng = np.random.RandomState(0)
+    losses = []
+    for _ in range(25):
+        starts = rng.randint(0, len(data) - 33, 8)
+        x = mx.array(np.stack([data[i:i + 32] for i in starts]))
+        y = mx.array(np.stack([data[i + 1:i + 33] for i in starts]))
+        losses.append(step(x, y).item())
+        mx.eval(state)
+    out["losses"] = losses
+    model.eval()
+    prompt = mx.array([[vocab.index(c) for c in "the quick"]])
+    for _ in range(20):
+        nxt = mx.argmax(model(prompt)[:, -1], axis=-1)
+        prompt = mx.concatenate([prompt, nxt[:, None]], axis=1)
+    out["generated"] = "".join(vocab[i] for i in prompt[0].tolist())
+    return out
+
+
+def test_char_lm_compiled_training():
+    ref, got = _differential(char_lm_program, atol=5e-3, rtol=5e-3)
+    assert ref["losses"][-1] < ref["losses"][0] - 1.0
+
+
 # ---------------------------------------------------------------- regressions found by the programs
 
 
