@@ -1564,3 +1564,16 @@ def test_torch_tensors_convert():
     assert emx.array(torch.arange(3, dtype=torch.float64)).dtype == emx.float32
     assert emx.array(torch.arange(3)).dtype == emx.int64
     assert emx.array(torch.ones(2), dtype=emx.float16).dtype == emx.float16
+
+
+def test_schedule_and_clip_arguments_are_checked():
+    import ember.optimizers as eoptim
+
+    with pytest.raises(ValueError, match="decay_steps"):
+        eoptim.cosine_decay(1.0, 0)
+    with pytest.raises(ValueError, match="step_size"):
+        eoptim.step_decay(1.0, 0.5, 0)
+    with pytest.raises(ValueError, match="max_norm"):
+        eoptim.clip_grad_norm({"a": emx.ones(2)}, -1.0)
+    g, norm = eoptim.clip_grad_norm({"a": emx.array([3.0, 4.0])}, 0.0)
+    assert norm.item() == pytest.approx(5.0) and g["a"].tolist() == [0.0, 0.0]

@@ -532,6 +532,9 @@ class Muon(Optimizer):
 
 def clip_grad_norm(grads, max_norm):
     """Scale ``grads`` so their global L2 norm is at most ``max_norm``. Returns ``(grads, norm)``."""
+    if max_norm < 0:
+        # A negative bound would flip every gradient's sign.
+        raise ValueError(f"max_norm should be >=0, {max_norm} was provided instead")
     norm_sq = tree_reduce(lambda acc, g: acc + mx.sum(mx.square(g)), grads, 0.0)
     total = mx.sqrt(norm_sq)
     factor = mx.minimum(max_norm / (total + 1e-6), 1.0)
