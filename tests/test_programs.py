@@ -1577,3 +1577,26 @@ def test_schedule_and_clip_arguments_are_checked():
         eoptim.clip_grad_norm({"a": emx.ones(2)}, -1.0)
     g, norm = eoptim.clip_grad_norm({"a": emx.array([3.0, 4.0])}, 0.0)
     assert norm.item() == pytest.approx(5.0) and g["a"].tolist() == [0.0, 0.0]
+
+
+def test_optimizer_hyperparameters_are_checked_as_mlx():
+    import ember.optimizers as eoptim
+
+    cases = [
+        lambda o: o.RMSprop(0.1, eps=0), lambda o: o.Adagrad(0.1, eps=0),
+        lambda o: o.AdaDelta(0.1, eps=0), lambda o: o.Adam(0.1, betas=[1.0, 0.9]),
+        lambda o: o.Adam(0.1, eps=-1), lambda o: o.AdamW(0.1, betas=[0.9, 1.5]),
+        lambda o: o.Adamax(0.1, eps=-1), lambda o: o.Lion(0.1, betas=[1.5, 0.9]),
+    ]
+    messages = []
+    for case in cases:
+        with pytest.raises(ValueError) as err:
+            case(eoptim)
+        messages.append(str(err.value))
+    assert messages[3] == "Adam beta1 should be in [0, 1), 1.0 was provided instead"
+    eoptim.Adam(0.1, eps=0.0)  # zero is allowed for Adam
+    mlx_optim = pytest.importorskip("mlx.optimizers")
+    for case, msg in zip(cases, messages):
+        with pytest.raises(ValueError) as err:
+            case(mlx_optim)
+        assert str(err.value) == msg
