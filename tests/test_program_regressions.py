@@ -312,3 +312,18 @@ def test_optimizer_hyperparameters_are_checked_as_mlx():
         with pytest.raises(ValueError) as err:
             case(mlx_optim)
         assert str(err.value) == msg
+
+
+def test_tree_flatten_prefix_drops_its_first_character():
+    tree = {"a": [1, {"b": 2}], "c": 3}
+    assert eutils.tree_flatten(tree, prefix=".model") == [
+        ("model.a.0", 1), ("model.a.1.b", 2), ("model.c", 3)]
+    assert eutils.tree_flatten(tree) == [("a.0", 1), ("a.1.b", 2), ("c", 3)]
+    assert eutils.tree_flatten(5, prefix=".x") == [("x", 5)]
+    # Module walks build their names with it.
+    seq = enn.Sequential(enn.Linear(2, 2), enn.Sequential(enn.ReLU(), enn.Linear(2, 1)))
+    assert [n for n, _ in seq.named_modules()] == [
+        "", "layers.1", "layers.1.layers.1", "layers.1.layers.0", "layers.0"]
+    mlx_utils = pytest.importorskip("mlx.utils")
+    for prefix in ("", ".model", "pre", "."):
+        assert eutils.tree_flatten(tree, prefix=prefix) == mlx_utils.tree_flatten(tree, prefix=prefix)
