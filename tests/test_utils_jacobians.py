@@ -22,7 +22,10 @@ def test_tree_flatten_unflatten_roundtrip():
     assert tree_unflatten(dict(flat)) == tree
     assert tree_flatten([[1, 2], {"a": 3}]) == [("0.0", 1), ("0.1", 2), ("1.a", 3)]
     assert tree_flatten(7) == [("", 7)]
-    assert tree_flatten([1], prefix="p") == [("p.0", 1)]
+    # As documented for MLX, the prefix's first character is dropped.
+    assert tree_flatten([1], prefix=".p") == [("p.0", 1)]
+    assert tree_flatten([[[0]]], prefix=".hello") == [("hello.0.0.0", 0)]
+    assert tree_flatten(7, prefix=".x") == [("x", 7)]
 
 
 def test_tree_reduce_and_merge():

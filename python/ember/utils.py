@@ -58,18 +58,21 @@ def tree_map_with_path(fn, tree, *rest, is_leaf=None, path=None):
 def tree_flatten(tree, prefix="", is_leaf=None, destination=None):
     """Flatten ``tree`` into a list of ``(dotted_path, leaf)`` pairs.
 
-    ``tree_flatten([[1, 2], {"a": 3}])`` is ``[("0.0", 1), ("0.1", 2), ("1.a", 3)]``.
+    ``tree_flatten([[1, 2], {"a": 3}])`` is ``[("0.0", 1), ("0.1", 2), ("1.a", 3)]``. The first
+    character of ``prefix`` is dropped: ``prefix=".w"`` gives ``"w.0.0"``, ...
     With ``destination`` (a list or dict) the pairs are added to it instead.
     """
     out = []
 
+    # As in MLX, the keys are the prefix joined to the path with dots, less their first
+    # character: prefix=".model" gives "model.0.w", prefix="" gives "0.w".
     def visit(node, path):
         if (is_leaf is None or not is_leaf(node)) and _is_container(node):
             items = node.items() if isinstance(node, dict) else enumerate(node)
             for k, child in items:
-                visit(child, f"{path}.{k}" if path else str(k))
+                visit(child, f"{path}.{k}")
         else:
-            out.append((path, node))
+            out.append((path[1:], node))
 
     visit(tree, prefix)
     if destination is None:
@@ -96,8 +99,11 @@ def tree_unflatten(tree):
         if head not in groups:
             order.append(head)
         groups[head].append((tail, value))
-    if all(k.isdigit() for k in order):
-        result = [None] * (max(int(k) for k in order) + 1)
+    if not order:
+        return []
+    if all(k.isdigit() and str(int(k)) == k for k in order):
+        # Indices with no entries (a parameterless layer of a Sequential) stay empty dicts.
+        result = [{} for _ in range(max(int(k) for k in order) + 1)]
         for k in order:
             result[int(k)] = tree_unflatten(groups[k])
         return result

@@ -98,7 +98,7 @@ namespace {
 // against `a`, anything else converted as mx.array would.
 array operand(const array& a, py::handle b) {
   if (const array* x = array_in(b)) return *x;
-  if (is_py_scalar(b)) return to_array_like(b, a);
+  if (is_py_scalar(b) || is_numpy_operand(b)) return to_array_like(b, a);
   return to_array(b);
 }
 
@@ -150,6 +150,15 @@ void init_array(py::module_& m) {
       .def("item", &item)
       .def("tolist", &array_tolist)
       .def("__repr__", &array_repr)
+      .def("__format__", [](py::object self, const std::string& spec) -> py::object {
+        // A 0-d array formats as its Python scalar (f"{loss:.3f}"); a larger one only with an
+        // empty spec, as its repr.
+        array& a = py::cast<array&>(self);
+        if (a.ndim() == 0) return py::module_::import("builtins").attr("format")(item(a), spec);
+        if (!spec.empty())
+          throw py::type_error("unsupported format string passed to ember.core.array.__format__");
+        return py::str(self);
+      })
       .def("__len__", [](const array& a) {
         if (a.ndim() == 0) throw py::type_error("len() 0-dimensional array.");
         return a.shape()[0];
@@ -183,9 +192,10 @@ void init_array(py::module_& m) {
         array& a = py::cast<array&>(self);
         if (a.dtype() == bfloat16)
           throw py::type_error("bfloat16 arrays cannot be converted to NumPy.");
+        // Evaluate first, then read through the buffer protocol: numpy swallows an error from
+        // the buffer and would call back here (a traced array inside compile, or a failing
+        // evaluation, recursed until the stack ran out).
         eval_nogil(a);
-        // Through the buffer protocol, so that an evaluation error reaches the caller (numpy
-        // would otherwise fall back to calling __array__ again).
         return py::module_::import("numpy").attr("array")(py::memoryview(self), dtype);
       }, py::arg("dtype") = py::none(), py::arg("copy") = py::none())
       .def_buffer([](array& a) -> py::buffer_info {
@@ -249,11 +259,60 @@ void init_array(py::module_& m) {
   EMBER_BITOP("__lshift__", "__rlshift__", left_shift, "left shift")
   EMBER_BITOP("__rshift__", "__rrshift__", right_shift, "right shift")
 #undef EMBER_BITOP
+  // In-place operators rebind the array the Python object holds (every name bound to the object
+  // sees the result, whose dtype and shape may differ), as MLX does.
+  auto inplace_operand = [](const array& a, py::handle b, const char* what) {
+    if (b.is_none())
+      throw py::type_error(std::string("Unsupported operand for inplace ") + what + ": None.");
+    if (!array_in(b) && !is_py_scalar(b) && !py::isinstance<array>(b) && !is_numpy_operand(b))
+      throw py::value_error(std::string("Cannot perform inplace ") + what +
+                            " on an ember.core.array and " +
+                            std::string(py::str(py::type::handle_of(b).attr("__name__"))));
+    return operand(a, b);
+  };
+#define EMBER_IOP(PYNAME, FN, WHAT, CHECK)                                          \
+  cls.def(PYNAME, [inplace_operand](py::object self, py::handle b) -> py::object {  \
+    array& a = py::cast<array&>(self);                                              \
+    array y = inplace_operand(a, b, WHAT);                                          \
+    CHECK;                                                                          \
+    a = FN(a, y);                                                                   \
+    return self;                                                                    \
+  });
+  EMBER_IOP("__iadd__", add, "addition", (void)0)
+  EMBER_IOP("__isub__", subtract, "subtraction", (void)0)
+  EMBER_IOP("__imul__", multiply, "multiplication", (void)0)
+  EMBER_IOP("__itruediv__", divide, "division",
+            if (!is_inexact(a.dtype())) throw py::value_error(
+                "In place division cannot cast to non-floating point type."))
+  EMBER_IOP("__ifloordiv__", floor_divide, "floor division", (void)0)
+  EMBER_IOP("__imod__", remainder, "modulus", (void)0)
+  EMBER_IOP("__ipow__", power, "power", (void)0)
+  EMBER_IOP("__imatmul__", matmul, "matmul", (void)0)
+  EMBER_IOP("__iand__", bitwise_and, "bitwise and", check_bitwise_operands(a, y, "bitwise and"))
+  EMBER_IOP("__ior__", bitwise_or, "bitwise or", check_bitwise_operands(a, y, "bitwise or"))
+  EMBER_IOP("__ixor__", bitwise_xor, "bitwise xor", check_bitwise_operands(a, y, "bitwise xor"))
+  EMBER_IOP("__ilshift__", left_shift, "left shift", check_bitwise_operands(a, y, "left shift"))
+  EMBER_IOP("__irshift__", right_shift, "right shift", check_bitwise_operands(a, y, "right shift"))
+#undef EMBER_IOP
+  cls.def("__div__", [](py::handle self, py::handle b) {
+       const array& a = array_of(self);
+       return wrap(divide(a, operand(a, b)));
+     })
+      .def("__rdiv__", [](py::handle self, py::handle b) {
+        const array& a = array_of(self);
+        return wrap(divide(operand(a, b), a));
+      })
+      .def("__complex__", [](array& a) { return py::module_::import("builtins").attr("complex")(item(a)); })
+      .def("__bytes__", [](py::object self) {
+        return py::module_::import("builtins").attr("bytes")(py::memoryview(self));
+      })
+      .def("__array_namespace__", [](py::object, py::object) { return py::module_::import("ember.core"); },
+           py::arg("api_version") = py::none());
 #define EMBER_CMP(PYNAME, FN)                                                       \
   cls.def(PYNAME, [](py::handle self, py::handle b) -> py::object {                 \
     const array& a = array_of(self);                                                \
     if (!array_in(b) && !is_py_scalar(b) && !py::isinstance<array>(b) &&            \
-        !py::isinstance<py::array>(b) && !PyList_Check(b.ptr()) && !PyTuple_Check(b.ptr())) \
+        !is_numpy_operand(b) && !PyList_Check(b.ptr()) && !PyTuple_Check(b.ptr())) \
       return py::reinterpret_borrow<py::object>(Py_NotImplemented);                 \
     return wrap(FN(a, operand(a, b)));                                              \
   });

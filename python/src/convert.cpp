@@ -160,7 +160,10 @@ bool contains_arrays(py::handle obj) {
       if (contains_arrays(item)) return true;
     return false;
   }
-  return py::isinstance<array>(obj) || py::isinstance<py::array>(obj);
+  if (is_py_scalar(obj)) return false;  // np.float64 is a float
+  // Arrays, numpy scalars and anything else numpy can read: stacked by the caller.
+  return py::isinstance<array>(obj) || py::isinstance<py::array>(obj) ||
+         py::hasattr(obj, "__array__");
 }
 
 array from_list(py::handle obj, std::optional<Dtype> dtype) {
@@ -227,6 +230,9 @@ array from_numpy(py::array np, std::optional<Dtype> dtype) {
   Shape shape;
   for (py::ssize_t i = 0; i < np.ndim(); ++i) shape.push_back(checked_dim((int64_t)np.shape(i), "array"));
   checked_size(shape, dtype.value_or(src), "array");
+  // Data in the other byte order (a '>f4' array read from a file) is swapped to native first.
+  if (!np.dtype().attr("isnative").cast<bool>())
+    np = np.attr("astype")(np.dtype().attr("newbyteorder")("="));
   py::array c = py::array::ensure(np, py::array::c_style);
   // ensure() hides why a copy failed; numpy's own call raises it (MemoryError, ...).
   if (!c) c = py::module_::import("numpy").attr("ascontiguousarray")(np);
@@ -251,6 +257,29 @@ array to_array(py::handle obj, std::optional<Dtype> dtype) {
   if (is_py_scalar(obj)) return scalar(obj, dtype);
   if (PyList_Check(obj.ptr()) || PyTuple_Check(obj.ptr())) return from_list(obj, dtype);
   if (py::isinstance<py::array>(obj)) return from_numpy(py::reinterpret_borrow<py::array>(obj), dtype);
+  // bytes are their uint8 values (as MLX reads any buffer).
+  if (PyBytes_Check(obj.ptr()))
+    return from_numpy(py::module_::import("numpy").attr("frombuffer")(obj, "uint8"), dtype);
+  // Other frameworks' tensors (torch, jax) through DLPack, copied: their bfloat16 too, which
+  // numpy cannot carry. A tensor that records gradients is read detached.
+  if (py::hasattr(obj, "__dlpack__") && !py::hasattr(obj, "__array_interface__")) {
+    py::object src = py::reinterpret_borrow<py::object>(obj);
+    if (py::hasattr(src, "requires_grad") && py::hasattr(src, "detach") &&
+        src.attr("requires_grad").cast<bool>())
+      src = src.attr("detach")();
+    py::object from = py::module_::import("ember.core").attr("from_dlpack");
+    bool ok = true;
+    array a;
+    try {
+      a = from(src, py::arg("copy") = true).cast<array>();
+    } catch (py::error_already_set&) {
+      ok = false;  // not a CPU tensor, or a type DLPack cannot name: numpy may still read it
+    }
+    if (ok) {
+      if (dtype) return astype(a, *dtype);
+      return a.dtype() == float64 ? astype(a, float32) : a;
+    }
+  }
   // numpy scalars, objects exposing __array__, and buffers (memoryview, bytes, array.array)
   if (py::hasattr(obj, "__array__") || py::hasattr(obj, "dtype") || PyObject_CheckBuffer(obj.ptr())) {
     py::module_ np = py::module_::import("numpy");
@@ -264,9 +293,36 @@ array to_array(py::handle obj, std::optional<Dtype> dtype) {
   throw py::value_error(msg);
 }
 
+namespace {
+
+// Kinds ordered as promotion goes: bool < integers < real floats < complex.
+int kind_rank(Dtype t) {
+  if (t == bool_) return 0;
+  if (is_integral(t)) return 1;
+  if (is_complex(t)) return 3;
+  return 2;
+}
+
+}  // namespace
+
+bool is_numpy_operand(py::handle obj) {
+  static PyObject* generic = py::object(py::module_::import("numpy").attr("generic")).release().ptr();
+  return py::isinstance<py::array>(obj) || PyObject_IsInstance(obj.ptr(), generic) == 1;
+}
+
 array to_array_like(py::handle obj, const array& other) {
   if (py::isinstance<array>(obj)) return py::cast<array>(obj);
   Dtype t = other.dtype();
+  if (!is_py_scalar(obj) && is_numpy_operand(obj)) {
+    // As MLX: a numpy scalar or array meeting an array takes the array's dtype, but only where
+    // that keeps its kind (MLX also truncates 1.5 to an integer array's 1; that is not copied).
+    if (!py::isinstance<py::array>(obj)) {
+      py::object v = obj.attr("item")();
+      if (is_py_scalar(v)) return to_array_like(v, other);
+    }
+    array x = to_array(obj);
+    return kind_rank(x.dtype()) <= kind_rank(t) && t != bool_ ? astype(x, t) : x;
+  }
   if (PyBool_Check(obj.ptr())) return array(obj.ptr() == Py_True, t);
   if (PyLong_Check(obj.ptr())) {
     if (t == bool_) return int_scalar(obj, std::nullopt);
@@ -304,6 +360,11 @@ array to_array_like(py::handle obj, const array& other) {
 
 std::pair<array, array> to_arrays(py::handle a, py::handle b) {
   bool sa = is_py_scalar(a), sb = is_py_scalar(b);
+  // numpy scalars and arrays are weak against an array, as Python scalars are.
+  if (!sa && !sb) {
+    if (py::isinstance<array>(a) && is_numpy_operand(b)) sb = true;
+    else if (py::isinstance<array>(b) && is_numpy_operand(a)) sa = true;
+  }
   if (!sa && sb) {
     array x = to_array(a);
     return {x, to_array_like(b, x)};
@@ -348,8 +409,20 @@ std::vector<int> axes_or_all(const py::object& axis, const array& a) {
   return all;
 }
 
-std::optional<std::vector<int>> to_axes(const py::object& axis) {
-  if (axis.is_none()) return std::nullopt;
+namespace {
+
+// A 1-d (or higher) numpy array standing for a sequence of ints, as its Python list.
+py::object numpy_as_list(py::handle obj) {
+  if (py::isinstance<py::array>(obj) && py::reinterpret_borrow<py::array>(obj).ndim() > 0)
+    return obj.attr("tolist")();
+  return py::reinterpret_borrow<py::object>(obj);
+}
+
+}  // namespace
+
+std::optional<std::vector<int>> to_axes(const py::object& axis_in) {
+  if (axis_in.is_none()) return std::nullopt;
+  py::object axis = numpy_as_list(axis_in);
   auto one = [](py::handle a) {
     py::object i = as_pyint(a, "axis", "Axes");
     auto v = int32_of(i);
@@ -374,7 +447,8 @@ int32_t to_dim(py::handle obj, const char* op) {
   return *v;
 }
 
-Shape to_shape(py::handle obj, const char* op) {
+Shape to_shape(py::handle obj_in, const char* op) {
+  py::object obj = numpy_as_list(obj_in);
   if (PyList_Check(obj.ptr()) || PyTuple_Check(obj.ptr())) {
     Shape s;
     for (auto d : py::reinterpret_borrow<py::sequence>(obj)) s.push_back(to_dim(d, op));

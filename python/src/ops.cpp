@@ -353,7 +353,11 @@ void init_ops(py::module_& m) {
   }, "arrays"_a, "axis"_a = 0, py::kw_only(), "stream"_a = none);
   def_both(m, cls, "split",
            [](const py::object& a, const py::object& ind, int axis, const py::object& s) {
-             if (PyLong_Check(ind.ptr())) return split(A(a), to_dim(ind, "split"), axis, sd(s));
+             // An int (numpy's too) is a number of sections; a sequence, split indices.
+             bool sections = PyLong_Check(ind.ptr()) ||
+                             (!PyFloat_Check(ind.ptr()) && PyIndex_Check(ind.ptr()) &&
+                              !(py::isinstance<py::array>(ind) && py::reinterpret_borrow<py::array>(ind).ndim() > 0));
+             if (sections) return split(A(a), to_dim(ind, "split"), axis, sd(s));
              return split(A(a), to_shape(ind, "split"), axis, sd(s));
            },
            "Split along an axis.", "a"_a, "indices_or_sections"_a, "axis"_a = 0, py::kw_only(),
@@ -506,7 +510,9 @@ void init_ops(py::module_& m) {
     bool all_int = true;
     auto num = [&](const py::object& o, double def) {
       if (o.is_none()) return def;
-      if (!PyLong_Check(o.ptr())) all_int = false;
+      // numpy integers count as ints (they have __index__; numpy floats do not).
+      bool is_int = PyLong_Check(o.ptr()) || (!PyFloat_Check(o.ptr()) && PyIndex_Check(o.ptr()));
+      if (!is_int) all_int = false;
       if (!PyNumber_Check(o.ptr()) || PyComplex_Check(o.ptr()))
         throw py::type_error("[arange] start, stop and step must be real numbers; got " +
                              std::string(py::str(py::type::of(o).attr("__name__"))) + ".");

@@ -36,6 +36,7 @@ array to_array_like(py::handle obj, const array& other);
 // Two operands of a binary op, with Python scalars weakly typed.
 std::pair<array, array> to_arrays(py::handle a, py::handle b);
 bool is_py_scalar(py::handle obj);
+bool is_numpy_operand(py::handle obj);  // a numpy scalar or ndarray (weak against an array)
 
 // None, an int, or a sequence of ints.
 std::optional<std::vector<int>> to_axes(const py::object& axis);

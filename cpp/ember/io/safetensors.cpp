@@ -72,6 +72,8 @@ std::pair<ArrayMap, StringMap> load_safetensors(io::Reader& in) {
     bool found = false;
     for (int i = 0; i < kNumDtypes && !found; ++i)
       if (dt->string == st_name((Dtype)i)) dtype = (Dtype)i, found = true;
+    // FP8 (E4M3) checkpoints load as their raw bytes, for from_fp8 to decode (as MLX does).
+    if (!found && dt->string == "F8_E4M3") dtype = uint8, found = true;
     if (!found) io::bad_file(label, what + " has the unsupported dtype '" + dt->string + "'");
     Shape s;
     for (auto& d : shape->items) {

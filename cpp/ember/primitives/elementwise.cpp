@@ -212,16 +212,18 @@ EMBER_PARTIALS(Power) {
     return multiply(ct, multiply(out, lx));
   });
 }
+// A tie sends the whole cotangent to the second operand (so relu = maximum(x, 0) has slope 0
+// at 0), and a NaN on either side sends none to either.
 EMBER_PARTIALS(Maximum) {
-  array m = astype(greater_equal(x[0], x[1]), ct.dtype());
   return each(argnums, [&](int i) {
-    return multiply(ct, i == 0 ? m : subtract(scalar_like(1, m), m));
+    array m = i == 0 ? greater(x[0], x[1]) : less_equal(x[0], x[1]);
+    return multiply(ct, astype(m, ct.dtype()));
   });
 }
 EMBER_PARTIALS(Minimum) {
-  array m = astype(less_equal(x[0], x[1]), ct.dtype());
   return each(argnums, [&](int i) {
-    return multiply(ct, i == 0 ? m : subtract(scalar_like(1, m), m));
+    array m = i == 0 ? less(x[0], x[1]) : greater_equal(x[0], x[1]);
+    return multiply(ct, astype(m, ct.dtype()));
   });
 }
 EMBER_PARTIALS(ArcTan2) {

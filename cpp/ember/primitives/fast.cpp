@@ -338,7 +338,11 @@ Arrays attention_ops(const Arrays& in, float scale, bool causal, bool has_mask, 
     array sk = broadcast_to(reshape(astype(in[idx], acc), {1, hq, 1, 1}), {B, hq, tq, 1});
     s = concatenate({sk, s}, -1);
   }
-  array m = stop_gradient(max(s, std::vector<int>{-1}, true));
+  // No keys (an empty cache): the row maximum is taken as the lowest value, so the output is
+  // the empty sum, zeros.
+  int tk_all = s.shape(-1);
+  array m = tk_all == 0 ? broadcast_to(astype(lowest, acc), {B, hq, tq, 1})
+                        : stop_gradient(max(s, std::vector<int>{-1}, true));
   array e = exp(subtract(s, m));
   array l = sum(e, std::vector<int>{-1}, true);
   array p = divide(e, l);

@@ -232,7 +232,7 @@ class RMSprop(Optimizer):
         self.eps = eps
         if self.alpha < 0.0:
             raise ValueError(f"RMSprop alpha should be >=0, {self.alpha} was provided instead")
-        if self.eps < 0.0:
+        if self.eps <= 0.0:
             raise ValueError(f"RMSprop epsilon should be >0, {self.eps} was provided instead")
 
     def init_single(self, parameter, state):
@@ -252,7 +252,7 @@ class Adagrad(Optimizer):
         super().__init__()
         self._maybe_schedule("learning_rate", learning_rate)
         self.eps = eps
-        if self.eps < 0.0:
+        if self.eps <= 0.0:
             raise ValueError(f"Adagrad epsilon should be >0, {self.eps} was provided instead")
 
     def init_single(self, parameter, state):
@@ -276,7 +276,7 @@ class AdaDelta(Optimizer):
         self.eps = eps
         if self.rho < 0.0:
             raise ValueError(f"AdaDelta rho should be >=0, {self.rho} was provided instead")
-        if self.eps < 0.0:
+        if self.eps <= 0.0:
             raise ValueError(f"AdaDelta epsilon should be >0, {self.eps} was provided instead")
 
     def init_single(self, parameter, state):
@@ -306,6 +306,11 @@ class Adam(Optimizer):
         bias_correction: bool = False,
     ):
         super().__init__()
+        for i, beta in enumerate(betas):
+            if not 0.0 <= beta < 1.0:
+                raise ValueError(f"Adam beta{i + 1} should be in [0, 1), {beta} was provided instead")
+        if not 0.0 <= eps:
+            raise ValueError(f"Adam epsilon should be >=0, {eps} was provided instead")
         self._maybe_schedule("learning_rate", learning_rate)
         self.betas = betas
         self.eps = eps
@@ -378,6 +383,9 @@ class Lion(Optimizer):
         weight_decay: float = 0.0,
     ):
         super().__init__()
+        for i, beta in enumerate(betas):
+            if not 0.0 <= beta < 1.0:
+                raise ValueError(f"Lion beta{i + 1} should be in [0, 1), {beta} was provided instead")
         self._maybe_schedule("learning_rate", learning_rate)
         self.betas = betas
         self.weight_decay = weight_decay
@@ -532,6 +540,9 @@ class Muon(Optimizer):
 
 def clip_grad_norm(grads, max_norm):
     """Scale ``grads`` so their global L2 norm is at most ``max_norm``. Returns ``(grads, norm)``."""
+    if max_norm < 0:
+        # A negative bound would flip every gradient's sign.
+        raise ValueError(f"max_norm should be >=0, {max_norm} was provided instead")
     norm_sq = tree_reduce(lambda acc, g: acc + mx.sum(mx.square(g)), grads, 0.0)
     total = mx.sqrt(norm_sq)
     factor = mx.minimum(max_norm / (total + 1e-6), 1.0)

@@ -17,6 +17,8 @@ def exponential_decay(init: float, decay_rate: float) -> Callable:
 
 def step_decay(init: float, decay_rate: float, step_size: int) -> Callable:
     """``init * decay_rate ** (step // step_size)``."""
+    if step_size < 1:
+        raise ValueError(f"step_size must be greater than 0, but got {step_size}.")
 
     def schedule(step):
         return init * (decay_rate ** (step // step_size))
@@ -26,6 +28,8 @@ def step_decay(init: float, decay_rate: float, step_size: int) -> Callable:
 
 def cosine_decay(init: float, decay_steps: int, end: float = 0.0) -> Callable:
     """Half a cosine from ``init`` at step 0 to ``end`` at ``decay_steps`` (constant after)."""
+    if decay_steps < 1:
+        raise ValueError(f"decay_steps must be greater than 0, but got {decay_steps}.")
 
     def schedule(step):
         s = mx.minimum(step, decay_steps)

@@ -99,8 +99,8 @@ def glu(x, axis: int = -1):
 
 
 def step(x, threshold: float = 0.0):
-    r"""1 where ``x > threshold``, else 0."""
-    return mx.where(x > threshold, 1, 0)
+    r"""1 where ``x >= threshold``, else 0."""
+    return mx.where(x >= threshold, 1, 0)
 
 
 def mish(x):

@@ -80,7 +80,7 @@ class Module(dict):
     def __getattr__(self, key: str):
         if key in self:
             return self[key]
-        raise AttributeError(f"{type(self)!r} has no attribute {key!r}")
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {key!r}")
 
     def __setattr__(self, key: str, val: Any):
         if isinstance(val, (mx.array, dict, list, tuple)):
@@ -158,7 +158,8 @@ class Module(dict):
         while stack:
             name, module = stack.pop()
             found.append((name, module))
-            stack.extend(tree_flatten(module.children(), prefix=name, is_leaf=self.is_module))
+            prefix = "." + name if name else ""  # tree_flatten drops the prefix's first character
+            stack.extend(tree_flatten(module.children(), prefix=prefix, is_leaf=self.is_module))
         return found
 
     def modules(self):
@@ -255,7 +256,8 @@ class Module(dict):
         while stack:
             name, module = stack.pop()
             apply_fn(name, module)
-            stack.extend(tree_flatten(module.children(), prefix=name, is_leaf=self.is_module))
+            prefix = "." + name if name else ""  # tree_flatten drops the prefix's first character
+            stack.extend(tree_flatten(module.children(), prefix=prefix, is_leaf=self.is_module))
         return self
 
     # ------------------------------------------------------------------ freezing
