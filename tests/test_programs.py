@@ -224,10 +224,6 @@ def llama_program(lib, init, dtype="float32"):
     return out
 
 
-def test_llama_decoder_float32():
-    _differential(llama_program)
-
-
 @pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
 def test_llama_decoder_half(dtype):
     _differential(llama_program, atol=5e-2, rtol=5e-2, dtype=dtype)
@@ -328,10 +324,6 @@ def lora_program(lib, init):
     return out
 
 
-def test_lora_finetune():
-    _differential(lora_program)
-
-
 # ---------------------------------------------------------------- a convolutional VAE
 
 
@@ -412,10 +404,6 @@ def vae_program(lib, init):
     out["eval"] = [np.array(t) for t in model(X, eps[0])]
     out["repr"] = repr(model)
     return out
-
-
-def test_conv_vae():
-    _differential(vae_program, atol=2e-4, rtol=1e-3)
 
 
 # ---------------------------------------------------------------- GCN and a ResNet block
@@ -503,10 +491,6 @@ def gcn_resnet_program(lib, init):
     return out
 
 
-def test_gcn_and_resnet_block():
-    _differential(gcn_resnet_program, atol=2e-4, rtol=1e-3)
-
-
 # ---------------------------------------------------------------- transformer encoder
 
 
@@ -564,10 +548,6 @@ def encoder_program(lib, init):
     y = model(x, mask.astype(mx.float16))
     out["half"] = (np.array(y.astype(mx.float32)), str(y.dtype).split(".")[-1])
     return out
-
-
-def test_transformer_encoder():
-    _differential(encoder_program, atol=2e-3, rtol=2e-3)
 
 
 # ---------------------------------------------------------------- quantization and weight files
@@ -645,10 +625,6 @@ def quantize_save_program(lib, init, tmp):
     return out
 
 
-def test_quantize_and_weight_files(tmp_path):
-    _differential(quantize_save_program, atol=2e-4, rtol=1e-3, tmp=str(tmp_path))
-
-
 # ---------------------------------------------------------------- a compiled training step
 
 
@@ -713,10 +689,6 @@ def compiled_step_program(lib, init):
     return out
 
 
-def test_compiled_training_step():
-    _differential(compiled_step_program, atol=2e-4, rtol=1e-3)
-
-
 # ---------------------------------------------------------------- losses with every reduction
 
 
@@ -763,10 +735,6 @@ def losses_program(lib, init):
             y = f(r)
             out[f"{name}/{r}"] = (np.array(y), str(y.dtype).split(".")[-1])
     return out
-
-
-def test_losses_every_reduction():
-    _differential(losses_program, atol=1e-5, rtol=1e-5)
 
 
 # ---------------------------------------------------------------- optimizers, state save/restore
@@ -832,10 +800,6 @@ def optimizers_program(lib, init, tmp):
     return out
 
 
-def test_optimizers_and_state_restore(tmp_path):
-    _differential(optimizers_program, atol=2e-4, rtol=1e-3, tmp=str(tmp_path))
-
-
 # ---------------------------------------------------------------- recurrent and conv layers
 
 
@@ -883,10 +847,6 @@ def layers_program(lib, init):
                                                           hidden=mx.ones((5,)),
                                                           cell=mx.zeros((5,)))]
     return out
-
-
-def test_recurrent_and_conv_layers():
-    _differential(layers_program, atol=2e-4, rtol=1e-3)
 
 
 # ---------------------------------------------------------------- Module and tree utilities
@@ -960,10 +920,6 @@ def module_api_program(lib, init):
     return out
 
 
-def test_module_and_tree_utilities():
-    _differential(module_api_program)
-
-
 # ---------------------------------------------------------------- seeded initialisation
 
 
@@ -991,10 +947,6 @@ def init_program(lib, init):
     out["dropout"] = np.array(nn.Dropout(0.3)(mx.ones((4, 8))))
     out["dropout2d"] = np.array(nn.Dropout2d(0.5)(mx.ones((2, 3, 3, 4))))
     return out
-
-
-def test_seeded_initialisation_and_dropout():
-    _differential(init_program, atol=1e-6, rtol=1e-6)
 
 
 # ---------------------------------------------------------------- function transformations
@@ -1055,10 +1007,6 @@ def transforms_program(lib, init):
     return out
 
 
-def test_function_transformations():
-    _differential(transforms_program, atol=1e-4, rtol=1e-4)
-
-
 # ---------------------------------------------------------------- a GP fit and a spectral filter
 
 
@@ -1099,10 +1047,6 @@ def gp_spectral_program(lib, init):
     out["spectral_grad"] = np.array(mx.grad(lambda s: (filt(s) ** 2).sum())(sig))
     out["fft2"] = np.array(mx.abs(mx.fft.fft2(sig.reshape(4, 8, 8))))
     return out
-
-
-def test_gp_and_spectral_filter():
-    _differential(gp_spectral_program, atol=1e-3, rtol=1e-3)
 
 
 def test_gp_hyperparameters_train_through_cholesky():
@@ -1182,10 +1126,6 @@ def module_dict_program(lib, init):
     return out
 
 
-def test_module_as_dict():
-    _differential(module_dict_program)
-
-
 def optimizer_functional_program(lib, init):
     mx, nn, optim, utils = _libs(lib)
     params = {"w": mx.array([1.0, -2.0]), "b": [mx.array(0.5), {"c": mx.ones((2, 2))}]}
@@ -1223,10 +1163,6 @@ def optimizer_functional_program(lib, init):
     for k, sch in schedules.items():
         out["schedule_" + k] = [float(sch(i)) for i in range(14)]
     return out
-
-
-def test_optimizers_functional_api():
-    _differential(optimizer_functional_program, atol=1e-5, rtol=1e-4)
 
 
 # ---------------------------------------------------------------- a longer compiled training run
@@ -1292,3 +1228,32 @@ def char_lm_program(lib, init):
 def test_char_lm_compiled_training():
     ref, got = _differential(char_lm_program, atol=5e-3, rtol=5e-3)
     assert ref["losses"][-1] < ref["losses"][0] - 1.0
+
+
+# ---------------------------------------------------------------- the programs, each run on both
+
+# (program, atol, rtol, whether it writes files)
+PROGRAMS = {
+    "llama_decoder_float32": (llama_program, 1e-4, 1e-4, False),
+    "lora_finetune": (lora_program, 1e-4, 1e-4, False),
+    "conv_vae": (vae_program, 2e-4, 1e-3, False),
+    "gcn_and_resnet_block": (gcn_resnet_program, 2e-4, 1e-3, False),
+    "transformer_encoder": (encoder_program, 2e-3, 2e-3, False),
+    "quantize_and_weight_files": (quantize_save_program, 2e-4, 1e-3, True),
+    "compiled_training_step": (compiled_step_program, 2e-4, 1e-3, False),
+    "losses_every_reduction": (losses_program, 1e-5, 1e-5, False),
+    "optimizers_and_state_restore": (optimizers_program, 2e-4, 1e-3, True),
+    "recurrent_and_conv_layers": (layers_program, 2e-4, 1e-3, False),
+    "module_and_tree_utilities": (module_api_program, 1e-4, 1e-4, False),
+    "seeded_initialisation_and_dropout": (init_program, 1e-6, 1e-6, False),
+    "function_transformations": (transforms_program, 1e-4, 1e-4, False),
+    "gp_and_spectral_filter": (gp_spectral_program, 1e-3, 1e-3, False),
+    "module_as_dict": (module_dict_program, 1e-4, 1e-4, False),
+    "optimizers_functional_api": (optimizer_functional_program, 1e-5, 1e-4, False),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PROGRAMS))
+def test_program(name, tmp_path):
+    program, atol, rtol, writes = PROGRAMS[name]
+    _differential(program, atol=atol, rtol=rtol, **({"tmp": str(tmp_path)} if writes else {}))
