@@ -390,3 +390,32 @@ def test_two_hosts_in_network_namespaces(tmp_path):
                 assert int(received) > 4 << 20, p.stdout
     finally:
         _netns_cleanup(hosts)
+
+
+@needs_mpi
+def test_launcher_stopped_stops_its_processes(tmp_path):
+    import signal
+    script = tmp_path / "spin_until_stopped.py"
+    script.write_text("import time\nimport ember.core as mx\nmx.distributed.init(strict=True)\n"
+                      "print('up', flush=True)\ntime.sleep(600)\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([PKG_ROOT, os.environ.get("PYTHONPATH", "")]))
+    p = subprocess.Popen([sys.executable, "-m", "ember.launch", "-n", "2", str(script)], env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        seen = 0
+        while seen < 2:  # both ranks started
+            line = p.stdout.readline()
+            assert line, p.stderr.read()
+            seen += "up" in line
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(timeout=30) != 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        left = subprocess.run(["pgrep", "-f", script.name], capture_output=True, text=True).stdout
+        if not left.strip():
+            break
+        time.sleep(0.2)
+    assert not left.strip(), "ranks still running after the launcher was stopped"

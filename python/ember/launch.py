@@ -193,6 +193,20 @@ def main(argv=None):
         except ProcessLookupError:
             pass
 
+    # The processes run in a session of their own: when the launcher itself is told to stop
+    # (SIGTERM from `timeout` or a job scheduler, SIGHUP when its terminal goes), it stops
+    # them too instead of leaving them running.
+    def on_signal(signum, frame):
+        stop(signal.SIGTERM)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            stop(signal.SIGKILL)
+        raise SystemExit(128 + signum)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, on_signal)
+
     try:
         rc = proc.wait(timeout=args.timeout)
     except subprocess.TimeoutExpired:
