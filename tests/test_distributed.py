@@ -412,10 +412,18 @@ def test_launcher_stopped_stops_its_processes(tmp_path):
     finally:
         if p.poll() is None:
             p.kill()
+    def running():
+        found = []
+        for pid in os.listdir("/proc"):
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    if script.name.encode() in f.read():
+                        found.append(pid)
+            except OSError:
+                pass
+        return found
+
     deadline = time.time() + 15
-    while time.time() < deadline:
-        left = subprocess.run(["pgrep", "-f", script.name], capture_output=True, text=True).stdout
-        if not left.strip():
-            break
+    while running() and time.time() < deadline:
         time.sleep(0.2)
-    assert not left.strip(), "ranks still running after the launcher was stopped"
+    assert not running(), "ranks still running after the launcher was stopped"
