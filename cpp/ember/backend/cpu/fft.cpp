@@ -303,6 +303,106 @@ void run(const Plan& p, float* re, float* im, float* scratch, bool par) {
   }
 }
 
+// ---------- several lines at once
+//
+// kLanes lines of one length transformed together, element k of line i at [k * kLanes + i]:
+// every operand of a butterfly is kLanes values, one SIMD vector, so the loops vectorise
+// whatever a stage's run length (the short runs of the first stages included).
+constexpr int kLanes = 8;
+
+// Eight floats as one value (GCC/Clang vector extension): one AVX register, or two SSE ones.
+typedef float f8 __attribute__((vector_size(32)));
+typedef float f8u __attribute__((vector_size(32), aligned(4)));  // unaligned access
+inline f8 ld(const float* p) { return *reinterpret_cast<const f8u*>(p); }
+inline void st(float* p, f8 v) { *reinterpret_cast<f8u*>(p) = v; }
+
+template <int PC>
+void stage_lanes(const Stage& s, const float* xr, const float* xi, float* yr, float* yi) {
+  static_assert(kLanes == 8, "one f8 per element");
+  constexpr int G = kLanes;
+  const int p = PC ? PC : s.p;
+  const int L = s.L, r = s.r, h = p / 2;
+  const int64_t ostep = (int64_t)L * r * G;  // between the outputs of one butterfly
+  float cs[kHalf][kHalf], sn[kHalf][kHalf];
+  if (p % 2 == 1)
+    for (int v = 0; v <= h; ++v)
+      for (int q = 0; q <= h; ++q)
+        cs[v][q] = s.cs[v * (h + 1) + q], sn[v][q] = s.sn[v * (h + 1) + q];
+  for (int j = 0; j < L; ++j) {
+    float tr[kMaxRadix], ti[kMaxRadix];
+    for (int q = 1; q < p; ++q)
+      tr[q] = s.twr[(size_t)(q - 1) * L + j], ti[q] = s.twi[(size_t)(q - 1) * L + j];
+    for (int k = 0; k < r; ++k) {
+      const int64_t in = ((int64_t)j * p * r + k) * G, out = ((int64_t)j * r + k) * G;
+      f8 ar[kMaxRadix], ai[kMaxRadix];
+      ar[0] = ld(xr + in), ai[0] = ld(xi + in);
+      for (int q = 1; q < p; ++q) {
+        f8 vr = ld(xr + in + (int64_t)q * r * G), vi = ld(xi + in + (int64_t)q * r * G);
+        if (j == 0) {
+          ar[q] = vr, ai[q] = vi;
+        } else {
+          ar[q] = vr * tr[q] - vi * ti[q];
+          ai[q] = vr * ti[q] + vi * tr[q];
+        }
+      }
+      if constexpr (PC == 2) {
+        st(yr + out, ar[0] + ar[1]), st(yi + out, ai[0] + ai[1]);
+        st(yr + out + ostep, ar[0] - ar[1]), st(yi + out + ostep, ai[0] - ai[1]);
+      } else if constexpr (PC == 4) {
+        f8 t0r = ar[0] + ar[2], t0i = ai[0] + ai[2];
+        f8 t1r = ar[0] - ar[2], t1i = ai[0] - ai[2];
+        f8 t2r = ar[1] + ar[3], t2i = ai[1] + ai[3];
+        f8 t3r = ar[1] - ar[3], t3i = ai[1] - ai[3];
+        st(yr + out, t0r + t2r), st(yi + out, t0i + t2i);
+        st(yr + out + 2 * ostep, t0r - t2r), st(yi + out + 2 * ostep, t0i - t2i);
+        st(yr + out + ostep, t1r + t3i), st(yi + out + ostep, t1i - t3r);
+        st(yr + out + 3 * ostep, t1r - t3i), st(yi + out + 3 * ostep, t1i + t3r);
+      } else {
+        // odd radix, as bfly_odd
+        f8 sr[kHalf], si[kHalf], dr[kHalf], di[kHalf];
+        f8 b0r = ar[0], b0i = ai[0];
+        for (int q = 1; q <= h; ++q) {
+          sr[q] = ar[q] + ar[p - q], si[q] = ai[q] + ai[p - q];
+          dr[q] = ar[q] - ar[p - q], di[q] = ai[q] - ai[p - q];
+          b0r += sr[q], b0i += si[q];
+        }
+        for (int v = 1; v <= h; ++v) {
+          f8 Ar = ar[0], Ai = ai[0], Br = {}, Bi = {};
+          for (int q = 1; q <= h; ++q) {
+            Ar += sr[q] * cs[v][q], Ai += si[q] * cs[v][q];
+            Br += dr[q] * sn[v][q], Bi += di[q] * sn[v][q];
+          }
+          st(yr + out + v * ostep, Ar + Bi), st(yi + out + v * ostep, Ai - Br);
+          st(yr + out + (p - v) * ostep, Ar - Bi), st(yi + out + (p - v) * ostep, Ai + Br);
+        }
+        st(yr + out, b0r), st(yi + out, b0i);
+      }
+    }
+  }
+}
+
+// The forward transforms of kLanes lines in place (re, im: n * kLanes floats each, laid out
+// as above); `scratch` holds 2 * n * kLanes floats. Not for Bluestein plans.
+void run_lanes(const Plan& p, float* re, float* im, float* scratch) {
+  const size_t len = (size_t)p.n * kLanes;
+  float *ar = re, *ai = im, *br = scratch, *bi = scratch + len;
+  for (const Stage& s : p.stages) {
+    switch (s.p) {
+      case 2: stage_lanes<2>(s, ar, ai, br, bi); break;
+      case 3: stage_lanes<3>(s, ar, ai, br, bi); break;
+      case 4: stage_lanes<4>(s, ar, ai, br, bi); break;
+      case 5: stage_lanes<5>(s, ar, ai, br, bi); break;
+      case 7: stage_lanes<7>(s, ar, ai, br, bi); break;
+      default: stage_lanes<0>(s, ar, ai, br, bi); break;
+    }
+    std::swap(ar, br), std::swap(ai, bi);
+  }
+  if (ar != re) {
+    std::memcpy(re, ar, sizeof(float) * len);
+    std::memcpy(im, ai, sizeof(float) * len);
+  }
+}
+
 // ---------- real transforms of even length: twiddles exp(-2 pi i k / n), k <= n/2
 
 struct RealTwiddles {
@@ -367,9 +467,55 @@ void complex_pass(const complex64_t* src, const Strides& ss, complex64_t* dst, c
   const float sign = inverse ? -1.f : 1.f;
   // Lines along a strided axis go in groups of neighbours, so that each step along the
   // axis reads and writes a run of adjacent elements rather than one per cache line.
+  const bool par = n >= kParallelFFT && lines.count < num_threads();
+  if (!plan->bluestein && !par && lines.count > 1) {
+    // kLanes lines at a time, interleaved (run_lanes)
+    constexpr int64_t G = kLanes;
+    const int64_t groups = (lines.count + G - 1) / G;
+    const size_t len = (size_t)n * G;
+    parallel_for((size_t)groups, std::max<size_t>(1, line_grain(n) / G), [&](size_t b, size_t e) {
+      float* bre = thread_scratch(4 * len);
+      float* bim = bre + len;
+      int64_t os[G], od[G];
+      for (size_t g = b; g < e; ++g) {
+        const int64_t l0 = (int64_t)g * G, cnt = std::min<int64_t>(G, lines.count - l0);
+        for (int64_t i = 0; i < cnt; ++i) lines.offsets(l0 + i, os[i], od[i]);
+        const float* in = reinterpret_cast<const float*>(src);
+        if (cnt < G) std::memset(bre, 0, sizeof(float) * 2 * len);
+        // Lines along a contiguous axis are read one by one (each a single stream); along a
+        // strided axis a step reads the neighbouring lines' elements together.
+        if (sa == 1) {
+          for (int64_t i = 0; i < cnt; ++i) {
+            const float* q = in + 2 * os[i];
+            for (int k = 0; k < n; ++k) bre[k * G + i] = q[2 * k], bim[k * G + i] = sign * q[2 * k + 1];
+          }
+        } else {
+          for (int k = 0; k < n; ++k)
+            for (int64_t i = 0; i < cnt; ++i) {
+              const float* q = in + 2 * (os[i] + k * sa);
+              bre[k * G + i] = q[0], bim[k * G + i] = sign * q[1];
+            }
+        }
+        run_lanes(*plan, bre, bim, bim + len);
+        float* out = reinterpret_cast<float*>(dst);
+        if (da == 1) {
+          for (int64_t i = 0; i < cnt; ++i) {
+            float* q = out + 2 * od[i];
+            for (int k = 0; k < n; ++k) q[2 * k] = bre[k * G + i], q[2 * k + 1] = sign * bim[k * G + i];
+          }
+        } else {
+          for (int k = 0; k < n; ++k)
+            for (int64_t i = 0; i < cnt; ++i) {
+              float* q = out + 2 * (od[i] + k * da);
+              q[0] = bre[k * G + i], q[1] = sign * bim[k * G + i];
+            }
+        }
+      }
+    });
+    return;
+  }
   const int64_t G = sa == 1 && da == 1 ? 1 : 8;
   const int64_t groups = (lines.count + G - 1) / G;
-  const bool par = n >= kParallelFFT && lines.count < num_threads();
   auto work = [&](size_t b, size_t e) {
     float* buf = thread_scratch(2 * (size_t)n * G + plan->scratch());
     float* scr = buf + 2 * (size_t)n * G;
