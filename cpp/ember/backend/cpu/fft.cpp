@@ -544,6 +544,26 @@ void complex_pass(const complex64_t* src, const Strides& ss, complex64_t* dst, c
     parallel_for((size_t)groups, std::max<size_t>(1, line_grain(n) / G), work);
 }
 
+// Groups of kLanes lines over the pool: fn(source offsets, destination offsets, count, re,
+// im) with re and im n * kLanes floats each (lanes past the count zeroed) and 2 * n * kLanes
+// floats of scratch after im.
+template <typename Fn>
+void lane_groups(const Lines& lines, int n, const Plan&, Fn fn) {
+  constexpr int64_t G = kLanes;
+  const int64_t groups = (lines.count + G - 1) / G;
+  const size_t len = (size_t)n * G;
+  parallel_for((size_t)groups, std::max<size_t>(1, line_grain(2 * n) / G), [&](size_t b, size_t e) {
+    float* re = thread_scratch(4 * len);
+    int64_t os[G], od[G];
+    for (size_t g = b; g < e; ++g) {
+      const int64_t l0 = (int64_t)g * G, cnt = std::min<int64_t>(G, lines.count - l0);
+      for (int64_t i = 0; i < cnt; ++i) lines.offsets(l0 + i, os[i], od[i]);
+      if (cnt < G) std::memset(re, 0, sizeof(float) * 2 * len);
+      fn(os, od, cnt, re, re + len);
+    }
+  });
+}
+
 // Real forward transforms along `axis` (n real samples -> n/2 + 1 complex).
 void real_forward_pass(const float* src, const Strides& ss, complex64_t* dst, const Strides& ds,
                        const Shape& in_shape, int axis) {
@@ -555,6 +575,32 @@ void real_forward_pass(const float* src, const Strides& ss, complex64_t* dst, co
   Lines lines(in_shape, ss, ds, axis);
   const int64_t sa = ss[axis], da = ds[axis];
   const bool par = n >= kParallelFFT && lines.count < num_threads();
+  if (even && !plan->bluestein && !par && lines.count > 1) {
+    const int h = len;
+    const float* wr = tw->wr.data();
+    const float* wi = tw->wi.data();
+    lane_groups(lines, h, *plan, [&](const int64_t* os, const int64_t* od, int64_t cnt, float* re, float* im) {
+      constexpr int G = kLanes;
+      for (int64_t i = 0; i < cnt; ++i) {
+        const float* in = src + os[i];
+        for (int k = 0; k < h; ++k) re[k * G + i] = in[2 * k * sa], im[k * G + i] = in[(2 * k + 1) * sa];
+      }
+      run_lanes(*plan, re, im, im + (size_t)h * G);
+      for (int64_t i = 0; i < cnt; ++i) {
+        float* out = reinterpret_cast<float*>(dst + od[i]);
+        for (int k = 0; k <= h; ++k) {
+          int kk = k == h ? 0 : k, kc = k == 0 ? 0 : h - k;
+          float zr = re[kk * G + i], zi = im[kk * G + i], cr = re[kc * G + i], ci = -im[kc * G + i];
+          float er = 0.5f * (zr + cr), ei = 0.5f * (zi + ci);
+          float dr = zr - cr, di = zi - ci;
+          float or_ = 0.5f * di, oi = -0.5f * dr;
+          out[2 * k * da] = er + wr[k] * or_ - wi[k] * oi;
+          out[2 * k * da + 1] = ei + wr[k] * oi + wi[k] * or_;
+        }
+      }
+    });
+    return;
+  }
   auto work = [&](size_t b, size_t e) {
     float* re = thread_scratch(2 * (size_t)len + plan->scratch());
     float* im = re + len;
@@ -604,6 +650,32 @@ void real_inverse_pass(const complex64_t* src, const Strides& ss, float* dst, co
   Lines lines(in_shape, ss, ds, axis);
   const int64_t sa = ss[axis], da = ds[axis];
   const bool par = n >= kParallelFFT && lines.count < num_threads();
+  if (even && !plan->bluestein && !par && lines.count > 1) {
+    const int h = len;
+    const float* wr = tw->wr.data();
+    const float* wi = tw->wi.data();
+    lane_groups(lines, h, *plan, [&](const int64_t* os, const int64_t* od, int64_t cnt, float* re, float* im) {
+      constexpr int G = kLanes;
+      for (int64_t i = 0; i < cnt; ++i) {
+        const float* in = reinterpret_cast<const float*>(src + os[i]);
+        for (int k = 0; k < h; ++k) {  // as the one-line path below
+          int kc = h - k;
+          float xr = in[2 * k * sa], xi = k == 0 ? 0.f : in[2 * k * sa + 1];
+          float cr = in[2 * kc * sa], ci = kc == h || k == 0 ? 0.f : -in[2 * kc * sa + 1];
+          float sr = xr + cr, si = xi + ci, dr = xr - cr, di = xi - ci;
+          float tr = wr[k] * dr + wi[k] * di, ti = wr[k] * di - wi[k] * dr;
+          re[k * G + i] = sr - ti;
+          im[k * G + i] = -(si + tr);
+        }
+      }
+      run_lanes(*plan, re, im, im + (size_t)h * G);
+      for (int64_t i = 0; i < cnt; ++i) {
+        float* out = dst + od[i];
+        for (int k = 0; k < h; ++k) out[2 * k * da] = re[k * G + i], out[(2 * k + 1) * da] = -im[k * G + i];
+      }
+    });
+    return;
+  }
   auto work = [&](size_t b, size_t e) {
     float* re = thread_scratch(2 * (size_t)len + plan->scratch());
     float* im = re + len;
