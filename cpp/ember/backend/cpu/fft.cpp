@@ -311,6 +311,11 @@ void run(const Plan& p, float* re, float* im, float* scratch, bool par) {
 constexpr int kLanes = 8;
 
 // Eight floats as one value (GCC/Clang vector extension): one AVX register, or two SSE ones.
+// (These helpers are internal and inlined: GCC's note that passing such values changes the
+// ABI without AVX does not apply.)
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
 typedef float f8 __attribute__((vector_size(32)));
 typedef float f8u __attribute__((vector_size(32), aligned(4)));  // unaligned access
 inline f8 ld(const float* p) { return *reinterpret_cast<const f8u*>(p); }
