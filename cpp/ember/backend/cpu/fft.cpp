@@ -319,7 +319,7 @@ constexpr int kLanes = 8;
 typedef float f8 __attribute__((vector_size(32)));
 typedef float f8u __attribute__((vector_size(32), aligned(4)));  // unaligned access
 inline f8 ld(const float* p) { return *reinterpret_cast<const f8u*>(p); }
-inline void st(float* p, f8 v) { *reinterpret_cast<f8u*>(p) = v; }
+inline void st(float* p, const f8& v) { *reinterpret_cast<f8u*>(p) = v; }
 
 template <int PC>
 void stage_lanes(const Stage& s, const float* xr, const float* xi, float* yr, float* yi) {
