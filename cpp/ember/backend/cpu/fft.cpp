@@ -591,17 +591,16 @@ void real_forward_pass(const float* src, const Strides& ss, complex64_t* dst, co
         for (int k = 0; k < h; ++k) re[k * G + i] = in[2 * k * sa], im[k * G + i] = in[(2 * k + 1) * sa];
       }
       run_lanes(*plan, re, im, im + (size_t)h * G);
-      for (int64_t i = 0; i < cnt; ++i) {
-        float* out = reinterpret_cast<float*>(dst + od[i]);
-        for (int k = 0; k <= h; ++k) {
-          int kk = k == h ? 0 : k, kc = k == 0 ? 0 : h - k;
-          float zr = re[kk * G + i], zi = im[kk * G + i], cr = re[kc * G + i], ci = -im[kc * G + i];
-          float er = 0.5f * (zr + cr), ei = 0.5f * (zi + ci);
-          float dr = zr - cr, di = zi - ci;
-          float or_ = 0.5f * di, oi = -0.5f * dr;
-          out[2 * k * da] = er + wr[k] * or_ - wi[k] * oi;
-          out[2 * k * da + 1] = ei + wr[k] * oi + wi[k] * or_;
-        }
+      float* outs[G];
+      for (int64_t i = 0; i < cnt; ++i) outs[i] = reinterpret_cast<float*>(dst + od[i]);
+      for (int k = 0; k <= h; ++k) {  // all lanes at once, then each lane's value to its line
+        int kk = k == h ? 0 : k, kc = k == 0 ? 0 : h - k;
+        f8 zr = ld(re + (size_t)kk * G), zi = ld(im + (size_t)kk * G);
+        f8 cr = ld(re + (size_t)kc * G), ci = -ld(im + (size_t)kc * G);
+        f8 er = 0.5f * (zr + cr), ei = 0.5f * (zi + ci);
+        f8 or_ = 0.5f * (zi - ci), oi = -0.5f * (zr - cr);
+        f8 yr = er + wr[k] * or_ - wi[k] * oi, yi = ei + wr[k] * oi + wi[k] * or_;
+        for (int64_t i = 0; i < cnt; ++i) outs[i][2 * k * da] = yr[i], outs[i][2 * k * da + 1] = yi[i];
       }
     });
     return;
@@ -661,17 +660,21 @@ void real_inverse_pass(const complex64_t* src, const Strides& ss, float* dst, co
     const float* wi = tw->wi.data();
     lane_groups(lines, h, *plan, [&](const int64_t* os, const int64_t* od, int64_t cnt, float* re, float* im) {
       constexpr int G = kLanes;
-      for (int64_t i = 0; i < cnt; ++i) {
-        const float* in = reinterpret_cast<const float*>(src + os[i]);
-        for (int k = 0; k < h; ++k) {  // as the one-line path below
-          int kc = h - k;
-          float xr = in[2 * k * sa], xi = k == 0 ? 0.f : in[2 * k * sa + 1];
-          float cr = in[2 * kc * sa], ci = kc == h || k == 0 ? 0.f : -in[2 * kc * sa + 1];
-          float sr = xr + cr, si = xi + ci, dr = xr - cr, di = xi - ci;
-          float tr = wr[k] * dr + wi[k] * di, ti = wr[k] * di - wi[k] * dr;
-          re[k * G + i] = sr - ti;
-          im[k * G + i] = -(si + tr);
+      const float* ins[G];
+      for (int64_t i = 0; i < G; ++i)  // lanes past the count read line 0 (their results are dropped)
+        ins[i] = reinterpret_cast<const float*>(src + os[i < cnt ? i : 0]);
+      for (int k = 0; k < h; ++k) {  // as the one-line path below, all lanes at once
+        const int kc = h - k;
+        f8 xr, xi, cr, ci;
+        for (int i = 0; i < G; ++i) {
+          xr[i] = ins[i][2 * k * sa], xi[i] = ins[i][2 * k * sa + 1];
+          cr[i] = ins[i][2 * kc * sa], ci[i] = -ins[i][2 * kc * sa + 1];
         }
+        if (k == 0) xi = f8{}, ci = f8{};
+        f8 sr = xr + cr, si = xi + ci, dr = xr - cr, di = xi - ci;
+        f8 tr = wr[k] * dr + wi[k] * di, ti = wr[k] * di - wi[k] * dr;
+        st(re + (size_t)k * G, sr - ti);
+        st(im + (size_t)k * G, -(si + tr));
       }
       run_lanes(*plan, re, im, im + (size_t)h * G);
       for (int64_t i = 0; i < cnt; ++i) {
