@@ -639,3 +639,28 @@ def test_arccosh_derivative_below_minus_one_matches_mlx():
     want = mlx.grad(lambda t: mlx.arccosh(t).sum())(mlx.array(v))
     np.testing.assert_allclose(np.array(got), np.array(want), rtol=1e-6)
     np.testing.assert_allclose(np.array(got), 1 / np.sqrt(np.square(v) - 1), rtol=1e-6)
+
+
+def test_categorical_of_one_distribution_draws_as_mlx():
+    # logits of one distribution drawn into a result with axes: MLX inverts the cumulative
+    # distribution at uniform draws (a batch-1 sampler); seeded draws give the same classes
+    mlx = pytest.importorskip("mlx.core")
+    rs = np.random.RandomState(0)
+    for V in (2, 5, 50, 1000):
+        L = (rs.randn(V) * 3).astype(np.float32)
+        for s in range(15):
+            calls = [lambda m, a: m.random.categorical(a[None], key=m.random.key(s)),
+                     lambda m, a: m.random.categorical(a, num_samples=4, key=m.random.key(s)),
+                     lambda m, a: m.random.categorical(a, shape=(2, 3), key=m.random.key(s)),
+                     lambda m, a: m.random.categorical(a[:, None], axis=0, key=m.random.key(s)),
+                     lambda m, a: m.random.categorical(a, key=m.random.key(s)),
+                     lambda m, a: m.random.categorical(m.stack([a, a[::-1]]), key=m.random.key(s))]
+            for call in calls:
+                got, want = call(mx, mx.array(L)), call(mlx, mlx.array(L))
+                assert got.dtype == mx.uint32 and got.tolist() == want.tolist(), (V, s)
+    # the frequencies are the softmax
+    p = np.array([0.1, 0.2, 0.3, 0.4], np.float32)
+    draws = np.array(mx.random.categorical(mx.array(np.log(p))[None], num_samples=100000,
+                                           key=mx.random.key(1)))
+    np.testing.assert_allclose(np.bincount(draws.ravel(), minlength=4) / draws.size, p, atol=0.01)
+    assert mx.random.categorical(mx.zeros((1, 5)), num_samples=0).shape == (1, 0)

@@ -347,9 +347,26 @@ array categorical(const array& logits, int axis, const std::optional<Shape>& sha
   // Gumbel noise added to the logits; the index of the largest sum along the axis.
   Shape rest = logits.shape();
   rest.erase(rest.begin() + axis);
+  // One distribution (every other axis of size 1) drawn into a result with axes: the inverse
+  // of its cumulative distribution at uniform draws, which is how MLX draws in this case, so
+  // that seeded draws give the same classes.
+  auto from_cdf = [&](const Shape& out) {
+    const int n = logits.shape(axis);
+    array p = softmax(astype(reshape(logits, {n}, s), float32, s), std::vector<int>{0}, false, s);
+    array cdf = cumsum(p, 0, false, true, s);
+    array u = expand_dims(uniform(out, float32, key, s), -1, s);
+    array below = sum(astype(less_equal(cdf, u, s), uint32, s), std::vector<int>{-1}, false, s);
+    return minimum(below, array((uint32_t)std::max(n - 1, 0), uint32), s);
+  };
+  const bool one_line = shape_size(rest) == 1 && logits.shape(axis) > 0;
   if (num_samples) {
     if (*num_samples < 0)
       op_error(op, "num_samples must be non-negative, got " + std::to_string(*num_samples) + ".");
+    if (one_line) {
+      Shape out = rest;
+      out.push_back(*num_samples);
+      return from_cdf(out);
+    }
     // One noise draw per sample along a new last axis.
     Shape noise = logits.shape();
     noise.push_back(*num_samples);
@@ -362,6 +379,7 @@ array categorical(const array& logits, int axis, const std::optional<Shape>& sha
     if (b != *shape)
       op_error(op, "Cannot draw samples of shape " + shape_str(*shape) + " from logits of shape " +
                        shape_str(logits.shape()) + " along axis " + std::to_string(axis) + ".");
+    if (one_line && !shape->empty()) return from_cdf(*shape);
     // The logits broadcast against the noise from the right, the axis in its place.
     Shape noise = *shape;
     int pos = (int)noise.size() - (nd - 1 - axis);
@@ -369,6 +387,7 @@ array categorical(const array& logits, int axis, const std::optional<Shape>& sha
     array g = gumbel(noise, float32, key, s);
     return argmax(add(logits, g, s), pos, false, s);
   }
+  if (one_line && !rest.empty()) return from_cdf(rest);
   array g = gumbel(logits.shape(), float32, key, s);
   return argmax(add(logits, g, s), axis, false, s);
 }
