@@ -277,11 +277,15 @@ array take(const array& a, int index, int axis, S s) {
   return squeeze(slice(a, b, e, s), {axis}, s);
 }
 
-static std::pair<array, array> broadcast_along(const array& a, const array& idx, int axis,
-                                               const char* op) {
+static void check_same_rank(const array& a, const array& idx, const char* op) {
   if (idx.ndim() != a.ndim())
     op_error(op, "Indices of dimension " + std::to_string(idx.ndim()) +
                      " does not match array of dimension " + std::to_string(a.ndim()) + ".");
+}
+
+static std::pair<array, array> broadcast_along(const array& a, const array& idx, int axis,
+                                               const char* op) {
+  check_same_rank(a, idx, op);
   Shape as = a.shape(), is = idx.shape();
   as[axis] = 1;
   is[axis] = 1;
@@ -302,10 +306,7 @@ array take_along_axis(const array& a, const array& indices, int axis, S s) {
 array put_along_axis(const array& a, const array& indices, const array& values, int axis, S s) {
   axis = normalize_axis(axis, a.ndim(), "put_along_axis");
   check_index_dtype(indices, "put_along_axis");
-  if (indices.ndim() != a.ndim())
-    op_error("put_along_axis", "Indices of dimension " + std::to_string(indices.ndim()) +
-                                   " does not match array of dimension " +
-                                   std::to_string(a.ndim()) + ".");
+  check_same_rank(a, indices, "put_along_axis");
   Shape is = indices.shape();
   Shape as = a.shape();
   as[axis] = is[axis];

@@ -461,6 +461,32 @@ struct Lines {
 
 size_t line_grain(int n) { return std::max<size_t>(1, kParallelGrain / std::max(n, 1)); }
 
+// Whether a pass runs its lines kLanes at a time: several lines of a length with a
+// Stockham plan, not one long transform spread over the pool.
+bool use_lanes(const Plan& plan, const Lines& lines, bool par) {
+  return !plan.bluestein && !par && lines.count > 1;
+}
+
+// Groups of kLanes lines over the pool: fn(source offsets, destination offsets, count, re,
+// im) with re and im n * kLanes floats each (lanes past the count zeroed) and 2 * n * kLanes
+// floats of scratch after im. `line_len` (elements a line reads) sets the grain.
+template <typename Fn>
+void lane_groups(const Lines& lines, int n, int line_len, Fn fn) {
+  constexpr int64_t G = kLanes;
+  const int64_t groups = (lines.count + G - 1) / G;
+  const size_t len = (size_t)n * G;
+  parallel_for((size_t)groups, std::max<size_t>(1, line_grain(line_len) / G), [&](size_t b, size_t e) {
+    float* re = thread_scratch(4 * len);
+    int64_t os[G], od[G];
+    for (size_t g = b; g < e; ++g) {
+      const int64_t l0 = (int64_t)g * G, cnt = std::min<int64_t>(G, lines.count - l0);
+      for (int64_t i = 0; i < cnt; ++i) lines.offsets(l0 + i, os[i], od[i]);
+      if (cnt < G) std::memset(re, 0, sizeof(float) * 2 * len);
+      fn(os, od, cnt, re, re + len);
+    }
+  });
+}
+
 // Complex transforms along `axis`: src has shape `shape` and strides `ss`, dst `ds`
 // (src == dst is allowed: each line is read whole before it is written).
 void complex_pass(const complex64_t* src, const Strides& ss, complex64_t* dst, const Strides& ds,
@@ -473,48 +499,38 @@ void complex_pass(const complex64_t* src, const Strides& ss, complex64_t* dst, c
   // Lines along a strided axis go in groups of neighbours, so that each step along the
   // axis reads and writes a run of adjacent elements rather than one per cache line.
   const bool par = n >= kParallelFFT && lines.count < num_threads();
-  if (!plan->bluestein && !par && lines.count > 1) {
+  if (use_lanes(*plan, lines, par)) {
     // kLanes lines at a time, interleaved (run_lanes)
-    constexpr int64_t G = kLanes;
-    const int64_t groups = (lines.count + G - 1) / G;
-    const size_t len = (size_t)n * G;
-    parallel_for((size_t)groups, std::max<size_t>(1, line_grain(n) / G), [&](size_t b, size_t e) {
-      float* bre = thread_scratch(4 * len);
-      float* bim = bre + len;
-      int64_t os[G], od[G];
-      for (size_t g = b; g < e; ++g) {
-        const int64_t l0 = (int64_t)g * G, cnt = std::min<int64_t>(G, lines.count - l0);
-        for (int64_t i = 0; i < cnt; ++i) lines.offsets(l0 + i, os[i], od[i]);
-        const float* in = reinterpret_cast<const float*>(src);
-        if (cnt < G) std::memset(bre, 0, sizeof(float) * 2 * len);
-        // Lines along a contiguous axis are read one by one (each a single stream); along a
-        // strided axis a step reads the neighbouring lines' elements together.
-        if (sa == 1) {
-          for (int64_t i = 0; i < cnt; ++i) {
-            const float* q = in + 2 * os[i];
-            for (int k = 0; k < n; ++k) bre[k * G + i] = q[2 * k], bim[k * G + i] = sign * q[2 * k + 1];
-          }
-        } else {
-          for (int k = 0; k < n; ++k)
-            for (int64_t i = 0; i < cnt; ++i) {
-              const float* q = in + 2 * (os[i] + k * sa);
-              bre[k * G + i] = q[0], bim[k * G + i] = sign * q[1];
-            }
+    lane_groups(lines, n, n, [&](const int64_t* os, const int64_t* od, int64_t cnt, float* bre, float* bim) {
+      constexpr int64_t G = kLanes;
+      const float* in = reinterpret_cast<const float*>(src);
+      // Lines along a contiguous axis are read one by one (each a single stream); along a
+      // strided axis a step reads the neighbouring lines' elements together.
+      if (sa == 1) {
+        for (int64_t i = 0; i < cnt; ++i) {
+          const float* q = in + 2 * os[i];
+          for (int k = 0; k < n; ++k) bre[k * G + i] = q[2 * k], bim[k * G + i] = sign * q[2 * k + 1];
         }
-        run_lanes(*plan, bre, bim, bim + len);
-        float* out = reinterpret_cast<float*>(dst);
-        if (da == 1) {
+      } else {
+        for (int k = 0; k < n; ++k)
           for (int64_t i = 0; i < cnt; ++i) {
-            float* q = out + 2 * od[i];
-            for (int k = 0; k < n; ++k) q[2 * k] = bre[k * G + i], q[2 * k + 1] = sign * bim[k * G + i];
+            const float* q = in + 2 * (os[i] + k * sa);
+            bre[k * G + i] = q[0], bim[k * G + i] = sign * q[1];
           }
-        } else {
-          for (int k = 0; k < n; ++k)
-            for (int64_t i = 0; i < cnt; ++i) {
-              float* q = out + 2 * (od[i] + k * da);
-              q[0] = bre[k * G + i], q[1] = sign * bim[k * G + i];
-            }
+      }
+      run_lanes(*plan, bre, bim, bim + (size_t)n * G);
+      float* out = reinterpret_cast<float*>(dst);
+      if (da == 1) {
+        for (int64_t i = 0; i < cnt; ++i) {
+          float* q = out + 2 * od[i];
+          for (int k = 0; k < n; ++k) q[2 * k] = bre[k * G + i], q[2 * k + 1] = sign * bim[k * G + i];
         }
+      } else {
+        for (int k = 0; k < n; ++k)
+          for (int64_t i = 0; i < cnt; ++i) {
+            float* q = out + 2 * (od[i] + k * da);
+            q[0] = bre[k * G + i], q[1] = sign * bim[k * G + i];
+          }
       }
     });
     return;
@@ -549,26 +565,6 @@ void complex_pass(const complex64_t* src, const Strides& ss, complex64_t* dst, c
     parallel_for((size_t)groups, std::max<size_t>(1, line_grain(n) / G), work);
 }
 
-// Groups of kLanes lines over the pool: fn(source offsets, destination offsets, count, re,
-// im) with re and im n * kLanes floats each (lanes past the count zeroed) and 2 * n * kLanes
-// floats of scratch after im.
-template <typename Fn>
-void lane_groups(const Lines& lines, int n, const Plan&, Fn fn) {
-  constexpr int64_t G = kLanes;
-  const int64_t groups = (lines.count + G - 1) / G;
-  const size_t len = (size_t)n * G;
-  parallel_for((size_t)groups, std::max<size_t>(1, line_grain(2 * n) / G), [&](size_t b, size_t e) {
-    float* re = thread_scratch(4 * len);
-    int64_t os[G], od[G];
-    for (size_t g = b; g < e; ++g) {
-      const int64_t l0 = (int64_t)g * G, cnt = std::min<int64_t>(G, lines.count - l0);
-      for (int64_t i = 0; i < cnt; ++i) lines.offsets(l0 + i, os[i], od[i]);
-      if (cnt < G) std::memset(re, 0, sizeof(float) * 2 * len);
-      fn(os, od, cnt, re, re + len);
-    }
-  });
-}
-
 // Real forward transforms along `axis` (n real samples -> n/2 + 1 complex).
 void real_forward_pass(const float* src, const Strides& ss, complex64_t* dst, const Strides& ds,
                        const Shape& in_shape, int axis) {
@@ -580,11 +576,11 @@ void real_forward_pass(const float* src, const Strides& ss, complex64_t* dst, co
   Lines lines(in_shape, ss, ds, axis);
   const int64_t sa = ss[axis], da = ds[axis];
   const bool par = n >= kParallelFFT && lines.count < num_threads();
-  if (even && !plan->bluestein && !par && lines.count > 1) {
+  if (even && use_lanes(*plan, lines, par)) {
     const int h = len;
     const float* wr = tw->wr.data();
     const float* wi = tw->wi.data();
-    lane_groups(lines, h, *plan, [&](const int64_t* os, const int64_t* od, int64_t cnt, float* re, float* im) {
+    lane_groups(lines, h, 2 * h, [&](const int64_t* os, const int64_t* od, int64_t cnt, float* re, float* im) {
       constexpr int G = kLanes;
       for (int64_t i = 0; i < cnt; ++i) {
         const float* in = src + os[i];
@@ -654,11 +650,11 @@ void real_inverse_pass(const complex64_t* src, const Strides& ss, float* dst, co
   Lines lines(in_shape, ss, ds, axis);
   const int64_t sa = ss[axis], da = ds[axis];
   const bool par = n >= kParallelFFT && lines.count < num_threads();
-  if (even && !plan->bluestein && !par && lines.count > 1) {
+  if (even && use_lanes(*plan, lines, par)) {
     const int h = len;
     const float* wr = tw->wr.data();
     const float* wi = tw->wi.data();
-    lane_groups(lines, h, *plan, [&](const int64_t* os, const int64_t* od, int64_t cnt, float* re, float* im) {
+    lane_groups(lines, h, 2 * h, [&](const int64_t* os, const int64_t* od, int64_t cnt, float* re, float* im) {
       constexpr int G = kLanes;
       const float* ins[G];
       for (int64_t i = 0; i < G; ++i)  // lanes past the count read line 0 (their results are dropped)

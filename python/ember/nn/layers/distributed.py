@@ -79,6 +79,21 @@ def _check_divisible(value, n, what):
         raise ValueError(f"The {what} ({value}) must be divisible by the group size ({n}).")
 
 
+def _sharded_copy(cls, layer, sharding, group):
+    """A `cls` layer holding this process's shard of `layer`'s parameters (a Linear or a
+    QuantizedLinear: then the packed weight's columns hold 32 // bits inputs each)."""
+    group = group or mx.distributed.init()
+    out_dims, in_dims = layer.weight.shape
+    if "scales" in layer:
+        in_dims = in_dims * 32 // layer.bits
+        quant = (layer.group_size, layer.bits, layer.mode)
+    else:
+        quant = ()
+    copy = cls(in_dims, out_dims, "bias" in layer, *quant, group)
+    copy.update(_shard(layer.parameters(), sharding, group))
+    return copy
+
+
 class AllToShardedLinear(Module):
     """A linear layer whose output features are split across the group: every process takes
     the full input and returns its ``output_dims / N`` features."""
@@ -108,11 +123,7 @@ class AllToShardedLinear(Module):
     @classmethod
     def from_linear(cls, linear_layer: Module, *, segments: Union[int, list] = 1,
                     group: Optional[mx.distributed.Group] = None):
-        group = group or mx.distributed.init()
-        out_dims, in_dims = linear_layer.weight.shape
-        layer = cls(in_dims, out_dims, "bias" in linear_layer, group)
-        layer.update(_shard(linear_layer.parameters(), _all_to_sharded(segments), group))
-        return layer
+        return _sharded_copy(cls, linear_layer, _all_to_sharded(segments), group)
 
 
 class ShardedToAllLinear(Module):
@@ -145,11 +156,7 @@ class ShardedToAllLinear(Module):
     @classmethod
     def from_linear(cls, linear_layer: Module, *, segments: Union[int, list] = 1,
                     group: Optional[mx.distributed.Group] = None):
-        group = group or mx.distributed.init()
-        out_dims, in_dims = linear_layer.weight.shape
-        layer = cls(in_dims, out_dims, "bias" in linear_layer, group)
-        layer.update(_shard(linear_layer.parameters(), _sharded_to_all(segments), group))
-        return layer
+        return _sharded_copy(cls, linear_layer, _sharded_to_all(segments), group)
 
 
 class _QuantizedSharded(Module):
@@ -184,14 +191,6 @@ class _QuantizedSharded(Module):
         return (f"input_dims={in_dims}, output_dims={out_dims}, bias={'bias' in self}, "
                 f"group_size={self.group_size}, bits={self.bits}, mode={self.mode}")
 
-    @classmethod
-    def _from_quantized(cls, layer, sharding, group):
-        group = group or mx.distributed.init()
-        out_dims, in_dims = layer.weight.shape
-        in_dims = in_dims * 32 // layer.bits
-        q = cls(in_dims, out_dims, "bias" in layer, layer.group_size, layer.bits, layer.mode, group)
-        q.update(_shard(layer.parameters(), sharding, group))
-        return q
 
 
 class QuantizedAllToShardedLinear(_QuantizedSharded):
@@ -218,7 +217,7 @@ class QuantizedAllToShardedLinear(_QuantizedSharded):
     def from_quantized_linear(cls, quantized_linear_layer: Module, *,
                               segments: Union[int, list] = 1,
                               group: Optional[mx.distributed.Group] = None):
-        return cls._from_quantized(quantized_linear_layer, _all_to_sharded(segments), group)
+        return _sharded_copy(cls, quantized_linear_layer, _all_to_sharded(segments), group)
 
 
 class QuantizedShardedToAllLinear(_QuantizedSharded):
@@ -245,7 +244,7 @@ class QuantizedShardedToAllLinear(_QuantizedSharded):
     def from_quantized_linear(cls, quantized_linear_layer: Module, *,
                               segments: Union[int, list] = 1,
                               group: Optional[mx.distributed.Group] = None):
-        return cls._from_quantized(quantized_linear_layer, _sharded_to_all(segments), group)
+        return _sharded_copy(cls, quantized_linear_layer, _sharded_to_all(segments), group)
 
 
 def shard_inplace(module: Module, sharding: Union[str, Callable], *,
